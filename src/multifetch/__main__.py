@@ -1,0 +1,3 @@
+from multifetch.cli.main import main
+
+main()

@@ -1,0 +1,149 @@
+"""Where response bodies go while they arrive: memory, a running hash, or a file under a folder.
+
+Each writer's ``write`` is libcurl's write callback: it runs once per received chunk, so it does
+the least work it can. A body is never held whole unless the caller asked for it in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def safe_name(job_id: str) -> str:
+    """A file name for ``job_id`` that cannot leave its folder or collide with another id's.
+
+    Ids made only of ``[A-Za-z0-9._-]`` (up to 100, not starting with a dot) are used as they are;
+    any other id becomes ``h-`` and the SHA-256 of the id, so distinct ids keep distinct names.
+    """
+    if _SAFE_ID.match(job_id) and not job_id.startswith("h-") and not job_id.endswith(".part"):
+        return job_id
+    return "h-" + hashlib.sha256(job_id.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class MemoryBody:
+    """Keeps the body in memory (the Python API's default, as requests does)."""
+
+    __slots__ = ("_chunks", "size")
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self._chunks.append(chunk)
+        self.size += len(chunk)
+
+    def finish(self) -> tuple[bytes | None, str | None, str | None]:
+        """(content, sha256 or None when derivable, body_path)."""
+        return b"".join(self._chunks), None, None
+
+    def abort(self) -> None:
+        self._chunks.clear()
+
+
+class HashBody:
+    """Keeps only the size and SHA-256 (the CLI's default): constant memory per transfer."""
+
+    __slots__ = ("_hash", "size")
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self._hash.update(chunk)
+        self.size += len(chunk)
+
+    def finish(self) -> tuple[bytes | None, str | None, str | None]:
+        return None, self._hash.hexdigest(), None
+
+    def abort(self) -> None:
+        pass
+
+
+class FileBody:
+    """Streams the body to ``<dir>/<safe name>.part`` and renames it when complete.
+
+    The file is opened only when the first byte arrives (failed requests cost no file), with
+    O_EXCL and O_NOFOLLOW so a planted symlink is never written through.
+    """
+
+    __slots__ = ("_fd", "_final", "_hash", "_part", "error", "size")
+
+    def __init__(self, folder: Path, job_id: str) -> None:
+        name = safe_name(job_id)
+        self._final = folder / name
+        self._part = folder / (name + ".part")
+        self._hash = hashlib.sha256()
+        self._fd = -1
+        self.size = 0
+        self.error: OSError | None = None
+
+    def write(self, chunk: bytes) -> int | None:
+        try:
+            if self._fd < 0:
+                self._open()
+            view = memoryview(chunk)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+        except OSError as exc:
+            self.error = exc
+            return 0  # tells libcurl to abort the transfer (CURLE_WRITE_ERROR)
+        self._hash.update(chunk)
+        self.size += len(chunk)
+        return None
+
+    def _open(self) -> None:
+        try:
+            os.unlink(self._part)  # a leftover from an interrupted run; unlink never follows links
+        except FileNotFoundError:
+            pass
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        self._fd = os.open(self._part, flags, 0o644)
+
+    def finish(self) -> tuple[bytes | None, str | None, str | None]:
+        if self._fd < 0:
+            self._open()  # an empty body still gets its (empty) file
+        os.close(self._fd)
+        self._fd = -1
+        os.replace(self._part, self._final)
+        return None, self._hash.hexdigest(), str(self._final)
+
+    def abort(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+            try:
+                os.unlink(self._part)
+            except OSError:
+                pass
+
+
+BodyWriter = MemoryBody | HashBody | FileBody
+
+
+class BodyStore:
+    """Which writer each transfer gets: ``"memory"``, ``"hash"``, or a folder path."""
+
+    def __init__(self, mode: str | os.PathLike[str]) -> None:
+        self.folder: Path | None = None
+        if mode in ("memory", "hash"):
+            self.mode = str(mode)
+        else:
+            self.mode = "files"
+            self.folder = Path(mode)
+            self.folder.mkdir(parents=True, exist_ok=True)
+
+    def writer(self, job_id: str) -> BodyWriter:
+        if self.mode == "hash":
+            return HashBody()
+        if self.mode == "memory":
+            return MemoryBody()
+        assert self.folder is not None
+        return FileBody(self.folder, job_id)

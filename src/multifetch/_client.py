@@ -1,0 +1,269 @@
+"""``Client``: the Python API. ``fetch()`` is the one-call form.
+
+    >>> import multifetch
+    >>> for result in multifetch.fetch(["http://127.0.0.1:8000/bytes/10"]):  # doctest: +SKIP
+    ...     print(result.status_code, len(result.content))
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import replace
+from typing import Any
+
+from ._bodies import BodyStore
+from ._errors import InvalidInput, UsageError, exception_for
+from ._hosts import HostHealth
+from ._job import Job
+from ._policy import Limits, RetryPolicy, Timeouts
+from ._result import Result
+from ._scheduler import Scheduler, Transport
+from ._spec import InvalidSpec, Request, make_request, request_from_json
+from ._stats import Statistics
+
+SpecLike = Request | str | Mapping[str, Any]
+
+
+class Run:
+    """One run of the scheduler: iterate ``jobs()``; ``statistics()`` and ``stop()`` any time."""
+
+    def __init__(self, scheduler: Scheduler, transport: Transport, on_close: Callable[[], None]):
+        self._scheduler = scheduler
+        self._transport = transport
+        self._on_close = on_close
+
+    def jobs(self) -> Iterator[Job]:
+        try:
+            yield from self._scheduler.run()
+        finally:
+            self._on_close()
+
+    def results(self) -> Iterator[Result]:
+        for job in self.jobs():
+            yield job.to_result()
+
+    def statistics(self) -> Statistics:
+        return self._scheduler.statistics()
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Admit nothing more; in-flight transfers get ``grace`` seconds. Call again to abort."""
+        self._scheduler.stop(grace)
+
+    @property
+    def unfinished(self) -> int:
+        return self._scheduler.unfinished
+
+
+class Client:
+    """A reusable set of settings and a connection pool.
+
+    ``bodies``: ``"memory"`` (``Result.content``, the default), ``"hash"`` (size and SHA-256
+    only) or a folder to stream each body into. ``timeout`` is per attempt, ``max_time`` for a
+    whole ``stream()``. Connections are kept alive between requests of a client.
+
+        >>> client = Client(concurrency=100, per_host=10, retries=3, timeout=30)
+        >>> results = client.map(["https://example.org/a", "https://example.org/b"])  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        concurrency: int = 64,
+        per_host: int = 8,
+        host_limits: Mapping[str, int] | None = None,
+        rate: float | str | None = None,
+        per_host_rate: float | str | None = None,
+        burst: int = 1,
+        retries: int | RetryPolicy = 2,
+        timeout: float | Timeouts = 60.0,
+        connect_timeout: float = 10.0,
+        headers: Mapping[str, str] | None = None,
+        bodies: str | os.PathLike[str] = "memory",
+        max_body_size: int | None = None,
+        max_time: float | None = None,
+        health: HostHealth | None = None,
+        verify: bool = True,
+        cafile: str | None = None,
+        http_version: str | None = None,
+        user_agent: str | None = None,
+        record_retries: bool = False,
+        transport: str = "curl",
+        session: Any = None,
+    ) -> None:
+        self.limits = Limits(
+            concurrency=concurrency,
+            per_host=per_host,
+            host_limits=dict(host_limits or {}),
+            rate=rate,  # type: ignore[arg-type]  # coerced by Limits
+            per_host_rate=per_host_rate,  # type: ignore[arg-type]
+            burst=burst,
+        )
+        self.retry = retries if isinstance(retries, RetryPolicy) else RetryPolicy(retries=retries)
+        self.timeouts = (
+            timeout
+            if isinstance(timeout, Timeouts)
+            else Timeouts(connect=connect_timeout, total=timeout)
+        )
+        self.headers = tuple((headers or {}).items())
+        self.max_time = max_time
+        self.health = health or HostHealth()
+        self.record_retries = record_retries
+        if transport not in ("curl", "requests"):
+            raise UsageError(f"unknown transport {transport!r}: use 'curl' or 'requests'")
+        if session is not None and transport != "requests":
+            raise UsageError("session= needs transport='requests'")
+        self._transport_name = transport
+        self._session = session
+        self._transport_options: dict[str, Any] = {
+            "max_body_size": max_body_size,
+            "verify": verify,
+            "cafile": cafile,
+            "http_version": http_version,
+        }
+        if user_agent:
+            self._transport_options["user_agent"] = user_agent
+        self._bodies = BodyStore(bodies)
+        self._idle: Transport | None = None  # kept between runs for connection reuse
+
+    # -- bulk -----------------------------------------------------------------------------------
+
+    def start(
+        self,
+        specs: Iterable[SpecLike | InvalidSpec],
+        *,
+        skip: Callable[[str], bool] | None = None,
+        max_time: float | None = None,
+        window: int | None = None,
+    ) -> Run:
+        """Begin a run over ``specs`` (lazily read); ids default to the input position."""
+        transport = self._take_transport()
+        scheduler = Scheduler(
+            self._coerce_all(specs),
+            transport,
+            limits=self.limits,
+            retry=self.retry,
+            health=self.health,
+            max_time=self.max_time if max_time is None else max_time,
+            window=window,
+            skip=skip,
+            record_retries=self.record_retries,
+        )
+        return Run(scheduler, transport, lambda: self._give_back(transport))
+
+    def stream(self, specs: Iterable[SpecLike]) -> Iterator[Result]:
+        """Results as they complete, one per spec (failures are data: ``Result.error``)."""
+        return self.start(specs).results()
+
+    def map(self, specs: Iterable[SpecLike]) -> Iterator[Result]:
+        """Results in input order. Holds at most the run's window of early finishers."""
+        waiting: dict[int, Result] = {}
+        expected = 0
+        for job in self.start(specs).jobs():
+            waiting[job.position] = job.to_result()
+            while expected in waiting:
+                yield waiting.pop(expected)
+                expected += 1
+
+    # -- one request ------------------------------------------------------------------------------
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Result:
+        """Send one request (with retries) and return its ``Result``.
+
+        Raises ``InvalidInput`` for a request that cannot be sent and a ``RequestError`` subclass
+        (``error.kind`` in its ``kind``) when no answer came; an HTTP error status is a result.
+        """
+        request = make_request(url, method=method, **kwargs)
+        (result,) = list(self.stream([request]))
+        if result.error is not None:
+            raise exception_for(result.error.kind, result.error.message, url)
+        return result
+
+    def get(self, url: str, **kwargs: Any) -> Result:
+        return self.request("GET", url, **kwargs)
+
+    def head(self, url: str, **kwargs: Any) -> Result:
+        return self.request("HEAD", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> Result:
+        return self.request("POST", url, **kwargs)
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def _coerce_all(self, specs: Iterable[SpecLike | InvalidSpec]) -> Iterator[Request | InvalidSpec]:
+        headers = self.headers
+        for position, spec in enumerate(specs):
+            item = _coerce(spec, position)
+            if headers and isinstance(item, Request):
+                item = _with_default_headers(item, headers)
+            yield item
+
+    def _take_transport(self) -> Transport:
+        if self._idle is not None:
+            transport, self._idle = self._idle, None
+            return transport
+        if self._transport_name == "requests":
+            from .transports.requests import RequestsTransport
+
+            return RequestsTransport(
+                timeouts=self.timeouts,
+                bodies=self._bodies,
+                session=self._session,
+                concurrency=self.limits.concurrency,
+                **self._transport_options,
+            )
+        from .transports.curl import CurlTransport
+
+        return CurlTransport(timeouts=self.timeouts, bodies=self._bodies, **self._transport_options)
+
+    def _give_back(self, transport: Transport) -> None:
+        if transport.active:
+            transport.close()
+        elif self._idle is None:
+            self._idle = transport
+        else:
+            transport.close()
+
+    def close(self) -> None:
+        if self._idle is not None:
+            self._idle.close()
+            self._idle = None
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _coerce(spec: SpecLike | InvalidSpec, position: int) -> Request | InvalidSpec:
+    if isinstance(spec, Request | InvalidSpec):
+        return spec
+    try:
+        if isinstance(spec, str):
+            return make_request(spec.strip())
+        if isinstance(spec, Mapping):
+            return request_from_json(dict(spec))
+    except InvalidInput as exc:
+        text = spec if isinstance(spec, str) else str(spec.get("url", ""))
+        spec_id = None if isinstance(spec, str) else spec.get("id")
+        return InvalidSpec(str(spec_id) if spec_id is not None else str(position), text, str(exc))
+    raise UsageError(f"cannot make a request from {type(spec).__name__}: {spec!r:.80}")
+
+
+def _with_default_headers(request: Request, defaults: tuple[tuple[str, str], ...]) -> Request:
+    own = {k.lower() for k, _ in request.headers}
+    extra = tuple((k, v) for k, v in defaults if k.lower() not in own)
+    return replace(request, headers=extra + request.headers) if extra else request
+
+
+def fetch(inputs: Iterable[SpecLike], **options: Any) -> Iterator[Result]:
+    """Fetch every input concurrently; yield one ``Result`` per input as each completes.
+
+    ``options`` are ``Client``'s. URLs, JSON-spec dicts and ``Request`` objects mix freely.
+    """
+    client = Client(**options)
+    try:
+        yield from client.stream(inputs)
+    finally:
+        client.close()

@@ -1,0 +1,62 @@
+"""Case-insensitive response headers, parsed lazily from the raw lines libcurl hands over."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+
+class Headers(Mapping[str, str]):
+    """Response headers: ``headers["content-type"]`` and ``headers["Content-Type"]`` are one.
+
+    Repeated fields are joined with ``", "`` as requests does; ``get_list`` keeps them apart.
+    """
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, fields: list[tuple[str, str]] | None = None) -> None:
+        self._fields = fields or []
+
+    @classmethod
+    def from_raw(cls, lines: list[bytes]) -> Headers:
+        """Headers of the last response among ``lines`` (redirects and 1xx come first)."""
+        fields: list[tuple[str, str]] = []
+        for raw in lines:
+            line = raw.decode("latin-1").rstrip("\r\n")
+            if line.startswith("HTTP/"):
+                fields = []
+            elif ":" in line:
+                name, _, value = line.partition(":")
+                fields.append((name.strip(), value.strip()))
+            elif line[:1] in (" ", "\t") and fields:  # obsolete line folding
+                name, value = fields[-1]
+                fields[-1] = (name, f"{value} {line.strip()}")
+        return cls(fields)
+
+    def get_list(self, name: str) -> list[str]:
+        lname = name.lower()
+        return [v for k, v in self._fields if k.lower() == lname]
+
+    def __getitem__(self, name: str) -> str:
+        values = self.get_list(name)
+        if not values:
+            raise KeyError(name)
+        return ", ".join(values)
+
+    def __iter__(self) -> Iterator[str]:
+        seen: set[str] = set()
+        for k, _ in self._fields:
+            if k.lower() not in seen:
+                seen.add(k.lower())
+                yield k
+
+    def __len__(self) -> int:
+        return len({k.lower() for k, _ in self._fields})
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and any(k.lower() == name.lower() for k, _ in self._fields)
+
+    def items_list(self) -> list[tuple[str, str]]:
+        return list(self._fields)
+
+    def __repr__(self) -> str:
+        return f"Headers({dict(self)!r})"

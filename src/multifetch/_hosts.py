@@ -1,0 +1,107 @@
+"""Per-host state: the queue, the limits in force, adaptive slow-down and dead-host detection."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from ._job import Job
+from ._ratelimit import TokenBucket
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HostHealth:
+    """Adaptive slow-down and dead-host settings.
+
+    A 429 or 503 multiplies the host's concurrency and rate by ``decrease`` (never below one
+    connection or ``min_rate``); each success adds back ``increase`` of the configured values.
+    ``failures`` consecutive connection failures pause the host for ``cooldown`` seconds; after
+    ``pauses`` such pauses its remaining requests fail fast as ``host_unavailable``.
+    """
+
+    adaptive: bool = True
+    decrease: float = 0.5
+    increase: float = 0.02
+    min_rate: float = 0.2
+    failures: int = 5
+    cooldown: float = 10.0
+    pauses: int = 2
+
+
+class Host:
+    """One origin's queue and limits."""
+
+    __slots__ = (
+        "active",
+        "bucket",
+        "base_rate",
+        "conn_failures",
+        "dead",
+        "factor",
+        "first_attempts",
+        "in_ready",
+        "limit",
+        "name",
+        "paused_until",
+        "pauses",
+        "queue",
+        "retries",
+        "slowdowns",
+    )
+
+    def __init__(self, name: str, limit: int, rate: float | None, burst: int) -> None:
+        self.name = name
+        self.limit = limit
+        self.queue: deque[Job] = deque()
+        self.active = 0
+        self.in_ready = False
+        self.base_rate = rate
+        self.bucket = TokenBucket(rate, burst) if rate else None
+        self.factor = 1.0  # adaptive share of the configured concurrency and rate
+        self.first_attempts = 0
+        self.retries = 0
+        self.conn_failures = 0
+        self.pauses = 0
+        self.paused_until = 0.0
+        self.dead = False
+        self.slowdowns = 0
+
+    @property
+    def effective_limit(self) -> int:
+        return max(1, int(self.limit * self.factor))
+
+    def has_room(self) -> bool:
+        return self.active < self.effective_limit
+
+    def slow_down(self, health: HostHealth) -> None:
+        if not health.adaptive:
+            return
+        self.factor = max(self.factor * health.decrease, 1.0 / self.limit)
+        self.slowdowns += 1
+        self._apply_rate(health)
+
+    def speed_up(self, health: HostHealth) -> None:
+        if self.factor < 1.0:
+            self.factor = min(1.0, self.factor + health.increase)
+            self._apply_rate(health)
+
+    def _apply_rate(self, health: HostHealth) -> None:
+        # Without a configured rate, concurrency is the lever: fewer connections, and the
+        # retried requests wait out their backoff or Retry-After.
+        if self.bucket is not None and self.base_rate is not None:
+            self.bucket.set_rate(max(health.min_rate, self.base_rate * self.factor))
+
+    def note_answer(self) -> None:
+        self.conn_failures = 0
+        self.pauses = 0
+
+    def note_connect_failure(self, health: HostHealth, now: float) -> None:
+        """Count a connection failure; pause or give the host up when they pile up."""
+        self.conn_failures += 1
+        if self.conn_failures >= health.failures and self.paused_until <= now:
+            self.pauses += 1
+            self.conn_failures = 0
+            if self.pauses > health.pauses:
+                self.dead = True
+            else:
+                self.paused_until = now + health.cooldown

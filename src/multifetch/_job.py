@@ -1,0 +1,87 @@
+"""``Job``: one input's journey through the scheduler and a transport, attempt after attempt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._result import ErrorInfo, Result, Timings
+from ._spec import Request
+
+
+class Job:
+    """Mutable state of one request. Transports fill in the outcome of the current attempt."""
+
+    __slots__ = (
+        "attempt",
+        "body_path",
+        "content",
+        "elapsed",
+        "error_kind",
+        "error_message",
+        "final_url",
+        "host",
+        "id",
+        "position",
+        "raw_headers",
+        "request",
+        "retries",
+        "sha256",
+        "size",
+        "started_at",
+        "status",
+        "t0",
+        "timings",
+        "transport_state",
+    )
+
+    def __init__(self, request: Request, id: str, host: str, position: int) -> None:  # noqa: A002
+        self.request = request
+        self.id = id
+        self.host = host
+        self.position = position
+        self.attempt = 0
+        self.retries: list[dict[str, Any]] | None = None
+        self.transport_state: Any = None
+        self.clear_outcome()
+
+    def clear_outcome(self) -> None:
+        self.status: int | None = None
+        self.error_kind: str | None = None
+        self.error_message = ""
+        self.final_url: str | None = None
+        self.raw_headers: list[bytes] | None = None
+        self.content: bytes | None = None
+        self.size = 0
+        self.sha256: str | None = None
+        self.body_path: str | None = None
+        self.timings: Timings | None = None
+        self.elapsed = 0.0
+        self.started_at: float | None = None
+        self.t0 = 0.0
+
+    def fail(self, kind: str, message: str) -> None:
+        self.status = None
+        self.error_kind = kind
+        self.error_message = message
+
+    def to_result(self) -> Result:
+        request = self.request
+        return Result(
+            id=self.id,
+            url=request.url,
+            method=request.method,
+            final_url=self.final_url,
+            status=self.status,
+            error=None if self.error_kind is None else ErrorInfo(self.error_kind, self.error_message),
+            attempts=self.attempt,
+            elapsed=self.elapsed,
+            size=self.size,
+            sha256=self.sha256,
+            content=self.content,
+            body_path=self.body_path,
+            started_at=self.started_at,
+            meta=request.meta,
+            raw_headers=self.raw_headers,
+            timings=self.timings,
+            retries=self.retries,
+        )

@@ -1,0 +1,440 @@
+"""The scheduler: admission, per-host queues, rate limits, parking for retries, deadlines.
+
+One thread runs it together with the transport's event loop, so nothing here takes a lock. The
+input is pulled lazily: at most ``window`` requests are held (queued, in flight or parked), so
+memory does not grow with the input. ``run()`` is a generator: each ``next()`` drives the loop
+until a final outcome is ready, which is how backpressure reaches the input.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+from ._headers import Headers
+from ._hosts import Host, HostHealth
+from ._job import Job
+from ._policy import Limits, RetryPolicy
+from ._ratelimit import TokenBucket
+from ._spec import InvalidSpec, Request, origin_of
+from ._stats import HostSnapshot, Statistics
+
+log = logging.getLogger("multifetch")
+
+_CONNECT_KINDS = frozenset({"dns", "connect"})
+_SLOW_DOWN_STATUSES = frozenset({429, 503})
+_IDLE_WAIT = 0.5  # longest sleep with nothing scheduled: bounds how late a stop() is noticed
+
+
+class Transport(Protocol):
+    active: int
+
+    def start(self, job: Job) -> None: ...
+    def poll(self, timeout: float) -> list[Job]: ...
+    def abort(self, job: Job) -> None: ...
+    def close(self) -> None: ...
+
+
+class Scheduler:
+    """Turns a stream of requests into a stream of finished jobs, one per input."""
+
+    def __init__(
+        self,
+        items: Iterator[Request | InvalidSpec],
+        transport: Transport,
+        *,
+        limits: Limits,
+        retry: RetryPolicy,
+        health: HostHealth | None = None,
+        max_time: float | None = None,
+        window: int | None = None,
+        skip: Callable[[str], bool] | None = None,
+        record_retries: bool = False,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._items = iter(items)
+        self._transport = transport
+        self._limits = limits
+        self._retry = retry
+        self._health = health or HostHealth()
+        self._window = window or max(4 * limits.concurrency, 1024)
+        self._skip = skip
+        self._record_retries = record_retries
+        self._rng = rng or random.Random()
+        self._hosts: dict[str, Host] = {}
+        self._ready: deque[Host] = deque()
+        self._timers: list[tuple[float, int, Job | Host]] = []  # parked jobs and host wake-ups
+        self._seq = itertools.count()
+        self._bucket = TokenBucket(limits.rate, limits.burst) if limits.rate else None
+        self._done: deque[Job] = deque()
+        self._pending = 0  # jobs read and not yet final
+        self._parked = 0
+        self._position = 0
+        self._exhausted = False
+        self._t_start = time.monotonic()
+        self._deadline = None if max_time is None else self._t_start + max_time
+        self._cancelling = False
+        self._stopping = False
+        self._stop_at: float | None = None
+        # counters for statistics()
+        self._done_count = 0
+        self._attempts = 0
+        self._retries = 0
+        self._bytes = 0
+        self._errors: dict[str, int] = {}
+        self._statuses: dict[int, int] = {}
+
+    # -- public -------------------------------------------------------------------------------
+
+    def run(self) -> Iterator[Job]:
+        """Yield every job once, when its outcome is final."""
+        done = self._done
+        while True:
+            while done:
+                yield done.popleft()
+            now = time.monotonic()
+            if self._stopping:
+                if self._transport.active == 0 or (self._stop_at is not None and now >= self._stop_at):
+                    self._abort_in_flight()
+                    return
+            elif self._deadline is not None and now >= self._deadline and not self._cancelling:
+                self._cancel_everything()
+                continue
+            if self._cancelling:
+                if self._cancel_input():
+                    return
+                continue
+            if not self._stopping:
+                self._fill()
+                self._wake(now)
+                self._admit(now)
+            if done:
+                continue
+            if self._exhausted and self._pending == 0:
+                return
+            for job in self._transport.poll(self._next_wait(now)):
+                self._on_attempt_end(job)
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Admit nothing more; let transfers in flight finish for ``grace`` seconds, then abort."""
+        if not self._stopping:
+            self._stopping = True
+            self._stop_at = time.monotonic() + grace
+        else:
+            self._stop_at = time.monotonic()  # a second stop: abort now
+
+    @property
+    def unfinished(self) -> int:
+        """Inputs read whose record was not produced (after a stop)."""
+        return self._pending
+
+    def statistics(self) -> Statistics:
+        slowed = tuple(
+            HostSnapshot(
+                name=h.name,
+                active=h.active,
+                queued=len(h.queue),
+                limit=h.limit,
+                effective_limit=h.effective_limit,
+                rate=None if h.bucket is None else h.bucket.rate,
+                slowdowns=h.slowdowns,
+                paused=h.paused_until > time.monotonic(),
+                dead=h.dead,
+            )
+            for h in list(self._hosts.values())
+            if h.factor < 1.0 or h.dead or h.paused_until > time.monotonic()
+        )
+        return Statistics(
+            elapsed=time.monotonic() - self._t_start,
+            inputs_read=self._position,
+            done=self._done_count,
+            in_flight=self._transport.active,
+            queued=self._pending - self._transport.active - self._parked,
+            waiting_retry=self._parked,
+            attempts=self._attempts,
+            retries=self._retries,
+            errors=dict(self._errors),
+            statuses=dict(self._statuses),
+            bytes=self._bytes,
+            input_exhausted=self._exhausted,
+            slowed_hosts=slowed,
+        )
+
+    # -- reading input ----------------------------------------------------------------------------
+
+    def _fill(self) -> None:
+        if self._exhausted:
+            return
+        items = self._items
+        window = self._window
+        skip = self._skip
+        while self._pending < window:
+            item = next(items, None)
+            if item is None:
+                self._exhausted = True
+                return
+            position = self._position
+            self._position += 1
+            if isinstance(item, InvalidSpec):
+                if skip is None or not skip(item.id):
+                    self._finish(self._invalid_job(item, position))
+                continue
+            job_id = item.id if item.id is not None else str(position)
+            if skip is not None and skip(job_id):
+                continue
+            name = origin_of(item.url)
+            job = Job(item, job_id, name, position)
+            self._pending += 1
+            host = self._hosts.get(name)
+            if host is None:
+                host = self._new_host(name)
+            if host.dead:
+                job.fail("host_unavailable", f"{name} is not reachable (repeated connection failures)")
+                self._finish(job)
+                continue
+            host.queue.append(job)
+            if not host.in_ready:
+                host.in_ready = True
+                self._ready.append(host)
+            if len(self._done) >= window:
+                return
+
+    def _invalid_job(self, item: InvalidSpec, position: int) -> Job:
+        job = Job(Request(url=item.text, method=item.method, meta=item.meta), item.id, "", position)
+        job.fail("invalid_input", item.message)
+        self._pending += 1
+        return job
+
+    def _new_host(self, name: str) -> Host:
+        limits = self._limits
+        host = Host(name, limits.limit_for(name), limits.per_host_rate, limits.burst)
+        self._hosts[name] = host
+        return host
+
+    # -- admission ----------------------------------------------------------------------------------
+
+    def _admit(self, now: float) -> None:
+        transport = self._transport
+        ready = self._ready
+        concurrency = self._limits.concurrency
+        bucket = self._bucket
+        while ready and transport.active < concurrency:
+            if bucket is not None and bucket.wait_time(now) > 0.0:
+                return  # _next_wait() wakes us when the global bucket has a token
+            host = ready.popleft()
+            if not host.queue or not host.has_room():
+                host.in_ready = False
+                continue
+            if host.paused_until > now:
+                host.in_ready = False
+                self._add_timer(host.paused_until, host)
+                continue
+            if host.bucket is not None:
+                wait = host.bucket.try_acquire(now)
+                if wait > 0.0:
+                    host.in_ready = False
+                    self._add_timer(now + wait, host)
+                    continue
+            if bucket is not None:
+                bucket.try_acquire(now)
+            job = host.queue.popleft()
+            if host.queue:
+                ready.append(host)  # round robin between hosts
+            else:
+                host.in_ready = False
+            self._start(job, host)
+
+    def _start(self, job: Job, host: Host) -> None:
+        job.attempt += 1
+        if job.attempt == 1:
+            host.first_attempts += 1
+        host.active += 1
+        self._attempts += 1
+        job.clear_outcome()
+        self._transport.start(job)
+
+    def _mark_ready(self, host: Host) -> None:
+        if not host.in_ready and host.queue:
+            host.in_ready = True
+            self._ready.append(host)
+
+    # -- timers: parked retries and hosts waiting for a token or a cool-down --------------------
+
+    def _add_timer(self, when: float, what: Job | Host) -> None:
+        heapq.heappush(self._timers, (when, next(self._seq), what))
+
+    def _wake(self, now: float) -> None:
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            _, _, what = heapq.heappop(timers)
+            if isinstance(what, Job):
+                self._parked -= 1
+                host = self._hosts[what.host]
+                if host.dead:
+                    self._finish(what)  # keeps its last outcome
+                    continue
+                host.queue.appendleft(what)  # retries go first: they are the oldest work
+                self._mark_ready(host)
+            else:
+                self._mark_ready(what)
+
+    def _next_wait(self, now: float) -> float:
+        wait = _IDLE_WAIT
+        if self._timers:
+            wait = min(wait, self._timers[0][0] - now)
+        if self._bucket is not None and self._ready:
+            wait = min(wait, self._bucket.wait_time(now))
+        if self._deadline is not None:
+            wait = min(wait, self._deadline - now)
+        if self._stop_at is not None:
+            wait = min(wait, self._stop_at - now)
+        return max(wait, 0.0)
+
+    # -- outcomes --------------------------------------------------------------------------------
+
+    def _on_attempt_end(self, job: Job) -> None:
+        host = self._hosts[job.host]
+        host.active -= 1
+        self._mark_ready(host)
+        now = time.monotonic()
+        health = self._health
+        kind = job.error_kind
+        status = job.status
+        if kind is None:
+            host.note_answer()
+            if status in _SLOW_DOWN_STATUSES:
+                host.slow_down(health)
+                log.info("slowing down %s: %d; concurrency now %d", host.name, status, host.effective_limit)
+            elif status is not None and status < 400:
+                host.speed_up(health)
+        elif kind in _CONNECT_KINDS:
+            host.note_connect_failure(health, now)
+            if host.dead:
+                self._give_up_host(host)
+        if not self._stopping and not self._cancelling:
+            delay = self._retry_delay(job, host)
+            if delay is not None:
+                self._park(job, host, delay, now)
+                return
+        self._finish(job)
+
+    def _retry_delay(self, job: Job, host: Host) -> float | None:
+        request = job.request
+        retry_after = None
+        if job.status in self._retry.statuses and job.raw_headers:
+            retry_after = Headers.from_raw(job.raw_headers).get("retry-after")
+        delay = self._retry.delay(
+            attempt=job.attempt,
+            method=request.method,
+            status=job.status,
+            error_kind=job.error_kind,
+            retry_after=retry_after,
+            idempotency_key=any(k.lower() == "idempotency-key" for k, _ in request.headers),
+            now=time.time(),
+            rng=self._rng,
+        )
+        if delay is None or host.dead:
+            return None
+        allowed = max(self._retry.budget_min, self._retry.budget * host.first_attempts)
+        if host.retries >= allowed:
+            log.info("retry budget of %s spent: %s is final", host.name, job.id)
+            return None
+        if self._deadline is not None and time.monotonic() + delay >= self._deadline:
+            return None
+        return delay
+
+    def _park(self, job: Job, host: Host, delay: float, now: float) -> None:
+        what = f"status {job.status}" if job.error_kind is None else job.error_kind
+        log.info("retrying %s (%s) in %.2fs, attempt %d", job.id, what, delay, job.attempt + 1)
+        if self._record_retries:
+            if job.retries is None:
+                job.retries = []
+            job.retries.append(
+                {"status": job.status, "error": job.error_kind, "delay": round(delay, 3)}
+            )
+        host.retries += 1
+        self._retries += 1
+        self._parked += 1
+        self._add_timer(now + delay, job)
+
+    def _give_up_host(self, host: Host) -> None:
+        log.warning("%s keeps refusing connections: failing its queued requests", host.name)
+        message = f"{host.name} is not reachable (repeated connection failures)"
+        while host.queue:
+            job = host.queue.popleft()
+            job.fail("host_unavailable", message)
+            self._finish(job)
+
+    def _finish(self, job: Job) -> None:
+        self._pending -= 1
+        self._done_count += 1
+        kind = job.error_kind
+        if kind is None:
+            status = job.status or 0
+            self._statuses[status] = self._statuses.get(status, 0) + 1
+            self._bytes += job.size
+        else:
+            self._errors[kind] = self._errors.get(kind, 0) + 1
+        self._done.append(job)
+
+    # -- ending early --------------------------------------------------------------------------
+
+    def _abort_in_flight(self) -> None:
+        for host in self._hosts.values():
+            host.queue.clear()
+        for job in list(self._iter_in_flight()):
+            self._transport.abort(job)
+
+    def _iter_in_flight(self) -> Iterator[Job]:
+        in_flight = getattr(self._transport, "in_flight", None)
+        if in_flight is not None:
+            yield from in_flight()
+
+    def _cancel_everything(self) -> None:
+        """The run's deadline passed: every unfinished input gets a ``cancelled`` record."""
+        self._cancelling = True
+        message = "the run's --max-time passed before this request finished"
+        for job in list(self._iter_in_flight()):
+            self._transport.abort(job)
+            self._hosts[job.host].active -= 1
+            job.fail("cancelled", message)
+            self._finish(job)
+        for host in self._hosts.values():
+            while host.queue:
+                job = host.queue.popleft()
+                if job.attempt == 0 or job.error_kind is None and job.status is None:
+                    job.fail("cancelled", message)
+                self._finish(job)
+        for _, _, what in self._timers:
+            if isinstance(what, Job):
+                self._finish(what)  # parked retries keep their last outcome
+        self._timers.clear()
+        self._parked = 0
+
+    def _cancel_input(self) -> bool:
+        """Give unread inputs their ``cancelled`` record, a window at a time; True when done."""
+        message = "the run's --max-time passed before this request started"
+        for _ in range(self._window):
+            item = next(self._items, None)
+            if item is None:
+                self._exhausted = True
+                return not self._done
+            position = self._position
+            self._position += 1
+            if isinstance(item, InvalidSpec):
+                job = self._invalid_job(item, position)
+            else:
+                job_id = item.id if item.id is not None else str(position)
+                if self._skip is not None and self._skip(job_id):
+                    continue
+                job = Job(item, job_id, "", position)
+                job.fail("cancelled", message)
+                self._pending += 1
+            self._finish(job)
+        return False

@@ -1,0 +1,225 @@
+"""``Request``: one thing to fetch, built from requests-style arguments.
+
+    >>> Request("https://example.org/search", params={"q": "cats"}).full_url
+    'https://example.org/search?q=cats'
+    >>> Request("https://api.example.org/items", method="post", json={"a": 1}).method
+    'POST'
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json as jsonlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from ._errors import InvalidInput
+
+Headers = tuple[tuple[str, str], ...]
+
+_SPEC_KEYS = frozenset(
+    {"url", "method", "headers", "params", "json", "data", "body_b64", "id", "timeout", "meta"}
+)
+_CONTROL = frozenset(chr(c) for c in (*range(0x21), 0x7F))
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One request. ``url`` is kept as given; ``full_url`` adds ``params``.
+
+    ``id`` names the request in results; when absent, the client derives one from the
+    input position. ``meta`` is any value, copied to the result untouched.
+    """
+
+    url: str
+    method: str = "GET"
+    headers: Headers = ()
+    params: tuple[tuple[str, str], ...] = ()
+    body: bytes | None = None
+    timeout: float | None = None
+    id: str | None = None
+    meta: Any = field(default=None, compare=False)
+
+    @property
+    def full_url(self) -> str:
+        if not self.params:
+            return self.url
+        joiner = "&" if "?" in self.url else "?"
+        return self.url + joiner + urlencode(self.params)
+
+    @property
+    def host(self) -> str:
+        """``scheme://host:port``: the key of per-host limits."""
+        return origin_of(self.url)
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of an http(s) URL, lower-cased; fast for the common case."""
+    scheme_end = url.find("://")
+    rest_start = scheme_end + 3
+    end = len(url)
+    for sep in "/?#":
+        i = url.find(sep, rest_start)
+        if i != -1 and i < end:
+            end = i
+    authority = url[rest_start:end]
+    at = authority.rfind("@")
+    if at != -1:
+        authority = authority[at + 1 :]
+    return (url[:rest_start] + authority).lower()
+
+
+def check_url(url: str) -> str | None:
+    """Why ``url`` cannot be fetched, or None when it can."""
+    if not isinstance(url, str) or not url:
+        return "url must be a non-empty string"
+    head = url[:8].lower()
+    if not (head.startswith("http://") or head.startswith("https://")):
+        return f"not an http(s) URL: {url[:200]!r}"
+    if any(c in _CONTROL for c in url):
+        return f"URL contains whitespace or control characters: {url[:200]!r}"
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError as exc:
+        return f"malformed URL {url[:200]!r}: {exc}"
+    if not parts.hostname:
+        return f"URL has no host: {url[:200]!r}"
+    return None
+
+
+def make_request(
+    url: str,
+    *,
+    method: str = "GET",
+    headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+    params: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
+    data: str | bytes | Mapping[str, Any] | None = None,
+    json: Any = None,
+    body_b64: str | None = None,
+    timeout: float | None = None,
+    id: str | None = None,  # noqa: A002 - the contract's name
+    meta: Any = None,
+) -> Request:
+    """Build a ``Request`` from requests-style arguments; raise ``InvalidInput`` if it can't be sent."""
+    problem = check_url(url)
+    if problem:
+        raise InvalidInput(problem)
+    if not isinstance(method, str) or not method.isalpha():
+        raise InvalidInput(f"bad method: {method!r}")
+    hdrs = _header_pairs(headers)
+    body: bytes | None = None
+    given = [n for n, v in (("data", data), ("json", json), ("body_b64", body_b64)) if v is not None]
+    if len(given) > 1:
+        raise InvalidInput(f"give only one of data, json, body_b64 (got {', '.join(given)})")
+    if json is not None:
+        body = jsonlib.dumps(json, separators=(",", ":")).encode()
+        hdrs = _default_header(hdrs, "Content-Type", "application/json")
+    elif isinstance(data, Mapping):
+        body = urlencode(list(data.items()), doseq=True).encode()
+        hdrs = _default_header(hdrs, "Content-Type", "application/x-www-form-urlencoded")
+    elif isinstance(data, str):
+        body = data.encode()
+    elif isinstance(data, bytes | bytearray):
+        body = bytes(data)
+    elif data is not None:
+        raise InvalidInput(f"data must be text, bytes or an object, not {type(data).__name__}")
+    elif body_b64 is not None:
+        try:
+            body = base64.b64decode(body_b64, validate=True)
+        except (binascii.Error, ValueError, TypeError) as exc:
+            raise InvalidInput(f"body_b64 is not base64: {exc}") from None
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+            raise InvalidInput(f"timeout must be a positive number of seconds, not {timeout!r}")
+        timeout = float(timeout)
+    if id is not None and not isinstance(id, str):
+        if isinstance(id, int) and not isinstance(id, bool):
+            id = str(id)
+        else:
+            raise InvalidInput(f"id must be a string, not {type(id).__name__}")
+    return Request(
+        url=url,
+        method=method.upper(),
+        headers=hdrs,
+        params=_param_pairs(params),
+        body=body,
+        timeout=timeout,
+        id=id,
+        meta=meta,
+    )
+
+
+def request_from_json(obj: Any) -> Request:
+    """A ``Request`` from one JSONL spec object (the keys of the input contract)."""
+    if not isinstance(obj, dict):
+        raise InvalidInput(f"a JSON spec must be an object, not {type(obj).__name__}")
+    unknown = set(obj) - _SPEC_KEYS
+    if unknown:
+        raise InvalidInput(f"unknown key(s) {', '.join(sorted(unknown))}")
+    if "url" not in obj:
+        raise InvalidInput("spec has no 'url'")
+    headers = obj.get("headers")
+    if headers is not None and not isinstance(headers, dict):
+        raise InvalidInput("'headers' must be an object")
+    params = obj.get("params")
+    if params is not None and not isinstance(params, dict):
+        raise InvalidInput("'params' must be an object")
+    data = obj.get("data")
+    if data is not None and not isinstance(data, str):
+        raise InvalidInput("'data' must be a string (use 'json' or 'body_b64' otherwise)")
+    return make_request(
+        obj["url"],
+        method=obj.get("method", "GET"),
+        headers=headers,
+        params=params,
+        data=data,
+        json=obj.get("json"),
+        body_b64=obj.get("body_b64"),
+        timeout=obj.get("timeout"),
+        id=obj.get("id"),
+        meta=obj.get("meta"),
+    )
+
+
+def _header_pairs(headers: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> Headers:
+    if not headers:
+        return ()
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    pairs = []
+    for name, value in items:
+        if not isinstance(name, str) or not name or any(c in _CONTROL or c == ":" for c in name):
+            raise InvalidInput(f"bad header name: {name!r}")
+        value = str(value)
+        if "\r" in value or "\n" in value or "\0" in value:
+            raise InvalidInput(f"header {name} has a line break in its value")
+        pairs.append((name, value))
+    return tuple(pairs)
+
+
+def _param_pairs(params: Mapping[str, Any] | Iterable[tuple[str, Any]] | None) -> Headers:
+    if not params:
+        return ()
+    items = params.items() if isinstance(params, Mapping) else params
+    return tuple((str(k), "" if v is None else str(v)) for k, v in items)
+
+
+def _default_header(headers: Headers, name: str, value: str) -> Headers:
+    lname = name.lower()
+    if any(k.lower() == lname for k, _ in headers):
+        return headers
+    return (*headers, (name, value))
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidSpec:
+    """An input that cannot be sent; it still gets its record (``error.kind = "invalid_input"``)."""
+
+    id: str
+    text: str
+    message: str
+    method: str = "GET"
+    meta: Any = None

@@ -1,0 +1,300 @@
+"""The target server: an asyncio HTTP/1.1 server with a route per behaviour, that counts what it sees.
+
+Routes (all answer GET; ``/echo`` any method)::
+
+    /bytes/N[?seed=S]        N bytes (deterministic: see ``body_for``)
+    /item/KEY                a small body that depends on KEY
+    /delay/SECONDS           waits, then answers 200
+    /status/CODE             answers CODE
+    /redirect/N              N redirects, then 200;  /redirect-loop: forever
+    /redirect-to?url=U       one redirect to U
+    /gzip /deflate /br       a compressed JSON body with Content-Encoding
+    /retry-after/S?times=K&key=X   K answers 429 with Retry-After: S, then 200
+    /fail/K?key=X&status=503       K failing answers, then 200
+    /headers /echo           the request's headers (and method and body) as JSON
+    /large/N                 N bytes streamed in 64 KiB writes
+
+It runs in a background thread (``with TargetServer() as server: server.url``) or in the
+foreground (``multifetch serve``). ``server.stats`` says, per Host header, how many requests
+were in flight at most and when each arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import json
+import ssl
+import threading
+import time
+import zlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+_REASONS = {200: "OK", 301: "Moved", 302: "Found", 404: "Not Found", 429: "Too Many Requests",
+            500: "Internal Server Error", 503: "Service Unavailable"}
+_CHUNK = 64 * 1024
+
+
+def body_for(n: int, seed: str = "") -> bytes:
+    """The body of ``/bytes/N?seed=S``: a repeating pattern derived from the seed."""
+    unit = hashlib.sha256(f"{seed}:{n}".encode()).hexdigest().encode()
+    return (unit * (n // len(unit) + 1))[:n]
+
+
+def item_body(key: str) -> bytes:
+    """The body of ``/item/KEY``."""
+    return f"item {key} {hashlib.sha256(key.encode()).hexdigest()}\n".encode()
+
+
+@dataclass
+class HostStats:
+    in_flight: int = 0
+    max_in_flight: int = 0
+    arrivals: list[float] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+
+
+class ServerStats:
+    """What the server saw, per Host header. Thread-safe enough: written by one loop thread."""
+
+    def __init__(self) -> None:
+        self.hosts: dict[str, HostStats] = defaultdict(HostStats)
+        self.counters: dict[str, int] = defaultdict(int)
+        self.total = 0
+
+    def reset(self) -> None:
+        self.hosts.clear()
+        self.counters.clear()
+        self.total = 0
+
+    def max_in_flight(self, host: str | None = None) -> int:
+        if host is not None:
+            return self.hosts[host].max_in_flight
+        return max((h.max_in_flight for h in self.hosts.values()), default=0)
+
+    def arrivals(self, host: str | None = None) -> list[float]:
+        if host is not None:
+            return list(self.hosts[host].arrivals)
+        return sorted(t for h in list(self.hosts.values()) for t in h.arrivals)
+
+
+class TargetServer:
+    """``with TargetServer() as s: ...`` serves on ``s.url`` (127.0.0.1, a free port) in a thread."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        record: bool = True,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.ssl_context = ssl_context
+        self.record = record
+        self.stats = ServerStats()
+        self._state: dict[str, int] = defaultdict(int)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.ssl_context else "http"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}"
+
+    # -- running ----------------------------------------------------------------------------------
+
+    def __enter__(self) -> TargetServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run_thread, name="target-server", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("target server did not start")
+
+    def _run_thread(self) -> None:
+        asyncio.run(self.serve(self._ready))
+
+    async def serve(self, ready: threading.Event | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._server = await asyncio.start_server(
+            self._connection, self.host, self.port, ssl=self.ssl_context, backlog=4096, limit=1 << 20
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        if ready is not None:
+            ready.set()
+        async with self._server:
+            try:
+                await self._server.serve_forever()
+            except asyncio.CancelledError:
+                pass
+
+    def stop(self) -> None:
+        if self._loop is not None and self._server is not None:
+            self._loop.call_soon_threadsafe(self._server.close)
+        if self._thread is not None:
+            self._thread.join(10)
+
+    # -- one connection ---------------------------------------------------------------------------
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+                    return
+                lines = head.decode("latin-1").split("\r\n")
+                try:
+                    method, target, _version = lines[0].split(" ", 2)
+                except ValueError:
+                    return
+                headers: dict[str, str] = {}
+                for line in lines[1:]:
+                    if ":" in line:
+                        k, _, v = line.partition(":")
+                        headers[k.strip().lower()] = v.strip()
+                body = b""
+                length = int(headers.get("content-length", "0") or 0)
+                if length:
+                    if headers.get("expect", "").lower() == "100-continue":
+                        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    body = await reader.readexactly(length)
+                host_name = headers.get("host", "")
+                stats = self.stats.hosts[host_name] if self.record else None
+                if stats is not None:
+                    stats.in_flight += 1
+                    stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+                    stats.arrivals.append(time.time())
+                    stats.paths.append(target)
+                self.stats.total += 1
+                try:
+                    keep = await self._respond(writer, method, target, headers, body)
+                except (ValueError, ImportError) as exc:  # a bad route argument: say so, go on
+                    self._write(writer, 500, f"{exc}\n".encode(), [], len(f"{exc}\n".encode()))
+                    keep = True
+                finally:
+                    if stats is not None:
+                        stats.in_flight -= 1
+                if not keep or headers.get("connection", "").lower() == "close":
+                    return
+        except (ConnectionError, asyncio.IncompleteReadError):
+            return
+        finally:
+            try:
+                writer.close()
+            except Exception:  # noqa: BLE001 - the peer is gone either way
+                pass
+
+    async def _respond(
+        self, writer: asyncio.StreamWriter, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> bool:
+        parts = urlsplit(target)
+        path = parts.path
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        segs = [s for s in path.split("/") if s]
+        route = segs[0] if segs else ""
+        arg = segs[1] if len(segs) > 1 else ""
+        extra: list[tuple[str, str]] = []
+        status = 200
+        payload: bytes
+        if route == "bytes":
+            payload = body_for(int(arg or 0), query.get("seed", ""))
+        elif route == "item":
+            payload = item_body(arg)
+        elif route == "delay":
+            await asyncio.sleep(float(arg or 0))
+            payload = b"ok\n"
+        elif route == "status":
+            status = int(arg or 200)
+            payload = f"status {status}\n".encode()
+        elif route == "redirect":
+            n = int(arg or 0)
+            if n > 0:
+                status, payload = 302, b""
+                extra.append(("Location", f"/redirect/{n - 1}"))
+            else:
+                payload = b"arrived\n"
+        elif route == "redirect-loop":
+            status, payload = 302, b""
+            extra.append(("Location", "/redirect-loop"))
+        elif route == "redirect-to":
+            status, payload = int(query.get("status", "302")), b""
+            extra.append(("Location", query.get("url", "/")))
+        elif route in ("gzip", "deflate", "br"):
+            raw = json.dumps({"encoding": route, "data": "x" * 2000}).encode()
+            payload = _encode(raw, route)
+            extra.append(("Content-Encoding", route))
+            extra.append(("Content-Type", "application/json"))
+        elif route in ("retry-after", "fail"):
+            key = f"{route}:{query.get('key', '')}:{host_name(headers)}"
+            times = int(query.get("times", "1")) if route == "retry-after" else int(arg or 1)
+            self._state[key] += 1
+            if self._state[key] <= times:
+                status = 429 if route == "retry-after" else int(query.get("status", "503"))
+                if route == "retry-after":
+                    extra.append(("Retry-After", arg or "1"))
+                payload = b"not yet\n"
+            else:
+                payload = b"ok\n"
+        elif route in ("headers", "echo"):
+            info: dict[str, Any] = {"headers": headers}
+            if route == "echo":
+                info.update(method=method, path=target, body=body.decode("latin-1"))
+            payload = json.dumps(info).encode()
+            extra.append(("Content-Type", "application/json"))
+        elif route == "large":
+            await self._stream(writer, int(arg or 0))
+            return True
+        elif route == "":
+            payload = b"multifetch target server\n"
+        else:
+            status, payload = 404, b"no such route\n"
+        self._write(writer, status, payload if method != "HEAD" else b"", extra, len(payload))
+        await writer.drain()
+        return True
+
+    def _write(
+        self, writer: asyncio.StreamWriter, status: int, payload: bytes, extra: list[tuple[str, str]],
+        length: int,
+    ) -> None:
+        head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}", f"Content-Length: {length}"]
+        head += [f"{k}: {v}" for k, v in extra]
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + payload)
+
+    async def _stream(self, writer: asyncio.StreamWriter, n: int) -> None:
+        writer.write(f"HTTP/1.1 200 OK\r\nContent-Length: {n}\r\n\r\n".encode())
+        block = body_for(_CHUNK, "large")
+        sent = 0
+        while sent < n:
+            piece = block if n - sent >= _CHUNK else block[: n - sent]
+            writer.write(piece)
+            sent += len(piece)
+            await writer.drain()
+
+
+def host_name(headers: dict[str, str]) -> str:
+    return headers.get("host", "")
+
+
+def _encode(raw: bytes, encoding: str) -> bytes:
+    if encoding == "gzip":
+        return gzip.compress(raw)
+    if encoding == "deflate":
+        return zlib.compress(raw)
+    import brotli  # an optional test dependency: only this route needs it
+
+    return bytes(brotli.compress(raw))

@@ -1,0 +1,1 @@
+"""Transports carry attempts to servers: libcurl's multi interface (default) or requests."""

@@ -1,0 +1,47 @@
+"""libcurl error codes → multifetch error kinds: the only place this translation happens."""
+
+from __future__ import annotations
+
+from typing import Final
+
+_KINDS: Final[dict[int, str]] = {
+    1: "blocked",  # UNSUPPORTED_PROTOCOL: a scheme we do not allow (file://, ftp:// ...)
+    3: "invalid_input",  # URL_MALFORMAT
+    5: "dns",  # COULDNT_RESOLVE_PROXY
+    6: "dns",  # COULDNT_RESOLVE_HOST
+    7: "connect",  # COULDNT_CONNECT
+    8: "protocol",  # WEIRD_SERVER_REPLY
+    16: "protocol",  # HTTP2 framing layer
+    18: "protocol",  # PARTIAL_FILE: body shorter than announced
+    23: "write",  # WRITE_ERROR: our write callback refused (disk full, ...)
+    26: "other",  # READ_ERROR
+    27: "other",  # OUT_OF_MEMORY
+    28: "timeout",  # OPERATION_TIMEDOUT
+    35: "tls",  # SSL_CONNECT_ERROR
+    42: "cancelled",  # ABORTED_BY_CALLBACK
+    47: "too_many_redirects",
+    52: "reset",  # GOT_NOTHING: connection closed before any answer
+    53: "tls",  # SSL_ENGINE_NOTFOUND
+    55: "reset",  # SEND_ERROR
+    56: "reset",  # RECV_ERROR (connection reset mid-answer)
+    58: "tls",  # SSL_CERTPROBLEM
+    59: "tls",  # SSL_CIPHER
+    60: "tls",  # PEER_FAILED_VERIFICATION
+    61: "protocol",  # BAD_CONTENT_ENCODING
+    63: "body_too_large",  # FILESIZE_EXCEEDED
+    77: "tls",  # SSL_CACERT_BADFILE
+    80: "tls",  # SSL_SHUTDOWN_FAILED
+    82: "tls",  # SSL_CRL_BADFILE
+    83: "tls",  # SSL_ISSUER_ERROR
+    90: "tls",  # SSL_PINNEDPUBKEYNOTMATCH
+    91: "tls",  # SSL_INVALIDCERTSTATUS
+    92: "protocol",  # HTTP2_STREAM
+    95: "protocol",  # HTTP3
+    97: "connect",  # PROXY handshake
+    98: "tls",  # SSL_CLIENTCERT
+}
+
+
+def error_kind(code: int) -> str:
+    """The error kind for libcurl error ``code``."""
+    return _KINDS.get(code, "other")
