@@ -30,6 +30,7 @@ import threading
 import time
 import zlib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -126,16 +127,17 @@ class TargetServer:
             raise RuntimeError("target server did not start")
 
     def _run_thread(self) -> None:
-        asyncio.run(self.serve(self._ready))
+        asyncio.run(self.serve(lambda _url: self._ready.set()))
 
-    async def serve(self, ready: threading.Event | None = None) -> None:
+    async def serve(self, on_ready: Callable[[str], None] | None = None) -> None:
+        """Serve until cancelled; ``on_ready(url)`` is called once listening."""
         self._loop = asyncio.get_running_loop()
         self._server = await asyncio.start_server(
             self._connection, self.host, self.port, ssl=self.ssl_context, backlog=4096, limit=1 << 20
         )
         self.port = self._server.sockets[0].getsockname()[1]
-        if ready is not None:
-            ready.set()
+        if on_ready is not None:
+            on_ready(self.url)
         async with self._server:
             try:
                 await self._server.serve_forever()

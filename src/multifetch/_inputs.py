@@ -1,0 +1,240 @@
+"""Reading inputs: URL lines, JSONL specs, CSV rows through a template; files, gzip, stdin, URLs.
+
+Everything is lazy: one line at a time, so a file of any size streams. Every non-blank,
+non-comment line yields exactly one item: a ``Request`` or an ``InvalidSpec`` naming the file and
+line. Ids: a spec's own ``id``, else the line number (``"12"``), prefixed by the input's position
+when several inputs are given (``"2:12"``).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import string
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import IO
+from urllib.parse import quote
+
+from ._errors import InvalidInput, UsageError
+from ._spec import InvalidSpec, Request, make_request, request_from_json
+
+
+class InputError(UsageError):
+    """An input that cannot be read at all (missing file, corrupt gzip)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestDefaults:
+    """What ``-X``, ``-H`` and ``-d`` give every request that does not say otherwise."""
+
+    method: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    data: str | None = None
+
+
+def is_url(text: str) -> bool:
+    head = text[:8].lower()
+    return head.startswith("http://") or head.startswith("https://")
+
+
+def check_sources(sources: Sequence[str]) -> None:
+    """Fail early, with the input's name, for files that cannot be opened."""
+    for source in sources:
+        if source == "-" or is_url(source):
+            continue
+        path = Path(source)
+        if not path.exists():
+            raise InputError(f"{source}: no such file")
+        if path.is_dir():
+            raise InputError(f"{source}: is a folder, not a file")
+        try:
+            with path.open("rb"):
+                pass
+        except OSError as exc:
+            raise InputError(f"{source}: {exc.strerror}") from None
+
+
+def read_inputs(
+    sources: Sequence[str],
+    *,
+    defaults: RequestDefaults | None = None,
+    template: str | None = None,
+    stdin: IO[bytes] | None = None,
+) -> Iterator[Request | InvalidSpec]:
+    """Every item of every source, in order."""
+    defaults = defaults or RequestDefaults()
+    several = len(sources) > 1
+    for number, source in enumerate(sources, 1):
+        prefix = f"{number}:" if several else ""
+        if is_url(source):
+            yield _from_line(source, f"{prefix}1", "argument", defaults)
+            continue
+        name = "<stdin>" if source == "-" else source
+        with _open(source, stdin) as stream:
+            if template is not None or (source.endswith((".csv", ".csv.gz")) and source != "-"):
+                yield from _csv_items(stream, name, prefix, template, defaults)
+            else:
+                yield from _line_items(stream, name, prefix, defaults)
+
+
+def count_lines(sources: Sequence[str]) -> int | None:
+    """Quickly count the items of file inputs (for progress); None when a source is stdin."""
+    total = 0
+    for source in sources:
+        if is_url(source):
+            total += 1
+            continue
+        if source == "-":
+            return None
+        with _open(source, None) as stream:
+            is_csv = source.endswith((".csv", ".csv.gz"))
+            for raw in stream:
+                stripped = raw.strip()
+                if stripped and not stripped.startswith(b"#"):
+                    total += 1
+            if is_csv and total:
+                total -= 1  # the header row
+    return total
+
+
+def _open(source: str, stdin: IO[bytes] | None) -> IO[bytes]:
+    if source == "-":
+        raw: IO[bytes] = stdin if stdin is not None else sys.stdin.buffer
+        return _maybe_gzip(raw, source)
+    return _maybe_gzip(open(source, "rb", buffering=1 << 20), source)  # noqa: SIM115
+
+
+def _maybe_gzip(stream: IO[bytes], name: str) -> IO[bytes]:
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
+    if buffered.peek(2)[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
+    return buffered
+
+
+def _lines(stream: IO[bytes], name: str) -> Iterator[tuple[int, bytes]]:
+    number = 0
+    try:
+        for number, raw in enumerate(stream, 1):  # noqa: B007 - number is used after the loop
+            yield number, raw
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise InputError(f"{name}:{number + 1}: cannot read: {exc}") from None
+
+
+def _line_items(
+    stream: IO[bytes], name: str, prefix: str, defaults: RequestDefaults
+) -> Iterator[Request | InvalidSpec]:
+    for number, raw in _lines(stream, name):
+        try:
+            line = raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            yield InvalidSpec(f"{prefix}{number}", raw[:200].decode("utf-8", "replace").strip(),
+                              f"{name}:{number}: line is not UTF-8")
+            continue
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("{"):
+            yield _from_json(line, f"{prefix}{number}", f"{name}:{number}", defaults)
+        else:
+            yield _from_line(line, f"{prefix}{number}", f"{name}:{number}", defaults)
+
+
+def _from_line(url: str, item_id: str, where: str, defaults: RequestDefaults) -> Request | InvalidSpec:
+    try:
+        return make_request(
+            url,
+            method=defaults.method or ("POST" if defaults.data is not None else "GET"),
+            headers=defaults.headers,
+            data=defaults.data,
+            id=item_id,
+        )
+    except InvalidInput as exc:
+        return InvalidSpec(item_id, url[:2000], f"{where}: {exc}")
+
+
+def _from_json(line: str, item_id: str, where: str, defaults: RequestDefaults) -> Request | InvalidSpec:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return InvalidSpec(item_id, line[:2000], f"{where}: not valid JSON: {exc.msg} (column {exc.colno})")
+    try:
+        if isinstance(obj, dict) and defaults.method and "method" not in obj:
+            obj["method"] = defaults.method
+        request = request_from_json(obj)
+    except InvalidInput as exc:
+        own_id = obj.get("id") if isinstance(obj, dict) else None
+        url = obj.get("url") if isinstance(obj, dict) else None
+        return InvalidSpec(
+            str(own_id) if isinstance(own_id, str | int) else item_id,
+            url if isinstance(url, str) else line[:2000],
+            f"{where}: {exc}",
+            meta=obj.get("meta") if isinstance(obj, dict) else None,
+        )
+    if request.id is None:
+        request = replace(request, id=item_id)
+    if defaults.headers:
+        own = {k.lower() for k, _ in request.headers}
+        extra = tuple((k, v) for k, v in defaults.headers if k.lower() not in own)
+        if extra:
+            request = replace(request, headers=extra + request.headers)
+    return request
+
+
+def _csv_items(
+    stream: IO[bytes], name: str, prefix: str, template: str | None, defaults: RequestDefaults
+) -> Iterator[Request | InvalidSpec]:
+    text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")  # type: ignore[type-var]
+    reader = csv.reader(text)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    except csv.Error as exc:
+        raise InputError(f"{name}:1: cannot read the CSV header: {exc}") from None
+    columns = [c.strip() for c in header]
+    fields = _template_fields(template) if template is not None else None
+    if fields is None and "url" not in columns:
+        raise InputError(f"{name}:1: a CSV input needs a 'url' column or --template")
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            number = reader.line_num
+            yield InvalidSpec(f"{prefix}{number}", "", f"{name}:{number}: bad CSV row: {exc}")
+            continue
+        number = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        item_id = f"{prefix}{number}"
+        where = f"{name}:{number}"
+        values = dict(zip(columns, row, strict=False))
+        if len(row) != len(columns):
+            yield InvalidSpec(item_id, ",".join(row)[:2000],
+                              f"{where}: row has {len(row)} cells, the header {len(columns)}")
+            continue
+        if template is None:
+            yield _from_line(values["url"].strip(), item_id, where, defaults)
+            continue
+        missing = [f for f in fields or () if f not in values]
+        if missing:
+            yield InvalidSpec(item_id, ",".join(row)[:2000],
+                              f"{where}: no column {', '.join(missing)} for the template")
+            continue
+        url = template.format_map({k: quote(v, safe="") for k, v in values.items()})
+        yield _from_line(url, item_id, where, defaults)
+
+
+def _template_fields(template: str) -> list[str]:
+    try:
+        names = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise UsageError(f"bad --template {template!r}: {exc}") from None
+    if not names or any(not n or not n.replace("_", "a").replace("-", "a").isalnum() for n in names):
+        raise UsageError(f"--template needs named placeholders like {{id}}, got {template!r}")
+    return names

@@ -1,0 +1,1 @@
+"""The command line: ``multifetch fetch``, ``multifetch report``, ``multifetch serve``."""

@@ -1,0 +1,25 @@
+"""Exit statuses of ``multifetch`` (documented in the README)."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class Exit(IntEnum):
+    OK = 0  #: every input has a record and none is an error (HTTP 4xx/5xx answers are not errors)
+    SOME_FAILED = 1  #: every input has a record; some are errors (error is not null)
+    USAGE = 2  #: bad options or arguments
+    INPUT = 3  #: an input could not be read (missing file, corrupt gzip, bad CSV header)
+    OUTPUT = 4  #: the output could not be written (disk full, permission); resume later
+    RESUME_MISMATCH = 5  #: --resume with other input or options than the first run
+    INTERNAL = 70  #: a bug: please report it with --traceback output
+    SIGINT = 130  #: interrupted by Ctrl-C; finish with --resume
+    SIGTERM = 143  #: terminated by SIGTERM; finish with --resume
+
+
+class CLIError(Exception):
+    """An error the CLI reports in one line, with its exit status."""
+
+    def __init__(self, message: str, status: Exit) -> None:
+        super().__init__(message)
+        self.status = status

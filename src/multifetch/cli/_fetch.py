@@ -1,0 +1,139 @@
+"""``multifetch fetch``: options, and the run from inputs to the output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .._errors import UsageError
+from .._policy import RetryPolicy
+from ._exit import Exit
+from ._options import parse_header, parse_host_limit, parse_size
+from ._run import FetchJob, run_fetch
+
+EXAMPLES = """
+\b
+Examples:
+  multifetch fetch urls.txt -o results.jsonl
+  multifetch fetch urls.txt.gz -c 500 --per-host 32 -o results.db --save-bodies pages/
+  cat specs.jsonl | multifetch fetch - --rate 50/s --retries 5 > results.jsonl
+  multifetch fetch users.csv --template 'https://api.example.com/users/{id}' -H 'Authorization: Bearer T'
+  multifetch fetch urls.txt -o results.jsonl --resume      # after Ctrl-C or a crash
+
+\b
+INPUT is a file (one URL or one JSON spec per line; .gz read as gzip; .csv with --template),
+'-' for stdin, or a literal http(s) URL. See the README for the record fields and exit statuses.
+"""
+
+
+@click.command(epilog=EXAMPLES)
+@click.argument("inputs", nargs=-1, metavar="[INPUT]...")
+@click.option("-o", "--output", default=None, metavar="PATH",
+              help="Where records go: .jsonl (default: stdout), .csv, .db/.sqlite.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "sqlite"]), default=None,
+              help="Output format, when the extension does not say.")
+@click.option("-c", "--concurrency", default=64, show_default=True, type=click.IntRange(1),
+              help="Transfers in flight at once, over all hosts.")
+@click.option("--per-host", default=8, show_default=True, type=click.IntRange(1),
+              help="Transfers in flight to one host (scheme, name, port).")
+@click.option("--host-limit", "host_limits", multiple=True, metavar="HOST=N",
+              help="Per-host concurrency for one host (repeatable), e.g. api.example.com=32.")
+@click.option("--rate", default=None, metavar="R", help="Requests a second over all hosts: 50/s, 3000/m.")
+@click.option("--per-host-rate", default=None, metavar="R", help="Requests a second to each host.")
+@click.option("--burst", default=1, show_default=True, type=click.IntRange(1),
+              help="Requests that may go back to back before a rate applies.")
+@click.option("--retries", default=2, show_default=True, type=click.IntRange(0),
+              help="Attempts after the first, for 429/5xx answers and transient errors.")
+@click.option("--retry-post", is_flag=True, help="Retry POST and PATCH too (not idempotent).")
+@click.option("--retry-after-max", default=300.0, show_default=True, type=click.FloatRange(0),
+              help="Longest Retry-After (seconds) honoured; longer ones are capped.")
+@click.option("--record-retries", is_flag=True, help="Add a 'retries' list to each record.")
+@click.option("--timeout", default=60.0, show_default=True, type=click.FloatRange(0, min_open=True),
+              help="Seconds for one whole attempt.")
+@click.option("--connect-timeout", default=10.0, show_default=True,
+              type=click.FloatRange(0, min_open=True), help="Seconds to connect (DNS, TCP, TLS).")
+@click.option("--max-time", default=None, type=click.FloatRange(0, min_open=True),
+              help="Seconds for the whole run; what is left then gets a 'cancelled' record.")
+@click.option("-X", "--method", default=None, help="Method for URL lines (default GET; POST with -d).")
+@click.option("-H", "--header", "headers", multiple=True, metavar="'Name: value'",
+              help="Header for every request (repeatable).")
+@click.option("-d", "--data", default=None, help="Body for URL-line requests.")
+@click.option("--template", default=None, metavar="T",
+              help="URL template filled from CSV columns: 'https://x/users/{id}?q={q}'.")
+@click.option("--save-bodies", default=None, metavar="DIR", help="Stream each body to DIR/<id>.")
+@click.option("--max-body-size", default=None, metavar="BYTES",
+              help="Abort bodies larger than this (e.g. 10M): error kind body_too_large.")
+@click.option("--include-headers", is_flag=True, help="Add the response headers to each record.")
+@click.option("--fields", default=None, metavar="A,B,...", help="Record fields to write, in order.")
+@click.option("--resume", is_flag=True, help="Continue the output: skip ids it already holds.")
+@click.option("--retry-failed", is_flag=True, help="With --resume, fetch again ids whose record is an error.")
+@click.option("--force", is_flag=True, help="With --resume, accept other inputs or options.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output instead of refusing.")
+@click.option("--grace", default=5.0, show_default=True, type=click.FloatRange(0),
+              help="Seconds in-flight transfers get to finish after Ctrl-C or SIGTERM.")
+@click.option("--http1.1", "http_version", flag_value="1.1", help="Use HTTP/1.1 only.")
+@click.option("--http2", "http_version", flag_value="2", help="Prefer HTTP/2 (the default over TLS).")
+@click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (reported in the summary).")
+@click.option("--cacert", default=None, metavar="FILE", help="CA bundle to verify servers with.")
+@click.option("--user-agent", default=None, help="User-Agent header (default multifetch/VERSION).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no summary.")
+@click.option("--progress/--no-progress", default=None,
+              help="Force the live progress display on or off (default: on when stderr is a terminal).")
+@click.option("--summary-json", default=None, metavar="PATH", help="Write the summary as JSON.")
+@click.option("-v", "--verbose", is_flag=True, help="Log each retry decision and slow-down.")
+def fetch(inputs: tuple[str, ...], **options: Any) -> None:
+    """Fetch every INPUT concurrently and write one record per input."""
+    if not inputs:
+        raise UsageError("no INPUT: give a file, '-' for stdin, or a URL (see --help)")
+    if options["retry_failed"] and not options["resume"]:
+        raise UsageError("--retry-failed goes with --resume")
+    headers = tuple(parse_header(h) for h in options["headers"])
+    retry = RetryPolicy(
+        retries=options["retries"],
+        retry_non_idempotent=options["retry_post"],
+        retry_after_max=options["retry_after_max"],
+    )
+    job = FetchJob(
+        inputs=inputs,
+        output=options["output"],
+        fmt=options["fmt"],
+        client_options={
+            "concurrency": options["concurrency"],
+            "per_host": options["per_host"],
+            "host_limits": dict(parse_host_limit(h) for h in options["host_limits"]),
+            "rate": options["rate"],
+            "per_host_rate": options["per_host_rate"],
+            "burst": options["burst"],
+            "retries": retry,
+            "timeout": options["timeout"],
+            "connect_timeout": options["connect_timeout"],
+            "max_body_size": parse_size(options["max_body_size"]),
+            "max_time": options["max_time"],
+            "verify": not options["insecure"],
+            "cafile": options["cacert"],
+            "http_version": options["http_version"],
+            "user_agent": options["user_agent"],
+            "record_retries": options["record_retries"],
+            "bodies": options["save_bodies"] or "hash",
+        },
+        method=options["method"].upper() if options["method"] else None,
+        headers=headers,
+        data=options["data"],
+        template=options["template"],
+        include_headers=options["include_headers"],
+        fields=options["fields"],
+        resume=options["resume"],
+        retry_failed=options["retry_failed"],
+        force=options["force"],
+        overwrite=options["overwrite"],
+        grace=options["grace"],
+        quiet=options["quiet"],
+        progress=options["progress"],
+        summary_json=options["summary_json"],
+        verbose=options["verbose"],
+        insecure=options["insecure"],
+    )
+    status = run_fetch(job)
+    if status != Exit.OK:
+        raise SystemExit(int(status))

@@ -1,0 +1,236 @@
+"""The run behind ``multifetch fetch``: inputs → client → sink, with resume, signals and summary."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from .._client import Client, Run
+from .._errors import UsageError
+from .._inputs import InputError, RequestDefaults, check_sources, count_lines, read_inputs
+from .._resources import fit_concurrency
+from .._resume import JSONLResume, SQLiteResume, check_fingerprint, fingerprint, write_fingerprint
+from .._summary import SummaryBuilder
+from ..sinks import OPTIONAL_FIELDS, RECORD_FIELDS, Sink, format_for, open_sink
+from ._exit import CLIError, Exit
+from ._terminal import safe_text
+
+
+@dataclass
+class FetchJob:
+    inputs: tuple[str, ...]
+    output: str | None
+    fmt: str | None
+    client_options: dict[str, Any]
+    method: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    data: str | None = None
+    template: str | None = None
+    include_headers: bool = False
+    fields: str | None = None
+    resume: bool = False
+    retry_failed: bool = False
+    force: bool = False
+    overwrite: bool = False
+    grace: float = 5.0
+    quiet: bool = False
+    progress: bool | None = None
+    summary_json: str | None = None
+    verbose: bool = False
+    insecure: bool = False
+
+
+def _fields(job: FetchJob) -> tuple[str, ...]:
+    extra = []
+    if job.include_headers:
+        extra.append("headers")
+    if job.client_options.get("record_retries"):
+        extra.append("retries")
+    if job.fields is None:
+        return RECORD_FIELDS + tuple(extra)
+    chosen = tuple(f.strip() for f in job.fields.split(",") if f.strip())
+    known = RECORD_FIELDS + OPTIONAL_FIELDS
+    unknown = [f for f in chosen if f not in known]
+    if unknown or not chosen:
+        raise UsageError(f"unknown field(s) {', '.join(unknown)}: choose from {', '.join(known)}")
+    if "id" not in chosen:
+        raise UsageError("--fields must include id (the record's key)")
+    return chosen
+
+
+def _echo(message: str) -> None:
+    click.echo(f"multifetch: {safe_text(message)}", err=True)
+
+
+class _Signals:
+    """First SIGINT/SIGTERM: stop admitting and let in-flight finish; second: abort them."""
+
+    def __init__(self, run: Run, grace: float) -> None:
+        self.run = run
+        self.grace = grace
+        self.received: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _Signals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        name = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
+        if self.received is None:
+            self.received = signum
+            stats = self.run.statistics()
+            _echo(f"{name}: stopping; {stats.in_flight} transfers in flight get {self.grace:g}s "
+                  f"to finish ({name} again to abort them)")
+            self.run.stop(self.grace)
+        else:
+            _echo(f"{name} again: aborting transfers in flight")
+            self.run.stop(0)
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def run_fetch(job: FetchJob) -> Exit:
+    if job.verbose:
+        logging.basicConfig(level=logging.INFO, format="multifetch: %(message)s", stream=sys.stderr)
+    check_sources(job.inputs)
+    fmt = format_for(job.output, job.fmt)
+    fields = _fields(job)
+    to_file = job.output not in (None, "-")
+    options = dict(job.client_options)
+    options["concurrency"], note = fit_concurrency(options["concurrency"])
+    if note:
+        _echo(note)
+    key_options = {"method": job.method, "headers": [list(h) for h in job.headers], "data": job.data,
+                   "template": job.template, "fields": list(fields), "format": fmt}
+    print_ = fingerprint(job.inputs, key_options)
+    resume: JSONLResume | SQLiteResume | None = None
+    write_path = job.output
+    append = False
+    if job.resume:
+        if not to_file:
+            raise UsageError("--resume needs an output file (-o results.jsonl or results.db)")
+        assert job.output is not None
+        if fmt == "csv":
+            raise UsageError("--resume works with JSONL and SQLite outputs, not CSV")
+        if os.path.exists(job.output):
+            check_fingerprint(job.output, print_, job.force)
+        if fmt == "sqlite":
+            resume = SQLiteResume(job.output, retry_failed=job.retry_failed)
+        else:
+            resume = JSONLResume(job.output, retry_failed=job.retry_failed)
+        write_path = resume.write_path
+        append = True
+    elif to_file and os.path.exists(str(job.output)) and os.path.getsize(str(job.output)) > 0:
+        if not job.overwrite:
+            raise UsageError(f"{job.output} exists: add --resume to continue it, or --overwrite")
+        os.unlink(str(job.output))
+    try:
+        sink = open_sink(write_path, fmt, fields, append=append)
+    except OSError as exc:
+        raise CLIError(f"cannot open {job.output}: {exc.strerror or exc}", Exit.OUTPUT) from None
+    if to_file:
+        assert job.output is not None
+        write_fingerprint(job.output, print_)
+    client = Client(**options)
+    defaults = RequestDefaults(method=job.method, headers=job.headers, data=job.data)
+    items = read_inputs(job.inputs, defaults=defaults, template=job.template)
+    run = client.start(items, skip=None if resume is None else resume.skip)
+    return _drive(job, run, client, sink, resume, fields)
+
+
+def _drive(
+    job: FetchJob,
+    run: Run,
+    client: Client,
+    sink: Sink,
+    resume: JSONLResume | SQLiteResume | None,
+    fields: tuple[str, ...],
+) -> Exit:
+    from ._display import make_progress, print_summary
+
+    summary = SummaryBuilder()
+    started = time.monotonic()
+    status = Exit.OK
+    failure: str | None = None
+    want_headers = "headers" in fields
+    want_retries = "retries" in fields
+    progress = make_progress(run, job.inputs, job.quiet, job.progress)
+    written = 0
+    with _Signals(run, job.grace) as signals:
+        jobs = run.jobs()
+        try:
+            for finished in jobs:
+                result = finished.to_result()
+                record = result.to_record()
+                if want_headers:
+                    record["headers"] = dict(result.headers) if result.status is not None else None
+                if want_retries:
+                    record["retries"] = result.retries or []
+                try:
+                    sink.write(record)
+                except OSError as exc:
+                    failure = f"cannot write {job.output or 'stdout'}: {exc.strerror or exc}"
+                    status = Exit.OUTPUT
+                    break
+                written += 1
+                summary.add(record, finished.host)
+                if record["error"] is not None and status == Exit.OK:
+                    status = Exit.SOME_FAILED
+        except InputError as exc:
+            failure, status = str(exc), Exit.INPUT
+        finally:
+            jobs.close()
+            if progress is not None:
+                progress.stop()
+            try:
+                sink.close()
+            except OSError as exc:
+                failure = f"cannot write {job.output or 'stdout'}: {exc.strerror or exc}"
+                status = Exit.OUTPUT
+            if resume is not None and status != Exit.OUTPUT:
+                resume.finish()
+            client.close()
+    interrupted = signals.received
+    if interrupted is not None:
+        status = Exit.SIGINT if interrupted == signal.SIGINT else Exit.SIGTERM
+    wall = time.monotonic() - started
+    extra = {"exit_status": int(status), "insecure": job.insecure,
+             "interrupted": interrupted is not None, "unfinished_in_flight": run.unfinished}
+    figures = summary.summary(wall, extra)
+    if job.summary_json:
+        import json
+
+        with open(job.summary_json, "w", encoding="utf-8") as f:
+            json.dump(figures, f, indent=2)
+    if not job.quiet:
+        print_summary(figures)
+    if failure:
+        _echo(f"error: {failure}")
+    if interrupted is not None or status in (Exit.OUTPUT, Exit.INPUT):
+        _say_how_to_resume(job, written)
+    return status
+
+
+def _say_how_to_resume(job: FetchJob, written: int) -> None:
+    if job.output in (None, "-"):
+        _echo(f"stopped after {written} records; write to a file (-o) to be able to --resume")
+        return
+    args = sys.argv[1:]
+    if "--resume" not in args:
+        args = [*args, "--resume"]
+    _echo(f"stopped after {written} records; the rest is not done. Finish with:\n"
+          f"  multifetch {shlex.join(args)}")

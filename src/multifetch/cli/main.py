@@ -1,0 +1,84 @@
+"""The ``multifetch`` command group and its single error boundary."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from .._errors import UsageError
+from .._version import __version__
+from ._exit import CLIError, Exit
+
+
+class _Group(click.Group):
+    """Turns every error into one line and a documented exit status (``--traceback`` for more)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except CLIError as exc:
+            _fail(ctx, str(exc), exc.status)
+        except UsageError as exc:
+            _fail(ctx, str(exc), _status_of(exc))
+        except KeyboardInterrupt:
+            _fail(ctx, "interrupted", Exit.SIGINT)
+        except BrokenPipeError:
+            sys.stderr.close()  # the reader went away (`| head`): not an error worth a word
+            ctx.exit(Exit.OK)
+        except Exception as exc:
+            if ctx.meta.get("traceback"):
+                raise
+            _fail(ctx, f"internal error: {type(exc).__name__}: {exc} (rerun with --traceback)",
+                  Exit.INTERNAL)
+
+
+def _status_of(exc: UsageError) -> Exit:
+    from .._inputs import InputError
+
+    return Exit.INPUT if isinstance(exc, InputError) else Exit.USAGE
+
+
+def _fail(ctx: click.Context, message: str, status: int) -> None:
+    from ._terminal import safe_text
+
+    click.echo(f"multifetch: error: {safe_text(message)}", err=True)
+    ctx.exit(int(status))
+
+
+def _traceback(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    ctx.meta["traceback"] = value
+    return value
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="multifetch")
+@click.option("--traceback", is_flag=True, expose_value=False, is_eager=True, callback=_traceback,
+              help="On an unexpected error, show the full Python traceback.")
+def cli() -> None:
+    """Make many HTTP requests concurrently: fast, polite, and never losing a result.
+
+    \b
+    Examples:
+      multifetch fetch urls.txt -o results.jsonl
+      multifetch fetch specs.jsonl -c 200 --per-host 16 --rate 100/s -o results.db
+      multifetch serve --port 8000          # a local server to rehearse against
+    """
+
+
+def _register() -> None:
+    from ._fetch import fetch
+    from ._serve import serve
+
+    cli.add_command(fetch)
+    cli.add_command(serve)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="multifetch")

@@ -1,0 +1,76 @@
+"""Where records go: JSONL (default), CSV, SQLite. Chosen by the output's extension or ``--format``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+from .._errors import UsageError
+
+RECORD_FIELDS = (
+    "id",
+    "url",
+    "final_url",
+    "method",
+    "status",
+    "error",
+    "attempts",
+    "elapsed",
+    "size",
+    "sha256",
+    "body_path",
+    "started_at",
+    "meta",
+)
+OPTIONAL_FIELDS = ("headers", "retries", "timings")
+FORMATS = ("jsonl", "csv", "sqlite")
+
+
+class Sink(Protocol):
+    """Takes records; ``flush`` makes what it took durable; ``close`` flushes and releases."""
+
+    path: str | None
+
+    def write(self, record: dict[str, Any]) -> None: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def format_for(path: str | None, explicit: str | None = None) -> str:
+    if explicit:
+        if explicit not in FORMATS:
+            raise UsageError(f"unknown format {explicit!r}: use one of {', '.join(FORMATS)}")
+        return explicit
+    if path is None or path == "-":
+        return "jsonl"
+    suffixes = Path(path).suffixes
+    ext = suffixes[-1].lower() if suffixes else ""
+    if ext == ".csv":
+        return "csv"
+    if ext in (".db", ".sqlite", ".sqlite3"):
+        return "sqlite"
+    return "jsonl"
+
+
+def open_sink(
+    path: str | None,
+    fmt: str,
+    fields: tuple[str, ...] = RECORD_FIELDS,
+    *,
+    append: bool = False,
+    sync_interval: float = 1.0,
+) -> Sink:
+    """Open the sink for ``path`` (``None`` or ``-``: stdout, JSONL or CSV only)."""
+    if fmt == "sqlite":
+        if path is None or path == "-":
+            raise UsageError("a SQLite output needs a file: -o results.db")
+        from ._sqlite import SQLiteSink  # sqlite3 is imported only when used
+
+        return SQLiteSink(path, fields)
+    if fmt == "csv":
+        from ._csv import CSVSink
+
+        return CSVSink(path, fields, append=append, sync_interval=sync_interval)
+    from ._jsonl import JSONLSink
+
+    return JSONLSink(path, fields, append=append, sync_interval=sync_interval)
