@@ -31,12 +31,12 @@ from ._stats import HostSnapshot, Statistics
 from ._version import __version__
 
 __all__ = [
-    "ERROR_KINDS",
     "Blocked",
     "BodyTooLarge",
     "Cancelled",
     "Client",
     "ConnectError",
+    "ERROR_KINDS",
     "ErrorInfo",
     "HTTPStatusError",
     "Headers",
@@ -54,9 +54,9 @@ __all__ = [
     "Run",
     "Statistics",
     "TLSError",
+    "TimeoutError_",
     "Timeouts",
     "Timings",
-    "TimeoutError_",
     "TokenBucket",
     "UsageError",
     "__version__",

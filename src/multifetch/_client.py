@@ -87,6 +87,8 @@ class Client:
         cafile: str | None = None,
         http_version: str | None = None,
         user_agent: str | None = None,
+        resolve: list[str] | None = None,
+        doh_url: str | None = None,
         record_retries: bool = False,
         transport: str = "curl",
         session: Any = None,
@@ -120,6 +122,8 @@ class Client:
             "verify": verify,
             "cafile": cafile,
             "http_version": http_version,
+            "resolve": resolve,
+            "doh_url": doh_url,
         }
         if user_agent:
             self._transport_options["user_agent"] = user_agent

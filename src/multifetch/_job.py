@@ -20,6 +20,7 @@ class Job:
         "error_message",
         "final_url",
         "host",
+        "http_version",
         "id",
         "position",
         "raw_headers",
@@ -55,6 +56,7 @@ class Job:
         self.sha256: str | None = None
         self.body_path: str | None = None
         self.timings: Timings | None = None
+        self.http_version = ""
         self.elapsed = 0.0
         self.started_at: float | None = None
         self.t0 = 0.0
@@ -84,4 +86,5 @@ class Job:
             raw_headers=self.raw_headers,
             timings=self.timings,
             retries=self.retries,
+            http_version=self.http_version,
         )

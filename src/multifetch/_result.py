@@ -51,6 +51,7 @@ class Result:
         "elapsed",
         "error",
         "final_url",
+        "http_version",
         "id",
         "meta",
         "method",
@@ -82,6 +83,7 @@ class Result:
         raw_headers: list[bytes] | None = None,
         timings: Timings | None = None,
         retries: list[dict[str, Any]] | None = None,
+        http_version: str = "",
     ) -> None:
         self.id = id
         self.url = url
@@ -101,6 +103,7 @@ class Result:
         self._headers: Headers | None = None
         self.timings = timings
         self.retries = retries
+        self.http_version = http_version
 
     # -- requests-like accessors -------------------------------------------------------------
 

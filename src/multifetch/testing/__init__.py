@@ -1,5 +1,6 @@
-"""Local servers to rehearse against: the target server (``multifetch serve``) and friends."""
+"""Local servers to rehearse against: the target server (``multifetch serve``) and the fault server."""
 
-from ._target import TargetServer, body_for
+from ._faults import FaultServer
+from ._target import TargetServer, body_for, item_body
 
-__all__ = ["TargetServer", "body_for"]
+__all__ = ["FaultServer", "TargetServer", "body_for", "item_body"]

@@ -13,6 +13,7 @@ Routes (all answer GET; ``/echo`` any method)::
     /fail/K?key=X&status=503       K failing answers, then 200
     /headers /echo           the request's headers (and method and body) as JSON
     /large/N                 N bytes streamed in 64 KiB writes
+    /dns-query               a DNS-over-HTTPS resolver answering NXDOMAIN to every name
 
 It runs in a background thread (``with TargetServer() as server: server.url``) or in the
 foreground (``multifetch serve``). ``server.stats`` says, per Host header, how many requests
@@ -193,8 +194,8 @@ class TargetServer:
                         stats.in_flight -= 1
                 if not keep or headers.get("connection", "").lower() == "close":
                     return
-        except (ConnectionError, asyncio.IncompleteReadError):
-            return
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            return  # the peer left, or the server is shutting down
         finally:
             try:
                 writer.close()
@@ -258,6 +259,10 @@ class TargetServer:
                 info.update(method=method, path=target, body=body.decode("latin-1"))
             payload = json.dumps(info).encode()
             extra.append(("Content-Type", "application/json"))
+        elif route == "dns-query":  # a DoH resolver that knows no names: NXDOMAIN for all
+            query = body or b"\0" * 12
+            payload = query[:2] + b"\x81\x83" + b"\x00\x01\x00\x00\x00\x00\x00\x00" + query[12:]
+            extra.append(("Content-Type", "application/dns-message"))
         elif route == "large":
             await self._stream(writer, int(arg or 0))
             return True

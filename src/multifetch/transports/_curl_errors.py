@@ -6,6 +6,7 @@ from typing import Final
 
 _KINDS: Final[dict[int, str]] = {
     1: "blocked",  # UNSUPPORTED_PROTOCOL: a scheme we do not allow (file://, ftp:// ...)
+    #              or an answer that is not HTTP/1.x (see error_kind)
     3: "invalid_input",  # URL_MALFORMAT
     5: "dns",  # COULDNT_RESOLVE_PROXY
     6: "dns",  # COULDNT_RESOLVE_HOST
@@ -42,6 +43,10 @@ _KINDS: Final[dict[int, str]] = {
 }
 
 
-def error_kind(code: int) -> str:
-    """The error kind for libcurl error ``code``."""
+def error_kind(code: int, message: str = "") -> str:
+    """The error kind for libcurl error ``code`` (and its message, where one code means two things)."""
+    if code == 1 and "HTTP/" in message:
+        return "protocol"  # "Received HTTP/0.9 when not allowed", "Unsupported HTTP version"
+    if code == 56 and "Recv failure" not in message and "reset" not in message.lower():
+        return "protocol"  # RECV_ERROR also reports bad framing ("chunk hex-length char ...")
     return _KINDS.get(code, "other")

@@ -46,6 +46,13 @@ def _curl_flags(events: int) -> int:
     return flags
 
 
+_HTTP_VERSIONS = {
+    pycurl.CURL_HTTP_VERSION_1_0: "1.0",
+    pycurl.CURL_HTTP_VERSION_1_1: "1.1",
+    pycurl.CURL_HTTP_VERSION_2_0: "2",
+    getattr(pycurl, "CURL_HTTP_VERSION_3", 30): "3",
+}
+
 # epoll reports few distinct masks; translate each once.
 _FLAGS = {mask: _curl_flags(mask) for mask in range(64)}
 
@@ -67,6 +74,8 @@ class CurlTransport:
         verify: bool = True,
         cafile: str | None = None,
         http_version: str | None = None,
+        resolve: list[str] | None = None,
+        doh_url: str | None = None,
         configure: Callable[[Any, Job], None] | None = None,
     ) -> None:
         self._timeouts = timeouts
@@ -87,6 +96,8 @@ class CurlTransport:
             verify=verify,
             cafile=cafile,
             http_version=http_version,
+            resolve=resolve,
+            doh_url=doh_url,
         )
         multi = pycurl.CurlMulti()
         multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
@@ -109,6 +120,10 @@ class CurlTransport:
             (pycurl.SSL_VERIFYHOST, 2 if o["verify"] else 0),
             (pycurl.TCP_NODELAY, 1),
         ]
+        if o["resolve"]:
+            opts.append((pycurl.RESOLVE, list(o["resolve"])))
+        if o["doh_url"]:
+            opts.append((pycurl.DOH_URL, o["doh_url"]))
         if o["max_body_size"] is not None:
             opts.append((pycurl.MAXFILESIZE_LARGE, int(o["max_body_size"])))
         version = {
@@ -252,6 +267,7 @@ class CurlTransport:
                 job.fail("write", f"cannot save body: {exc}")
             else:
                 job.status = getinfo(pycurl.RESPONSE_CODE)
+                job.http_version = _HTTP_VERSIONS.get(getinfo(pycurl.INFO_HTTP_VERSION), "")
                 job.size = writer.size
                 job.raw_headers = raw_headers
         else:
@@ -261,7 +277,7 @@ class CurlTransport:
         return job
 
     def _fail(self, job: Job, handle: pycurl.Curl, writer: BodyWriter, code: int, msg: str) -> None:
-        kind = error_kind(code)
+        kind = error_kind(code, msg)
         if kind == "write" and getattr(writer, "error", None) is not None:
             msg = f"cannot save body: {writer.error}"  # type: ignore[union-attr]
         elif kind == "timeout":
