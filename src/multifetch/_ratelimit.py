@@ -48,14 +48,14 @@ class TokenBucket:
             raise UsageError("a rate limit needs rate > 0 and burst >= 1")
         self.rate = rate
         self.burst = burst
-        self._interval = 1.0 / rate
+        self._interval = _interval(rate)
         self._clock = clock
         self._tat: float | None = None  # theoretical arrival time of the next token
 
     def set_rate(self, rate: float) -> None:
         """Change the rate from now on (used by the adaptive slow-down)."""
         self.rate = rate
-        self._interval = 1.0 / rate
+        self._interval = _interval(rate)
 
     def wait_time(self, now: float | None = None) -> float:
         """Seconds until an acquisition would succeed (0.0: now)."""
@@ -74,3 +74,8 @@ class TokenBucket:
         tat = self._tat if self._tat is not None and self._tat > now else now
         self._tat = tat + self._interval
         return 0.0
+
+
+def _interval(rate: float) -> float:
+    # A hair longer than 1/rate, so float rounding can never fit rate + 1 grants in one second.
+    return (1.0 / rate) * (1.0 + 1e-9)

@@ -103,8 +103,9 @@ class FaultServer:
             steps = self.scripts.get(path, [("send", b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")])
             for step in steps:
                 await self._step(step, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            pass
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                asyncio.CancelledError):
+            pass  # the peer left, or the server is shutting down
         finally:
             if not writer.is_closing():
                 writer.close()

@@ -1,0 +1,91 @@
+"""The Python API: streaming, ordering, laziness, ids, bodies."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import multifetch
+from multifetch import Client
+from multifetch.testing import TargetServer, item_body
+
+
+def test_stream_gives_one_result_per_input(target: TargetServer) -> None:
+    urls = [f"{target.url}/item/{i}" for i in range(300)]
+    results = list(multifetch.fetch(urls, concurrency=32, per_host=32))
+    assert sorted(int(r.id) for r in results) == list(range(300))
+    for r in results:
+        assert r.content == item_body(r.url.rsplit("/", 1)[1])
+
+
+def test_map_keeps_input_order(target: TargetServer) -> None:
+    # Later inputs finish first: map must still answer in input order.
+    urls = [f"{target.url}/delay/{0.3 - i * 0.01:.2f}?i={i}" for i in range(30)]
+    with Client(concurrency=30, per_host=30) as client:
+        results = list(client.map(urls))
+    assert [r.url for r in results] == urls
+
+
+def test_input_is_pulled_lazily_within_the_window(target: TargetServer) -> None:
+    pulled = 0
+
+    def specs():  # type: ignore[no-untyped-def]
+        nonlocal pulled
+        for i in range(1_000_000):
+            pulled += 1
+            yield f"{target.url}/item/{i}"
+
+    window = 200
+    with Client(concurrency=16, per_host=16) as client:
+        run = client.start(specs(), window=window)
+        taken = 0
+        for _ in itertools.islice(run.results(), 1000):
+            taken += 1
+            assert pulled - taken <= window + 1
+    assert taken == 1000
+    assert pulled <= 1000 + window + 1
+
+
+def test_hash_mode_keeps_no_body(target: TargetServer) -> None:
+    (result,) = list(multifetch.fetch([target.url + "/bytes/5000"], bodies="hash"))
+    assert result.content == b""
+    assert result.size == 5000
+    assert result.sha256 is not None
+
+
+def test_bodies_streamed_to_a_folder(target: TargetServer, tmp_path: Path) -> None:
+    specs = [{"url": target.url + "/item/a", "id": "../../etc/evil"}, {"url": target.url + "/item/b", "id": "b"}]
+    results = {r.id: r for r in multifetch.fetch(specs, bodies=tmp_path)}
+    for r in results.values():
+        assert r.body_path is not None
+        path = Path(r.body_path)
+        assert path.parent == tmp_path
+        assert path.read_bytes() == item_body(r.url.rsplit("/", 1)[1])
+    assert Path(results["b"].body_path or "").name == "b"
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_mixed_spec_forms_and_default_headers(target: TargetServer) -> None:
+    specs = [
+        target.url + "/headers",
+        {"url": target.url + "/headers", "headers": {"X-A": "own"}, "id": "dict"},
+        multifetch.make_request(target.url + "/headers", id="req"),
+    ]
+    with Client(headers={"X-A": "default"}, retries=0) as client:
+        results = {r.id: r for r in client.stream(specs)}
+    assert results["0"].json()["headers"]["x-a"] == "default"
+    assert results["dict"].json()["headers"]["x-a"] == "own"
+    assert results["req"].json()["headers"]["x-a"] == "default"
+
+
+def test_user_agent_names_multifetch(target: TargetServer) -> None:
+    (result,) = list(multifetch.fetch([target.url + "/headers"]))
+    assert result.json()["headers"]["user-agent"] == f"multifetch/{multifetch.__version__}"
+
+
+def test_connections_are_reused_across_calls(fresh_target: TargetServer) -> None:
+    with Client() as client:
+        for _ in range(5):
+            assert client.get(fresh_target.url + "/bytes/1").status_code == 200
+    # every request arrived; the server saw them over one keep-alive connection
+    assert fresh_target.stats.total == 5
