@@ -54,7 +54,10 @@ def test_hash_mode_keeps_no_body(target: TargetServer) -> None:
 
 
 def test_bodies_streamed_to_a_folder(target: TargetServer, tmp_path: Path) -> None:
-    specs = [{"url": target.url + "/item/a", "id": "../../etc/evil"}, {"url": target.url + "/item/b", "id": "b"}]
+    specs = [
+        {"url": target.url + "/item/a", "id": "../../etc/evil"},
+        {"url": target.url + "/item/b", "id": "b"},
+    ]
     results = {r.id: r for r in multifetch.fetch(specs, bodies=tmp_path)}
     for r in results.values():
         assert r.body_path is not None

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -33,7 +33,7 @@ class Run:
         self._transport = transport
         self._on_close = on_close
 
-    def jobs(self) -> Iterator[Job]:
+    def jobs(self) -> Generator[Job, None, None]:
         try:
             yield from self._scheduler.run()
         finally:
@@ -90,8 +90,6 @@ class Client:
         resolve: list[str] | None = None,
         doh_url: str | None = None,
         record_retries: bool = False,
-        transport: str = "curl",
-        session: Any = None,
     ) -> None:
         self.limits = Limits(
             concurrency=concurrency,
@@ -111,12 +109,6 @@ class Client:
         self.max_time = max_time
         self.health = health or HostHealth()
         self.record_retries = record_retries
-        if transport not in ("curl", "requests"):
-            raise UsageError(f"unknown transport {transport!r}: use 'curl' or 'requests'")
-        if session is not None and transport != "requests":
-            raise UsageError("session= needs transport='requests'")
-        self._transport_name = transport
-        self._session = session
         self._transport_options: dict[str, Any] = {
             "max_body_size": max_body_size,
             "verify": verify,
@@ -206,16 +198,6 @@ class Client:
         if self._idle is not None:
             transport, self._idle = self._idle, None
             return transport
-        if self._transport_name == "requests":
-            from .transports.requests import RequestsTransport
-
-            return RequestsTransport(
-                timeouts=self.timeouts,
-                bodies=self._bodies,
-                session=self._session,
-                concurrency=self.limits.concurrency,
-                **self._transport_options,
-            )
         from .transports.curl import CurlTransport
 
         return CurlTransport(timeouts=self.timeouts, bodies=self._bodies, **self._transport_options)

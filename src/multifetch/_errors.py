@@ -79,7 +79,7 @@ class ConnectError(RequestError):
     kind = "connect"
 
 
-class TimeoutError_(RequestError):  # noqa: N801 - the builtin name is taken
+class TimeoutError_(RequestError):
     kind = "timeout"
 
 

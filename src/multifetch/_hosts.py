@@ -33,8 +33,8 @@ class Host:
 
     __slots__ = (
         "active",
-        "bucket",
         "base_rate",
+        "bucket",
         "conn_failures",
         "dead",
         "factor",

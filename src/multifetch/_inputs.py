@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, cast
 from urllib.parse import quote
 
 from ._errors import InvalidInput, UsageError
@@ -106,20 +106,21 @@ def _open(source: str, stdin: IO[bytes] | None) -> IO[bytes]:
     if source == "-":
         raw: IO[bytes] = stdin if stdin is not None else sys.stdin.buffer
         return _maybe_gzip(raw, source)
-    return _maybe_gzip(open(source, "rb", buffering=1 << 20), source)  # noqa: SIM115
+    return _maybe_gzip(open(source, "rb", buffering=1 << 20), source)
 
 
 def _maybe_gzip(stream: IO[bytes], name: str) -> IO[bytes]:
-    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
+    """``stream``, decompressed when it starts with gzip's magic bytes (whatever its name)."""
+    buffered: Any = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(cast(Any, stream))
     if buffered.peek(2)[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
-    return buffered
+        return cast(IO[bytes], gzip.GzipFile(fileobj=buffered, mode="rb"))
+    return cast(IO[bytes], buffered)
 
 
 def _lines(stream: IO[bytes], name: str) -> Iterator[tuple[int, bytes]]:
     number = 0
     try:
-        for number, raw in enumerate(stream, 1):  # noqa: B007 - number is used after the loop
+        for number, raw in enumerate(stream, 1):
             yield number, raw
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise InputError(f"{name}:{number + 1}: cannot read: {exc}") from None
@@ -187,7 +188,7 @@ def _from_json(line: str, item_id: str, where: str, defaults: RequestDefaults) -
 def _csv_items(
     stream: IO[bytes], name: str, prefix: str, template: str | None, defaults: RequestDefaults
 ) -> Iterator[Request | InvalidSpec]:
-    text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")  # type: ignore[type-var]
+    text = io.TextIOWrapper(cast(Any, stream), encoding="utf-8", errors="replace", newline="")
     reader = csv.reader(text)
     try:
         header = next(reader)

@@ -35,7 +35,7 @@ class Job:
         "transport_state",
     )
 
-    def __init__(self, request: Request, id: str, host: str, position: int) -> None:  # noqa: A002
+    def __init__(self, request: Request, id: str, host: str, position: int) -> None:
         self.request = request
         self.id = id
         self.host = host

@@ -66,7 +66,7 @@ class Result:
     def __init__(
         self,
         *,
-        id: str,  # noqa: A002
+        id: str,
         url: str,
         method: str,
         final_url: str | None = None,

@@ -408,7 +408,7 @@ class Scheduler:
         for host in self._hosts.values():
             while host.queue:
                 job = host.queue.popleft()
-                if job.attempt == 0 or job.error_kind is None and job.status is None:
+                if job.attempt == 0 or (job.error_kind is None and job.status is None):
                     job.fail("cancelled", message)
                 self._finish(job)
         for _, _, what in self._timers:

@@ -101,7 +101,7 @@ def make_request(
     json: Any = None,
     body_b64: str | None = None,
     timeout: float | None = None,
-    id: str | None = None,  # noqa: A002 - the contract's name
+    id: str | None = None,
     meta: Any = None,
 ) -> Request:
     """Build a ``Request`` from requests-style arguments; raise ``InvalidInput`` if it can't be sent."""

@@ -34,7 +34,7 @@ class Progress:
     def _count(self, inputs: Sequence[str]) -> None:
         try:
             self._total = count_lines(inputs)
-        except Exception:  # noqa: BLE001 - the total is a nicety; the run goes on without it
+        except Exception:
             self._total = None
 
     def _render(self) -> Any:
@@ -132,7 +132,7 @@ def print_summary(figures: dict[str, Any]) -> None:
         console.print(table)
     for title, key in (("slowest hosts", "slowest_hosts"), ("most failing hosts", "most_failing_hosts")):
         hosts = figures[key]
-        if len(figures["slowest_hosts"]) > 1 or key == "most_failing_hosts" and hosts:
+        if len(figures["slowest_hosts"]) > 1 or (key == "most_failing_hosts" and hosts):
             console.print(f"[bold]{title}[/]  " + "  ".join(
                 f"{safe_text(h['host'])} (p50 {_ms(h['p50'])}, {h['errors']}/{h['requests']} failed)"
                 for h in hosts[:3]))

@@ -16,7 +16,7 @@ import click
 
 from .._client import Client, Run
 from .._errors import UsageError
-from .._inputs import InputError, RequestDefaults, check_sources, count_lines, read_inputs
+from .._inputs import InputError, RequestDefaults, check_sources, read_inputs
 from .._resources import fit_concurrency
 from .._resume import JSONLResume, SQLiteResume, check_fingerprint, fingerprint, write_fingerprint
 from .._summary import SummaryBuilder

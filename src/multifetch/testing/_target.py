@@ -199,7 +199,7 @@ class TargetServer:
         finally:
             try:
                 writer.close()
-            except Exception:  # noqa: BLE001 - the peer is gone either way
+            except Exception:
                 pass
 
     async def _respond(
@@ -260,8 +260,8 @@ class TargetServer:
             payload = json.dumps(info).encode()
             extra.append(("Content-Type", "application/json"))
         elif route == "dns-query":  # a DoH resolver that knows no names: NXDOMAIN for all
-            query = body or b"\0" * 12
-            payload = query[:2] + b"\x81\x83" + b"\x00\x01\x00\x00\x00\x00\x00\x00" + query[12:]
+            asked = body or b"\0" * 12
+            payload = asked[:2] + b"\x81\x83" + b"\x00\x01\x00\x00\x00\x00\x00\x00" + asked[12:]
             extra.append(("Content-Type", "application/dns-message"))
         elif route == "large":
             await self._stream(writer, int(arg or 0))
