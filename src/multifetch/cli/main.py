@@ -38,8 +38,11 @@ class _Group(click.Group):
 
 def _status_of(exc: UsageError) -> Exit:
     from .._inputs import InputError
+    from .._resume import ResumeMismatch
 
-    return Exit.INPUT if isinstance(exc, InputError) else Exit.USAGE
+    if isinstance(exc, InputError):
+        return Exit.INPUT
+    return Exit.RESUME_MISMATCH if isinstance(exc, ResumeMismatch) else Exit.USAGE
 
 
 def _fail(ctx: click.Context, message: str, status: int) -> None:

@@ -3,7 +3,7 @@
 Routes (all answer GET; ``/echo`` any method)::
 
     /bytes/N[?seed=S]        N bytes (deterministic: see ``body_for``)
-    /item/KEY                a small body that depends on KEY
+    /item/KEY[?delay=S]      a small body that depends on KEY
     /delay/SECONDS           waits, then answers 200
     /status/CODE             answers CODE
     /redirect/N              N redirects, then 200;  /redirect-loop: forever
@@ -217,6 +217,8 @@ class TargetServer:
         if route == "bytes":
             payload = body_for(int(arg or 0), query.get("seed", ""))
         elif route == "item":
+            if "delay" in query:
+                await asyncio.sleep(float(query["delay"]))
             payload = item_body(arg)
         elif route == "delay":
             await asyncio.sleep(float(arg or 0))
