@@ -19,7 +19,7 @@ from ._job import Job
 from ._policy import Limits, RetryPolicy, Timeouts
 from ._result import Result
 from ._scheduler import Scheduler, Transport
-from ._spec import InvalidSpec, Request, make_request, request_from_json
+from ._spec import InvalidSpec, Request, check_url, make_request, request_from_json
 from ._stats import Statistics
 
 SpecLike = Request | str | Mapping[str, Any]
@@ -227,7 +227,11 @@ def _coerce(spec: SpecLike | InvalidSpec, position: int) -> Request | InvalidSpe
         return spec
     try:
         if isinstance(spec, str):
-            return make_request(spec.strip())
+            url = spec.strip()
+            problem = check_url(url)
+            if problem:
+                raise InvalidInput(problem)
+            return Request(url=url)
         if isinstance(spec, Mapping):
             return request_from_json(dict(spec))
     except InvalidInput as exc:

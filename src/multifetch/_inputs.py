@@ -21,7 +21,7 @@ from typing import IO, Any, cast
 from urllib.parse import quote
 
 from ._errors import InvalidInput, UsageError
-from ._spec import InvalidSpec, Request, make_request, request_from_json
+from ._spec import InvalidSpec, Request, check_url, make_request, request_from_json
 
 
 class InputError(UsageError):
@@ -145,6 +145,11 @@ def _line_items(
 
 
 def _from_line(url: str, item_id: str, where: str, defaults: RequestDefaults) -> Request | InvalidSpec:
+    if defaults.method is None and not defaults.headers and defaults.data is None:
+        problem = check_url(url)  # the common case, kept cheap: a bare URL line
+        if problem:
+            return InvalidSpec(item_id, url[:2000], f"{where}: {problem}")
+        return Request(url=url, id=item_id)
     try:
         return make_request(
             url,

@@ -317,7 +317,9 @@ class Scheduler:
             host.note_connect_failure(health, now)
             if host.dead:
                 self._give_up_host(host)
-        if not self._stopping and not self._cancelling:
+        if (kind is not None or status in self._retry.statuses) and not (
+            self._stopping or self._cancelling
+        ):
             delay = self._retry_delay(job, host)
             if delay is not None:
                 self._park(job, host, delay, now)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import json as jsonlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from ._errors import InvalidInput
 
@@ -24,6 +25,12 @@ _SPEC_KEYS = frozenset(
     {"url", "method", "headers", "params", "json", "data", "body_b64", "id", "timeout", "meta"}
 )
 _CONTROL = frozenset(chr(c) for c in (*range(0x21), 0x7F))
+_ORIGIN = re.compile(r"[^:/?#]+://[^/?#]*")
+_BAD_CHAR = re.compile(r"[\x00-\x20\x7f]")
+# scheme://[userinfo@](host|[v6])[:port] then the path, query or fragment (or the end)
+_AUTHORITY = re.compile(
+    r"(?i)https?://(?:[^/?#@]*@)?(\[[0-9a-f:.]+\]|[^/?#:@\[\]]+)(?::(\d{0,5}))?(?=[/?#]|$)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,19 +64,13 @@ class Request:
 
 
 def origin_of(url: str) -> str:
-    """``scheme://host[:port]`` of an http(s) URL, lower-cased; fast for the common case."""
-    scheme_end = url.find("://")
-    rest_start = scheme_end + 3
-    end = len(url)
-    for sep in "/?#":
-        i = url.find(sep, rest_start)
-        if i != -1 and i < end:
-            end = i
-    authority = url[rest_start:end]
-    at = authority.rfind("@")
-    if at != -1:
-        authority = authority[at + 1 :]
-    return (url[:rest_start] + authority).lower()
+    """``scheme://host[:port]`` of an http(s) URL, lower-cased, without userinfo."""
+    match = _ORIGIN.match(url)
+    origin = match.group() if match else url
+    if "@" in origin:
+        scheme, _, authority = origin.partition("://")
+        origin = scheme + "://" + authority.rpartition("@")[2]
+    return origin.lower()
 
 
 def check_url(url: str) -> str | None:
@@ -79,15 +80,14 @@ def check_url(url: str) -> str | None:
     head = url[:8].lower()
     if not (head.startswith("http://") or head.startswith("https://")):
         return f"not an http(s) URL: {url[:200]!r}"
-    if any(c in _CONTROL for c in url):
+    if _BAD_CHAR.search(url):
         return f"URL contains whitespace or control characters: {url[:200]!r}"
-    try:
-        parts = urlsplit(url)
-        _ = parts.port
-    except ValueError as exc:
-        return f"malformed URL {url[:200]!r}: {exc}"
-    if not parts.hostname:
-        return f"URL has no host: {url[:200]!r}"
+    match = _AUTHORITY.match(url)
+    if match is None:
+        return f"malformed URL (no host, or a bad host or port): {url[:200]!r}"
+    port = match.group(2)
+    if port and int(port) > 65535:
+        return f"malformed URL (port out of range): {url[:200]!r}"
     return None
 
 
