@@ -7,10 +7,10 @@ import json
 import sqlite3
 from pathlib import Path
 
-from helpers import jsonl, mf
-
 from multifetch.sinks import RECORD_FIELDS
 from multifetch.testing import TargetServer
+
+from helpers import jsonl, mf
 
 
 def test_url_lines_and_json_specs_to_stdout(target: TargetServer, tmp_path: Path) -> None:

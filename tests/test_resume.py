@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import jsonl, mf
 
 from multifetch.sinks._read import read_records
 from multifetch.testing import TargetServer, item_body
+
+from helpers import jsonl, mf
 
 N = 20_000
 

@@ -23,6 +23,8 @@ from urllib.parse import quote
 from ._errors import InvalidInput, UsageError
 from ._spec import InvalidSpec, Request, check_url, make_request, request_from_json
 
+_GZIP_MAGIC = b"\x1f\x8b"
+
 
 class InputError(UsageError):
     """An input that cannot be read at all (missing file, corrupt gzip)."""
@@ -103,18 +105,18 @@ def count_lines(sources: Sequence[str]) -> int | None:
 
 
 def _open(source: str, stdin: IO[bytes] | None) -> IO[bytes]:
+    """The source as bytes, decompressed when it starts with gzip's magic (whatever its name)."""
     if source == "-":
-        raw: IO[bytes] = stdin if stdin is not None else sys.stdin.buffer
-        return _maybe_gzip(raw, source)
-    return _maybe_gzip(open(source, "rb", buffering=1 << 20), source)
-
-
-def _maybe_gzip(stream: IO[bytes], name: str) -> IO[bytes]:
-    """``stream``, decompressed when it starts with gzip's magic bytes (whatever its name)."""
-    buffered: Any = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(cast(Any, stream))
-    if buffered.peek(2)[:2] == b"\x1f\x8b":
-        return cast(IO[bytes], gzip.GzipFile(fileobj=buffered, mode="rb"))
-    return cast(IO[bytes], buffered)
+        raw: Any = stdin if stdin is not None else sys.stdin.buffer
+        buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)
+        if buffered.peek(2)[:2] == _GZIP_MAGIC:
+            return cast(IO[bytes], gzip.GzipFile(fileobj=buffered, mode="rb"))
+        return cast(IO[bytes], buffered)
+    with open(source, "rb") as probe:
+        magic = probe.read(2)
+    if magic == _GZIP_MAGIC:
+        return cast(IO[bytes], gzip.open(source, "rb"))
+    return open(source, "rb", buffering=1 << 20)
 
 
 def _lines(stream: IO[bytes], name: str) -> Iterator[tuple[int, bytes]]:
@@ -194,6 +196,15 @@ def _csv_items(
     stream: IO[bytes], name: str, prefix: str, template: str | None, defaults: RequestDefaults
 ) -> Iterator[Request | InvalidSpec]:
     text = io.TextIOWrapper(cast(Any, stream), encoding="utf-8", errors="replace", newline="")
+    try:
+        yield from _csv_rows(text, name, prefix, template, defaults)
+    finally:
+        text.detach()  # the caller's `with` closes the stream
+
+
+def _csv_rows(
+    text: io.TextIOWrapper, name: str, prefix: str, template: str | None, defaults: RequestDefaults
+) -> Iterator[Request | InvalidSpec]:
     reader = csv.reader(text)
     try:
         header = next(reader)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 import json as jsonlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any

@@ -66,6 +66,7 @@ INPUT is a file (one URL or one JSON spec per line; .gz read as gzip; .csv with 
               help="Abort bodies larger than this (e.g. 10M): error kind body_too_large.")
 @click.option("--include-headers", is_flag=True, help="Add the response headers to each record.")
 @click.option("--fields", default=None, metavar="A,B,...", help="Record fields to write, in order.")
+@click.option("--dedup", is_flag=True, help="Drop repeated (method, URL, body) specs; they get no record.")
 @click.option("--resume", is_flag=True, help="Continue the output: skip ids it already holds.")
 @click.option("--retry-failed", is_flag=True, help="With --resume, fetch again ids whose record is an error.")
 @click.option("--force", is_flag=True, help="With --resume, accept other inputs or options.")
@@ -124,6 +125,7 @@ def fetch(inputs: tuple[str, ...], **options: Any) -> None:
         include_headers=options["include_headers"],
         fields=options["fields"],
         resume=options["resume"],
+        dedup=options["dedup"],
         retry_failed=options["retry_failed"],
         force=options["force"],
         overwrite=options["overwrite"],

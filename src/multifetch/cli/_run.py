@@ -9,16 +9,19 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import click
 
 from .._client import Client, Run
+from .._dedup import Dedup
 from .._errors import UsageError
 from .._inputs import InputError, RequestDefaults, check_sources, read_inputs
 from .._resources import fit_concurrency
 from .._resume import JSONLResume, SQLiteResume, check_fingerprint, fingerprint, write_fingerprint
+from .._spec import InvalidSpec, Request
 from .._summary import SummaryBuilder
 from ..sinks import OPTIONAL_FIELDS, RECORD_FIELDS, Sink, format_for, open_sink
 from ._exit import CLIError, Exit
@@ -38,6 +41,7 @@ class FetchJob:
     include_headers: bool = False
     fields: str | None = None
     resume: bool = False
+    dedup: bool = False
     retry_failed: bool = False
     force: bool = False
     overwrite: bool = False
@@ -147,9 +151,17 @@ def run_fetch(job: FetchJob) -> Exit:
         write_fingerprint(job.output, print_)
     client = Client(**options)
     defaults = RequestDefaults(method=job.method, headers=job.headers, data=job.data)
-    items = read_inputs(job.inputs, defaults=defaults, template=job.template)
+    items: Iterator[Request | InvalidSpec] = read_inputs(job.inputs, defaults=defaults, template=job.template)
+    dedup = None
+    if job.dedup:
+        dedup = Dedup(folder=None if not to_file else os.path.dirname(os.path.abspath(str(job.output))))
+        items = dedup.filter(items)
     run = client.start(items, skip=None if resume is None else resume.skip)
-    return _drive(job, run, client, sink, resume, fields)
+    try:
+        return _drive(job, run, client, sink, resume, fields, dedup)
+    finally:
+        if dedup is not None:
+            dedup.close()
 
 
 def _drive(
@@ -159,6 +171,7 @@ def _drive(
     sink: Sink,
     resume: JSONLResume | SQLiteResume | None,
     fields: tuple[str, ...],
+    dedup: Dedup | None,
 ) -> Exit:
     from ._display import make_progress, print_summary
 
@@ -209,7 +222,8 @@ def _drive(
         status = Exit.SIGINT if interrupted == signal.SIGINT else Exit.SIGTERM
     wall = time.monotonic() - started
     extra = {"exit_status": int(status), "insecure": job.insecure,
-             "interrupted": interrupted is not None, "unfinished_in_flight": run.unfinished}
+             "interrupted": interrupted is not None, "unfinished_in_flight": run.unfinished,
+             "duplicates_dropped": 0 if dedup is None else dedup.dropped}
     figures = summary.summary(wall, extra)
     if job.summary_json:
         import json

@@ -13,6 +13,7 @@ Routes (all answer GET; ``/echo`` any method)::
     /fail/K?key=X&status=503       K failing answers, then 200
     /headers /echo           the request's headers (and method and body) as JSON
     /large/N                 N bytes streamed in 64 KiB writes
+    /download?name=F         a body with Content-Disposition naming F (a hostile path)
     /dns-query               a DNS-over-HTTPS resolver answering NXDOMAIN to every name
 
 It runs in a background thread (``with TargetServer() as server: server.url``) or in the
@@ -268,6 +269,9 @@ class TargetServer:
         elif route == "large":
             await self._stream(writer, int(arg or 0))
             return True
+        elif route == "download":  # a hostile Content-Disposition: a path out of any folder
+            payload = b"downloaded\n"
+            extra.append(("Content-Disposition", f'attachment; filename="{query.get("name", "../../evil")}"'))
         elif route == "":
             payload = b"multifetch target server\n"
         else:

@@ -1,0 +1,93 @@
+"""Outputs and bodies: dedup, fields, headers, hostile names, CSV formulas, a 2 GB body in flat memory."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from multifetch.sinks._csv import cell
+from multifetch.testing import TargetServer
+
+from helpers import jsonl, mf
+
+
+def test_dedup_a_million_lines(fresh_target: TargetServer, tmp_path: Path) -> None:
+    src = tmp_path / "in.txt"
+    with src.open("w") as f:
+        for i in range(1_000_000):
+            f.write(f"{fresh_target.url}/item/{i % 500}\n")
+    out = tmp_path / "out.jsonl"
+    proc = mf("fetch", str(src), "-o", str(out), "--dedup", "-q", "--per-host", "32",
+              "--summary-json", str(tmp_path / "s.json"), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    records = jsonl(out)
+    assert len(records) == 500
+    assert len({r["url"] for r in records}) == 500
+    assert fresh_target.stats.total == 500
+    assert json.loads((tmp_path / "s.json").read_text())["duplicates_dropped"] == 999_500
+
+
+def test_fields_and_headers(target: TargetServer, tmp_path: Path) -> None:
+    proc = mf("fetch", target.url + "/gzip", "--fields", "id,status,headers", "--include-headers", "-q")
+    (record,) = jsonl(proc.stdout)
+    assert list(record) == ["id", "status", "headers"]
+    assert record["headers"]["Content-Encoding"] == "gzip"
+    assert mf("fetch", target.url, "--fields", "status,nope").returncode == 2
+
+
+def test_hostile_names_stay_inside_the_folder(target: TargetServer, tmp_path: Path) -> None:
+    bodies = tmp_path / "a" / "bodies"
+    src = tmp_path / "in.txt"
+    src.write_text(
+        f'{{"url": "{target.url}/download?name=../../../escaped", "id": "../../escaped"}}\n'
+        f'{{"url": "{target.url}/item/%2e%2e/%2e%2e/x", "id": "/abs/path"}}\n'
+        f'{{"url": "{target.url}/item/ok", "id": ".hidden"}}\n'
+    )
+    proc = mf("fetch", str(src), "--save-bodies", str(bodies), "-q")
+    assert proc.returncode == 0, proc.stderr
+    records = jsonl(proc.stdout)
+    for r in records:
+        assert Path(r["body_path"]).parent == bodies
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == sorted(
+        [Path(r["body_path"]).name for r in records] + ["in.txt"]
+    )
+
+
+def test_planted_symlink_is_not_followed(target: TargetServer, tmp_path: Path) -> None:
+    bodies = tmp_path / "bodies"
+    bodies.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    (bodies / "x.part").symlink_to(victim)
+    proc = mf("fetch", "-", "-q", "--save-bodies", str(bodies),
+              stdin=f'{{"url": "{target.url}/item/x", "id": "x"}}\n'.encode())
+    assert proc.returncode == 0, proc.stderr
+    assert victim.read_text() == "precious"
+    assert (bodies / "x").read_bytes().startswith(b"item x")
+
+
+def test_csv_cells_neutralise_formulas() -> None:
+    assert cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
+    assert cell("+1+1") == "'+1+1"
+    assert cell("@x") == "'@x"
+    assert cell("-5") == "-5"
+    assert cell({"a": 1}) == '{"a":1}'
+    assert cell(None) == ""
+
+
+def test_two_gigabyte_body_in_flat_memory(target: TargetServer, tmp_path: Path) -> None:
+    n = 2 * 1024**3
+    code = (
+        "import resource, sys, multifetch\n"
+        "(r,) = multifetch.fetch([sys.argv[1]], bodies=sys.argv[2], timeout=600)\n"
+        "print(r.status_code, r.size, r.body_path, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, f"{target.url}/large/{n}", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600, check=True)
+    status, size, path, maxrss_kb = proc.stdout.split()
+    assert (status, int(size)) == ("200", n)
+    assert Path(path).stat().st_size == n
+    assert int(maxrss_kb) < 100 * 1024, f"peak RSS {int(maxrss_kb) / 1024:.0f} MB"
+    Path(path).unlink()
