@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests (and, with "bench", the benchmark) need. Installs only what is missing.
 set -euo pipefail
-want=(nginx)
+want=(nginx chromium)
 [ "${1:-}" = "bench" ] && want+=(libnginx-mod-http-echo wrk)
 missing=()
 for pkg in "${want[@]}"; do

@@ -101,12 +101,12 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value * 1000:,.1f} ms"
 
 
-def print_summary(figures: dict[str, Any]) -> None:
-    """The end-of-run summary on stderr."""
+def print_summary(figures: dict[str, Any], console: Any = None) -> None:
+    """The end-of-run summary, on stderr unless another rich ``console`` is given."""
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(stderr=True, highlight=False)
+    console = console or Console(stderr=True, highlight=False)
     lat = figures["latency"]
     head = Table.grid(padding=(0, 2))
     head.add_row("[bold]records[/]", f"{figures['records']:,}",

@@ -68,15 +68,18 @@ def cli() -> None:
     Examples:
       multifetch fetch urls.txt -o results.jsonl
       multifetch fetch specs.jsonl -c 200 --per-host 16 --rate 100/s -o results.db
+      multifetch report results.jsonl -o report.html
       multifetch serve --port 8000          # a local server to rehearse against
     """
 
 
 def _register() -> None:
     from ._fetch import fetch
+    from ._report import report
     from ._serve import serve
 
     cli.add_command(fetch)
+    cli.add_command(report)
     cli.add_command(serve)
 
 

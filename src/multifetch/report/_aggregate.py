@@ -1,0 +1,119 @@
+"""One pass over the records, into figures small enough to draw: the report never holds records."""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .._summary import percentile
+from ..sinks._read import read_records
+
+# Latency histogram buckets: log-spaced from 0.1 ms to 100 s.
+LATENCY_EDGES = [10 ** (e / 4) / 10_000 for e in range(0, 25)]
+TIME_BUCKETS = 120
+
+
+@dataclass
+class Aggregate:
+    records: int = 0
+    ok: int = 0
+    errors: int = 0
+    first: float | None = None
+    last: float | None = None
+    latency_hist: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_EDGES) + 1))
+    latency: dict[str, float | None] = field(default_factory=dict)
+    statuses: Counter[str] = field(default_factory=Counter)
+    error_kinds: Counter[str] = field(default_factory=Counter)
+    # per time bucket: record count, and counts by status class / error kind
+    bucket_seconds: float = 1.0
+    throughput: list[int] = field(default_factory=list)
+    status_series: dict[str, list[int]] = field(default_factory=dict)
+    error_series: dict[str, list[int]] = field(default_factory=dict)
+    hosts: list[dict[str, object]] = field(default_factory=list)
+
+
+def _epoch(text: object) -> float | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _host(url: object) -> str:
+    if not isinstance(url, str) or "://" not in url:
+        return "(invalid input)"
+    rest = url.split("://", 1)[1]
+    return rest.split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1].lower()
+
+
+def aggregate(path: str) -> Aggregate:
+    """Two passes over the file (the first finds the time span), constant memory but latencies."""
+    agg = Aggregate()
+    for record in read_records(path):
+        started = _epoch(record.get("started_at"))
+        if started is not None:
+            agg.first = started if agg.first is None else min(agg.first, started)
+            agg.last = started if agg.last is None else max(agg.last, started)
+    span = max((agg.last or 0) - (agg.first or 0), 1.0)
+    agg.bucket_seconds = max(span / TIME_BUCKETS, 0.001)
+    n_buckets = int(span / agg.bucket_seconds) + 1
+    agg.throughput = [0] * n_buckets
+    status_series: dict[str, list[int]] = defaultdict(lambda: [0] * n_buckets)
+    error_series: dict[str, list[int]] = defaultdict(lambda: [0] * n_buckets)
+    latencies = array("d")
+    per_host: dict[str, list[object]] = {}
+    for record in read_records(path):
+        agg.records += 1
+        started = _epoch(record.get("started_at"))
+        bucket = None if started is None or agg.first is None else int((started - agg.first) / agg.bucket_seconds)
+        if bucket is not None:
+            bucket = min(bucket, n_buckets - 1)
+            agg.throughput[bucket] += 1
+        host = _host(record.get("final_url") or record.get("url"))
+        entry = per_host.get(host)
+        if entry is None:
+            entry = per_host[host] = [0, 0, array("d")]
+        entry[0] += 1  # type: ignore[operator]
+        error = record.get("error")
+        if error:
+            kind = str(error.get("kind", "other")) if isinstance(error, dict) else "other"
+            agg.errors += 1
+            agg.error_kinds[kind] += 1
+            entry[1] += 1  # type: ignore[operator]
+            if bucket is not None:
+                error_series[kind][bucket] += 1
+            continue
+        agg.ok += 1
+        status = str(record.get("status"))
+        agg.statuses[status] += 1
+        if bucket is not None:
+            status_series[f"{status[0]}xx"][bucket] += 1
+        elapsed = float(record.get("elapsed") or 0.0)
+        latencies.append(elapsed)
+        entry[2].append(elapsed)  # type: ignore[attr-defined]
+        agg.latency_hist[_latency_bucket(elapsed)] += 1
+    ordered = sorted(latencies)
+    agg.latency = {q: percentile(ordered, v) for q, v in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))}
+    agg.latency["max"] = ordered[-1] if ordered else None
+    agg.status_series = dict(sorted(status_series.items()))
+    agg.error_series = dict(sorted(error_series.items()))
+    for host, (count, errors, lat) in sorted(per_host.items(), key=lambda kv: -kv[1][0]):  # type: ignore[operator]
+        sorted_lat = sorted(lat)  # type: ignore[call-overload]
+        agg.hosts.append({
+            "host": host, "requests": count, "errors": errors,
+            "error_rate": errors / count if count else 0.0,  # type: ignore[operator]
+            "p50": percentile(sorted_lat, 0.5), "p99": percentile(sorted_lat, 0.99),
+        })
+    return agg
+
+
+def _latency_bucket(seconds: float) -> int:
+    if seconds <= LATENCY_EDGES[0]:
+        return 0
+    index = int(math.log10(seconds * 10_000) * 4) + 1
+    return min(max(index, 0), len(LATENCY_EDGES))
