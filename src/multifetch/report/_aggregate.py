@@ -70,9 +70,9 @@ def aggregate(path: str) -> Aggregate:
     for record in read_records(path):
         agg.records += 1
         started = _epoch(record.get("started_at"))
-        bucket = None if started is None or agg.first is None else int((started - agg.first) / agg.bucket_seconds)
-        if bucket is not None:
-            bucket = min(bucket, n_buckets - 1)
+        bucket = None
+        if started is not None and agg.first is not None:
+            bucket = min(int((started - agg.first) / agg.bucket_seconds), n_buckets - 1)
             agg.throughput[bucket] += 1
         host = _host(record.get("final_url") or record.get("url"))
         entry = per_host.get(host)
