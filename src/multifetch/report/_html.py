@@ -39,7 +39,7 @@ def _stacked(series: dict[str, list[int]], title: str, colors: dict[str, str], b
     width = (_W - 2 * _PAD) / max(n, 1)
     parts = []
     for i in range(n):
-        y = _H - _PAD
+        y = float(_H - _PAD)
         for j, (name, values) in enumerate(series.items()):
             if not values[i]:
                 continue
