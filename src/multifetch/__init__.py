@@ -5,7 +5,9 @@
     ...     print(result.id, result.status_code, result.error)
 """
 
+from ._async import AsyncClient
 from ._client import Client, Run, fetch
+from ._compat import requests_map
 from ._errors import (
     ERROR_KINDS,
     Blocked,
@@ -31,6 +33,7 @@ from ._stats import HostSnapshot, Statistics
 from ._version import __version__
 
 __all__ = [
+    "AsyncClient",
     "Blocked",
     "BodyTooLarge",
     "Cancelled",
@@ -63,4 +66,5 @@ __all__ = [
     "fetch",
     "make_request",
     "parse_rate",
+    "requests_map",
 ]

@@ -90,6 +90,9 @@ class Client:
         resolve: list[str] | None = None,
         doh_url: str | None = None,
         record_retries: bool = False,
+        transport: str = "curl",
+        session: Any = None,
+        keep_response: bool = False,
     ) -> None:
         self.limits = Limits(
             concurrency=concurrency,
@@ -109,6 +112,13 @@ class Client:
         self.max_time = max_time
         self.health = health or HostHealth()
         self.record_retries = record_retries
+        if transport not in ("curl", "requests"):
+            raise UsageError(f"unknown transport {transport!r}: use 'curl' or 'requests'")
+        if (session is not None or keep_response) and transport != "requests":
+            raise UsageError("session= and keep_response= need transport='requests'")
+        self.transport = transport
+        self._session = session
+        self._keep_response = keep_response
         self._transport_options: dict[str, Any] = {
             "max_body_size": max_body_size,
             "verify": verify,
@@ -198,6 +208,17 @@ class Client:
         if self._idle is not None:
             transport, self._idle = self._idle, None
             return transport
+        if self.transport == "requests":
+            from .transports.requests import RequestsTransport
+
+            return RequestsTransport(
+                timeouts=self.timeouts,
+                bodies=self._bodies,
+                concurrency=self.limits.concurrency,
+                session=self._session,
+                keep_response=self._keep_response,
+                **self._transport_options,
+            )
         from .transports.curl import CurlTransport
 
         return CurlTransport(timeouts=self.timeouts, bodies=self._bodies, **self._transport_options)

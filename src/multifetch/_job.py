@@ -22,6 +22,7 @@ class Job:
         "host",
         "http_version",
         "id",
+        "native",
         "position",
         "raw_headers",
         "request",
@@ -57,6 +58,7 @@ class Job:
         self.body_path: str | None = None
         self.timings: Timings | None = None
         self.http_version = ""
+        self.native: Any = None  # the transport's own answer object, when asked to keep it
         self.elapsed = 0.0
         self.started_at: float | None = None
         self.t0 = 0.0

@@ -78,6 +78,8 @@ INPUT is a file (one URL or one JSON spec per line; .gz read as gzip; .csv with 
 @click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (reported in the summary).")
 @click.option("--cacert", default=None, metavar="FILE", help="CA bundle to verify servers with.")
 @click.option("--user-agent", default=None, help="User-Agent header (default multifetch/VERSION).")
+@click.option("--engine", type=click.Choice(["curl", "requests"]), default="curl", show_default=True,
+              help="The transport: libcurl (fast) or a thread pool of requests sessions.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary.")
 @click.option("--progress/--no-progress", default=None,
               help="Force the live progress display on or off (default: on when stderr is a terminal).")
@@ -117,6 +119,7 @@ def fetch(inputs: tuple[str, ...], **options: Any) -> None:
             "user_agent": options["user_agent"],
             "record_retries": options["record_retries"],
             "bodies": options["save_bodies"] or "hash",
+            "transport": options["engine"],
         },
         method=options["method"].upper() if options["method"] else None,
         headers=headers,
