@@ -108,29 +108,51 @@ def run_wrk(url: str, connections: int, seconds: int) -> float:
     return float(match.group(1))
 
 
-def run_cli(base: str, w: Workload) -> tuple[float, float]:
-    """req/s of `multifetch fetch` writing JSONL to a file, and its CPU seconds per 1,000 requests."""
-    src = WORK / f"urls-{w.key}.txt"
-    src.write_text("".join(f"{base}{w.path}?i={i}\n" for i in range(w.requests)))
-    out = WORK / f"out-{w.key}.jsonl"
+def run_cli(base: str, w: Workload, suffix: str = ".jsonl", extra: tuple[str, ...] = (),
+            requests: int | None = None) -> tuple[float, float]:
+    """req/s of `multifetch fetch` writing to a file, and its CPU seconds per 1,000 requests."""
+    n = requests or w.requests
+    src = WORK / f"urls-{w.key}-{n}.txt"
+    if not src.exists():
+        src.write_text("".join(f"{base}{w.path}?i={i}\n" for i in range(n)))
+    out = WORK / f"out-{w.key}{suffix}"
     out.unlink(missing_ok=True)
     mf = str(Path(sys.executable).with_name("multifetch"))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(
         [mf, "fetch", str(src), "-o", str(out), "-c", str(w.connections), "--per-host",
-         str(w.connections), "-q", "--timeout", "30"],
+         str(w.connections), "-q", "--timeout", "30", *extra],
         check=False, timeout=600,
     )
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    with out.open("rb") as f:
-        lines = sum(1 for _ in f)
-    ok = subprocess.run(["grep", "-c", '"status":200', str(out)], capture_output=True, text=True).stdout
-    if lines != w.requests or int(ok or 0) != w.requests:
-        raise RuntimeError(f"workload {w.key}: {lines} records, {ok.strip()} ok of {w.requests}")
+    from multifetch.sinks._read import read_records
+
+    records = ok = 0
+    for record in read_records(str(out)):
+        records += 1
+        ok += record["status"] == 200
+    if records != n or ok != n:
+        raise RuntimeError(f"workload {w.key}{suffix}: {records} records, {ok} ok of {n}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return w.requests / wall, cpu / w.requests * 1000
+    return n / wall, cpu / n * 1000
+
+
+def run_classic(base: str, w: Workload, n: int) -> float:
+    """req/s of requests.get in a ThreadPoolExecutor: the pattern most people start from."""
+    code = (
+        "import requests, time\n"
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        f"urls=['{base}{w.path}?i='+str(i) for i in range({n})]\n"
+        "t=time.perf_counter()\n"
+        f"with ThreadPoolExecutor(max_workers={w.connections}) as pool:\n"
+        "    codes=[r.status_code for r in pool.map(requests.get, urls)]\n"
+        f"assert codes.count(200) == {n}\n"
+        "print(len(codes)/(time.perf_counter()-t))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900, check=True)
+    return float(out.stdout.strip())
 
 
 def run_api(base: str, w: Workload) -> float:
@@ -155,6 +177,8 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # wrk and nginx need one fd per connection
     nginx, base = start_nginx()
     rows = []
+    sinks: list[tuple[Workload, float, float, float]] = []
+    peers: list[tuple[Workload, float, float, float]] = []
     try:
         for w in WORKLOADS:
             wrk_rps = run_wrk(base + w.path, w.connections, 8 if w.delay else 10)
@@ -164,15 +188,31 @@ def main() -> None:
             rows.append((w, wrk_rps, cli_rps, api_rps, cpu_per_1k, reference))
             print(f"({w.key}) wrk {wrk_rps:,.0f}  cli {cli_rps:,.0f}  api {api_rps:,.0f}  "
                   f"cpu/1k {cpu_per_1k:.3f}s  ref {reference:,.0f}", flush=True)
+            if w.key == "a":
+                csv_rps, _ = run_cli(base, w, ".csv")
+                db_rps, _ = run_cli(base, w, ".db")
+                sinks.append((w, cli_rps, csv_rps, db_rps))
+                print(f"    csv {csv_rps:,.0f}  sqlite {db_rps:,.0f}", flush=True)
+            if w.key in ("a", "b"):
+                n = 5_000 if w.key == "a" else 10_000
+                classic = run_classic(base, w, n)
+                engine, _ = run_cli(base, w, "-req.jsonl", ("--engine", "requests"), requests=n)
+                peers.append((w, cli_rps, engine, classic))
+                print(f"    classic {classic:,.0f}  requests engine {engine:,.0f}", flush=True)
     finally:
         nginx.terminate()
         nginx.wait(10)
-    write_results(rows)
+    write_results(rows, sinks, peers)
 
 
-def write_results(rows: list[tuple[Workload, float, float, float, float, float]]) -> None:
-    import multifetch
+def write_results(
+    rows: list[tuple[Workload, float, float, float, float, float]],
+    sinks: list[tuple[Workload, float, float, float]],
+    peers: list[tuple[Workload, float, float, float]],
+) -> None:
     import pycurl
+
+    import multifetch
 
     lines = [
         "# Benchmark results",
@@ -197,6 +237,32 @@ def write_results(rows: list[tuple[Workload, float, float, float, float, float]]
             f"| ({w.key}) {w.title}, {w.requests:,} requests | {wrk_rps:,.0f} | {bound} | {cli_rps:,.0f} | "
             f"{ratio:.2f} | ≥ {w.target} ({verdict}) | {api_rps:,.0f} | {api_rps / reference:.2f} | {cpu:.3f} |"
         )
+    lines += [
+        "",
+        "## Sinks (workload a, same run)",
+        "",
+        "| output | req/s | ÷ JSONL | target |",
+        "|---|---|---|---|",
+    ]
+    for _w, jsonl_rps, csv_rps, db_rps in sinks:
+        lines.append(f"| JSONL file | {jsonl_rps:,.0f} | 1.00 | |")
+        for name, rps in (("CSV file", csv_rps), ("SQLite (WAL, batched)", db_rps)):
+            verdict = "met" if rps >= 0.85 * jsonl_rps else "MISSED"
+            lines.append(f"| {name} | {rps:,.0f} | {rps / jsonl_rps:.2f} | ≥ 0.85 ({verdict}) |")
+    lines += [
+        "",
+        "## Against the classic pattern (same run)",
+        "",
+        "`requests.get` in a `ThreadPoolExecutor(max_workers=N)`, N = the workload's connections; "
+        "the requests engine is `multifetch fetch --engine requests` (JSONL to a file).",
+        "",
+        "| workload | classic req/s | requests engine req/s | ÷ classic (target ≥ 1.5) | libcurl CLI req/s | ÷ classic |",
+        "|---|---|---|---|---|---|",
+    ]
+    for w, cli_rps, engine, classic in peers:
+        verdict = "met" if engine >= 1.5 * classic else "MISSED"
+        lines.append(f"| ({w.key}) {w.title} | {classic:,.0f} | {engine:,.0f} | {engine / classic:.2f} ({verdict}) | "
+                     f"{cli_rps:,.0f} | {cli_rps / classic:.1f} |")
     lines.append("")
     (HERE / "RESULTS.md").write_text("\n".join(lines))
     print("\n".join(lines))
