@@ -14,12 +14,13 @@ import platform
 import re
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from multifetch.testing._nginx import Nginx
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "work"
@@ -48,53 +49,13 @@ WORKLOADS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_nginx() -> tuple[subprocess.Popen[bytes], str]:
+def nginx() -> Nginx:
     root = WORK / "nginx"
     shutil.rmtree(root, ignore_errors=True)
     (root / "www").mkdir(parents=True)
     (root / "www" / "1k").write_bytes(b"x" * 1024)
-    port = free_port()
-    user = "user root;" if os.geteuid() == 0 else ""
-    (root / "nginx.conf").write_text(f"""
-{user}
-load_module {ECHO_MODULE};
-daemon off;
-worker_processes 1;
-worker_rlimit_nofile 20000;
-pid {root}/nginx.pid;
-error_log {root}/error.log;
-events {{ worker_connections 10000; }}
-http {{
-    access_log off;
-    keepalive_requests 1000000;
-    keepalive_timeout 60s;
-    client_body_temp_path {root}/tmp;
-    proxy_temp_path {root}/tmp;
-    fastcgi_temp_path {root}/tmp;
-    uwsgi_temp_path {root}/tmp;
-    scgi_temp_path {root}/tmp;
-    server {{
-        listen 127.0.0.1:{port} backlog=8192;
-        root {root}/www;
-        location /delay50 {{ echo_sleep 0.05; echo "ok"; }}
-        location /delay200 {{ echo_sleep 0.2; echo "ok"; }}
-    }}
-}}
-""")
-    proc = subprocess.Popen(["nginx", "-c", str(root / "nginx.conf"), "-e", str(root / "error.log")])
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    return proc, f"http://127.0.0.1:{port}"
+    delays = 'location /delay50 { echo_sleep 0.05; echo "ok"; } location /delay200 { echo_sleep 0.2; echo "ok"; }'
+    return Nginx(root, server=delays, modules=(ECHO_MODULE,), worker_connections=10000)
 
 
 def run_wrk(url: str, connections: int, seconds: int) -> float:
@@ -175,11 +136,10 @@ def main() -> None:
     WORK.mkdir(exist_ok=True)
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # wrk and nginx need one fd per connection
-    nginx, base = start_nginx()
     rows = []
     sinks: list[tuple[Workload, float, float, float]] = []
     peers: list[tuple[Workload, float, float, float]] = []
-    try:
+    with nginx() as base:
         for w in WORKLOADS:
             wrk_rps = run_wrk(base + w.path, w.connections, 8 if w.delay else 10)
             cli_rps, cpu_per_1k = run_cli(base, w)
@@ -199,9 +159,6 @@ def main() -> None:
                 engine, _ = run_cli(base, w, "-req.jsonl", ("--engine", "requests"), requests=n)
                 peers.append((w, cli_rps, engine, classic))
                 print(f"    classic {classic:,.0f}  requests engine {engine:,.0f}", flush=True)
-    finally:
-        nginx.terminate()
-        nginx.wait(10)
     write_results(rows, sinks, peers)
 
 

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import ssl
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +11,7 @@ import pytest
 import trustme
 
 from multifetch.testing import FaultServer, TargetServer
+from multifetch.testing._nginx import Nginx
 
 
 @pytest.fixture(scope="session")
@@ -64,17 +61,10 @@ def tls_target(ca: trustme.CA) -> Iterator[TargetServer]:
         yield server
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def nginx_h2(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """nginx serving HTTP/2 over TLS (certificates from trustme) on 127.0.0.1."""
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(nginx).exists():
+    if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
         pytest.fail("nginx is needed for the HTTP/2 tests: run `make test` (it installs it)")
     root = tmp_path_factory.mktemp("nginx")
     cert = ca.issue_cert("127.0.0.1", "localhost")
@@ -82,42 +72,5 @@ def nginx_h2(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     cert.cert_chain_pems[0].write_to_path(str(root / "cert.pem"))
     (root / "www").mkdir()
     (root / "www" / "hello.txt").write_text("hello over h2\n")
-    port = free_port()
-    user = "user root;" if os.geteuid() == 0 else ""  # workers must read the 0700 tmp dir
-    (root / "nginx.conf").write_text(f"""
-{user}
-daemon off;
-worker_processes 1;
-pid {root}/nginx.pid;
-error_log {root}/error.log;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {root}/tmp;
-    proxy_temp_path {root}/tmp;
-    fastcgi_temp_path {root}/tmp;
-    uwsgi_temp_path {root}/tmp;
-    scgi_temp_path {root}/tmp;
-    server {{
-        listen 127.0.0.1:{port} ssl http2;
-        ssl_certificate {root}/cert.pem;
-        ssl_certificate_key {root}/key.pem;
-        root {root}/www;
-    }}
-}}
-""")
-    proc = subprocess.Popen([nginx, "-c", str(root / "nginx.conf"), "-e", str(root / "error.log")])
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"nginx did not start: {(root / 'error.log').read_text()[-500:]}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    try:
-        yield f"https://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with Nginx(root, tls=(str(root / "cert.pem"), str(root / "key.pem"))) as url:
+        yield url
