@@ -155,3 +155,40 @@ def test_sqlite_resume_updates_rows(fresh_target: TargetServer, tmp_path: Path) 
     db = sqlite3.connect(out)
     assert db.execute("SELECT count(*), count(DISTINCT id) FROM results").fetchone() == (2, 2)
     assert fresh_target.stats.total == 1  # the successful one was not fetched again
+
+
+def _large_body(n: int) -> bytes:
+    from multifetch.testing import body_for
+
+    block = body_for(64 * 1024, "large")
+    return (block * (n // len(block) + 1))[:n]
+
+
+@pytest.mark.parametrize("ranges", ["yes", "no"])
+def test_interrupted_download_continues_with_range(fresh_target: TargetServer, tmp_path: Path, ranges: str) -> None:
+    n = 8 * 1024 * 1024
+    url = f"{fresh_target.url}/large/{n}?rate={4 * 1024 * 1024}&ranges={ranges}"
+    src = tmp_path / "in.txt"
+    src.write_text(url + "\n")
+    out, bodies = tmp_path / "out.jsonl", tmp_path / "bodies"
+    proc = start(src, out, "--save-bodies", str(bodies))
+    part = bodies / "1.part"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (not part.exists() or part.stat().st_size < n // 4):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert 0 < part.stat().st_size < n
+    assert (bodies / "1.part.meta").read_text() == f'"large-{n}"'
+    proc = start(src, out, "--save-bodies", str(bodies))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    (record,) = jsonl(out)
+    expected = _large_body(n)
+    assert (bodies / "1").read_bytes() == expected
+    assert record["sha256"] == hashlib.sha256(expected).hexdigest() and record["size"] == n
+    assert sorted(p.name for p in bodies.iterdir()) == ["1"]
+    if ranges == "yes":
+        assert record["status"] == 206 and fresh_target.stats.counters["range"] == 1
+    else:  # the server ignores Range: the download starts over, cleanly
+        assert record["status"] == 200 and fresh_target.stats.counters["full"] == 2

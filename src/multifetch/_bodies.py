@@ -20,7 +20,7 @@ def safe_name(job_id: str) -> str:
     Ids made only of ``[A-Za-z0-9._-]`` (up to 100, not starting with a dot) are used as they are;
     any other id becomes ``h-`` and the SHA-256 of the id, so distinct ids keep distinct names.
     """
-    if _SAFE_ID.match(job_id) and not job_id.startswith("h-") and not job_id.endswith(".part"):
+    if _SAFE_ID.match(job_id) and not job_id.startswith("h-") and not job_id.endswith((".part", ".meta")):
         return job_id
     return "h-" + hashlib.sha256(job_id.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -70,19 +70,33 @@ class FileBody:
     """Streams the body to ``<dir>/<safe name>.part`` and renames it when complete.
 
     The file is opened only when the first byte arrives (failed requests cost no file), with
-    O_EXCL and O_NOFOLLOW so a planted symlink is never written through.
+    O_EXCL and O_NOFOLLOW so a planted symlink is never written through. The answer's validator
+    (ETag or Last-Modified) is kept in ``<name>.part.meta`` while the file is partial, so that an
+    interrupted download continues with ``Range`` + ``If-Range`` next time (``resume_point``); if
+    the server answers with the whole body instead of 206, the file starts over.
     """
 
-    __slots__ = ("_fd", "_final", "_hash", "_part", "error", "size")
+    __slots__ = ("_fd", "_final", "_hash", "_meta", "_part", "error", "raw_headers", "size")
 
     def __init__(self, folder: Path, job_id: str) -> None:
         name = safe_name(job_id)
         self._final = folder / name
         self._part = folder / (name + ".part")
+        self._meta = folder / (name + ".part.meta")
         self._hash = hashlib.sha256()
         self._fd = -1
         self.size = 0
         self.error: OSError | None = None
+        self.raw_headers: list[bytes] = []  # the transport's header lines: status and validator
+
+    def resume_point(self) -> tuple[int, str] | None:
+        """``(bytes already saved, validator)`` of an interrupted download of this id, if any."""
+        try:
+            validator = self._meta.read_text(encoding="utf-8").strip()
+            offset = os.lstat(self._part).st_size
+        except OSError:
+            return None
+        return (offset, validator) if offset > 0 and validator else None
 
     def write(self, chunk: bytes) -> int | None:
         try:
@@ -99,13 +113,42 @@ class FileBody:
         self.size += len(chunk)
         return None
 
+    def _answer(self) -> tuple[int, str | None]:
+        status, etag, modified = 0, None, None
+        for raw in self.raw_headers:
+            line = raw.decode("latin-1").strip()
+            if line.startswith("HTTP/"):
+                parts = line.split()
+                status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+                etag = modified = None
+            elif ":" in line:
+                key, _, value = line.partition(":")
+                if key.lower() == "etag":
+                    etag = value.strip()
+                elif key.lower() == "last-modified":
+                    modified = value.strip()
+        return status, etag or modified
+
     def _open(self) -> None:
-        try:
-            os.unlink(self._part)  # a leftover from an interrupted run; unlink never follows links
-        except FileNotFoundError:
-            pass
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-        self._fd = os.open(self._part, flags, 0o644)
+        status, validator = self._answer()
+        flags = os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+        if status == 206 and self.resume_point() is not None:
+            with open(self._part, "rb") as done:  # the hash must cover the whole body
+                for block in iter(lambda: done.read(1 << 20), b""):
+                    self._hash.update(block)
+                    self.size += len(block)
+            self._fd = os.open(self._part, flags | os.O_APPEND)
+            return
+        for stale in (self._part, self._meta):
+            try:
+                os.unlink(stale)  # a leftover from an interrupted run; unlink never follows links
+            except FileNotFoundError:
+                pass
+        self._fd = os.open(self._part, flags | os.O_CREAT | os.O_EXCL, 0o644)
+        if validator and not validator.startswith("W/"):
+            fd = os.open(self._meta, flags | os.O_CREAT | os.O_EXCL, 0o644)
+            with os.fdopen(fd, "w", encoding="utf-8") as meta:
+                meta.write(validator)
 
     def finish(self) -> tuple[bytes | None, str | None, str | None]:
         if self._fd < 0:
@@ -113,16 +156,22 @@ class FileBody:
         os.close(self._fd)
         self._fd = -1
         os.replace(self._part, self._final)
+        try:
+            os.unlink(self._meta)
+        except FileNotFoundError:
+            pass
         return None, self._hash.hexdigest(), str(self._final)
 
     def abort(self) -> None:
+        """An attempt failed: drop what it wrote, unless it can be continued with Range later."""
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-            try:
-                os.unlink(self._part)
-            except OSError:
-                pass
+            if self.resume_point() is None:
+                try:
+                    os.unlink(self._part)
+                except OSError:
+                    pass
 
 
 BodyWriter = MemoryBody | HashBody | FileBody

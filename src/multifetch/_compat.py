@@ -25,7 +25,7 @@ def _spec(item: Any, position: int) -> Request | InvalidSpec:
         if isinstance(item, requests.PreparedRequest):
             body = item.body.encode() if isinstance(item.body, str) else item.body
             if body is not None and not isinstance(body, bytes):
-                body = b"".join(c.encode() if isinstance(c, str) else c for c in body)  # type: ignore[union-attr]
+                body = b"".join(c.encode() if isinstance(c, str) else c for c in body)
             headers = [(k, str(v)) for k, v in item.headers.items() if k.lower() != "content-length"]
             return make_request(str(item.url), method=str(item.method), headers=headers, data=body,
                                 id=str(position))

@@ -12,7 +12,7 @@ Routes (all answer GET; ``/echo`` any method)::
     /retry-after/S?times=K&key=X   K answers 429 with Retry-After: S, then 200
     /fail/K?key=X&status=503       K failing answers, then 200
     /headers /echo           the request's headers (and method and body) as JSON
-    /large/N                 N bytes streamed in 64 KiB writes
+    /large/N[?rate=B]        N bytes streamed in 64 KiB writes; Range and If-Range honoured
     /download?name=F         a body with Content-Disposition naming F (a hostile path)
     /dns-query               a DNS-over-HTTPS resolver answering NXDOMAIN to every name
 
@@ -267,7 +267,7 @@ class TargetServer:
             payload = asked[:2] + b"\x81\x83" + b"\x00\x01\x00\x00\x00\x00\x00\x00" + asked[12:]
             extra.append(("Content-Type", "application/dns-message"))
         elif route == "large":
-            await self._stream(writer, int(arg or 0))
+            await self._stream(writer, int(arg or 0), headers, query)
             return True
         elif route == "download":  # a hostile Content-Disposition: a path out of any folder
             payload = b"downloaded\n"
@@ -288,15 +288,37 @@ class TargetServer:
         head += [f"{k}: {v}" for k, v in extra]
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + payload)
 
-    async def _stream(self, writer: asyncio.StreamWriter, n: int) -> None:
-        writer.write(f"HTTP/1.1 200 OK\r\nContent-Length: {n}\r\n\r\n".encode())
+    async def _stream(
+        self, writer: asyncio.StreamWriter, n: int, headers: dict[str, str], query: dict[str, str]
+    ) -> None:
+        """``/large/N``: honours ``Range: bytes=K-`` (with ``If-Range``) unless ``?ranges=no``;
+        ``?rate=B`` sends about B bytes a second."""
+        etag = f'"large-{n}"'
+        start = 0
+        wanted = headers.get("range", "")
+        if_range = headers.get("if-range")
+        if wanted.startswith("bytes=") and query.get("ranges") != "no" and if_range in (None, etag):
+            first = wanted[6:].split("-", 1)[0]
+            start = int(first) if first.isdigit() and int(first) < n else 0
+        self.stats.counters["range" if start else "full"] += 1
+        if start:
+            head = (f"HTTP/1.1 206 Partial Content\r\nContent-Length: {n - start}\r\n"
+                    f"Content-Range: bytes {start}-{n - 1}/{n}\r\n")
+        else:
+            head = f"HTTP/1.1 200 OK\r\nContent-Length: {n}\r\n"
+        accept = "Accept-Ranges: none" if query.get("ranges") == "no" else "Accept-Ranges: bytes"
+        writer.write(f"{head}ETag: {etag}\r\n{accept}\r\n\r\n".encode())
+        rate = float(query.get("rate", "0"))
         block = body_for(_CHUNK, "large")
-        sent = 0
+        sent = start
         while sent < n:
-            piece = block if n - sent >= _CHUNK else block[: n - sent]
+            offset = sent % _CHUNK
+            piece = block[offset : offset + min(_CHUNK - offset, n - sent)]
             writer.write(piece)
             sent += len(piece)
             await writer.drain()
+            if rate:
+                await asyncio.sleep(len(piece) / rate)
 
 
 def host_name(headers: dict[str, str]) -> str:

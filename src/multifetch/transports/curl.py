@@ -17,7 +17,7 @@ from typing import Any
 import certifi
 import pycurl
 
-from .._bodies import BodyStore, BodyWriter
+from .._bodies import BodyStore, BodyWriter, FileBody
 from .._job import Job
 from .._policy import Timeouts
 from .._result import Timings
@@ -189,10 +189,18 @@ class CurlTransport:
         timeout = request.timeout or self._timeouts.total
         handle.setopt(pycurl.TIMEOUT_MS, int(timeout * 1000))
         method = request.method
-        if method != "GET" or request.headers or request.body is not None:
+        headers = request.headers
+        if isinstance(writer, FileBody):
+            writer.raw_headers = raw_headers
+            resume = writer.resume_point() if method == "GET" else None
+            if resume is not None:  # continue an interrupted download, if it is still the same
+                self._dirty.add(id(handle))
+                handle.setopt(pycurl.RANGE, f"{resume[0]}-")
+                headers = (*headers, ("If-Range", resume[1]))
+        if method != "GET" or headers or request.body is not None:
             self._dirty.add(id(handle))
-            if request.headers:
-                handle.setopt(pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in request.headers])
+            if headers:
+                handle.setopt(pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in headers])
             if request.body is not None:
                 handle.setopt(pycurl.POSTFIELDSIZE_LARGE, len(request.body))
                 handle.setopt(pycurl.COPYPOSTFIELDS, request.body)

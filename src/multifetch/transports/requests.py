@@ -9,6 +9,7 @@ Proxy settings from the environment are resolved once per run, not on every call
 
 from __future__ import annotations
 
+import copy
 import os
 import queue
 import threading
@@ -19,6 +20,7 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 
 from .._bodies import BodyStore
 from .._job import Job
@@ -68,12 +70,12 @@ def error_kind(exc: BaseException) -> str:
 def clone_session(session: requests.Session, pool_size: int, max_redirects: int) -> requests.Session:
     """A per-thread copy of ``session``: auth, headers, cookies (shared jar), proxies, adapters."""
     clone = requests.Session()
-    clone.headers = session.headers.copy()
+    clone.headers = CaseInsensitiveDict(session.headers)
     clone.auth = session.auth
     clone.cookies = session.cookies  # one jar: cookies set by any answer are seen by all
     clone.proxies = dict(session.proxies)
     clone.hooks = {k: list(v) for k, v in session.hooks.items()}
-    clone.params = dict(session.params)
+    clone.params = copy.copy(session.params)
     clone.verify = session.verify
     clone.cert = session.cert
     clone.max_redirects = max_redirects
@@ -117,7 +119,8 @@ class RequestsTransport:
             session.headers["User-Agent"] = user_agent
         self._session = session
         self._max_redirects = max_redirects
-        self._verify: bool | str = session.verify if session.verify is not True else (cafile or verify)
+        own = session.verify
+        self._verify: bool | str = (cafile or verify) if own is True or own is None else own
         self._env_proxies: dict[str, str] = {}
         self._no_proxy: str | None = None
         if session.trust_env:
