@@ -5,9 +5,9 @@
     ...     print(result.id, result.status_code, result.error)
 """
 
-from ._async import AsyncClient
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
 from ._client import Client, Run, fetch
-from ._compat import requests_map
 from ._errors import (
     ERROR_KINDS,
     Blocked,
@@ -31,6 +31,24 @@ from ._result import ErrorInfo, Result, Timings
 from ._spec import InvalidSpec, Request, make_request
 from ._stats import HostSnapshot, Statistics
 from ._version import __version__
+
+if _TYPE_CHECKING:
+    from ._async import AsyncClient
+    from ._compat import requests_map
+
+
+def __getattr__(name: str) -> object:
+    # Imported on first use: asyncio and requests cost start-up time the CLI should not pay.
+    if name == "AsyncClient":
+        from ._async import AsyncClient
+
+        return AsyncClient
+    if name == "requests_map":
+        from ._compat import requests_map
+
+        return requests_map
+    raise AttributeError(f"module 'multifetch' has no attribute {name!r}")
+
 
 __all__ = [
     "AsyncClient",
