@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import tempfile
 from collections.abc import Iterable
+from typing import Any
 
 
 class IdSet:
@@ -15,7 +15,7 @@ class IdSet:
         self._memory: set[str] | None = set()
         self._limit = memory_limit
         self._folder = folder
-        self._db: sqlite3.Connection | None = None
+        self._db: Any = None
         self._path: str | None = None
         self.count = 0
 
@@ -45,6 +45,8 @@ class IdSet:
         return self.count
 
     def _spill(self) -> None:
+        import sqlite3  # only big sets need it: kept off the CLI's start-up path
+
         fd, self._path = tempfile.mkstemp(prefix="multifetch-ids-", suffix=".db", dir=self._folder)
         os.close(fd)
         self._db = sqlite3.connect(self._path)

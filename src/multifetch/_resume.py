@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -163,9 +162,11 @@ class SQLiteResume:
         self.output = output
         self.write_path = output
         self.records = 0
-        self._db: sqlite3.Connection | None = None
+        self._db: Any = None
         self._retry_failed = retry_failed
         if os.path.exists(output):
+            import sqlite3  # only SQLite outputs need it: kept off the CLI's start-up path
+
             db = sqlite3.connect(f"file:{output}?mode=ro", uri=True)
             try:
                 self.records = db.execute("SELECT count(*) FROM results").fetchone()[0]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import click
 
 
@@ -20,6 +18,8 @@ def serve(host: str, port: int) -> None:
     Routes: /bytes/N  /item/KEY  /delay/S  /status/CODE  /redirect/N  /redirect-loop
             /gzip  /deflate  /br  /retry-after/S?times=K  /fail/K  /headers  /echo  /large/N
     """
+    import asyncio
+
     from ..testing import TargetServer
 
     server = TargetServer(host, port, record=False)

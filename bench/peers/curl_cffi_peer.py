@@ -1,0 +1,20 @@
+"""curl_cffi AsyncSession(max_clients=N)."""
+
+import asyncio
+import sys
+
+from curl_cffi.requests import AsyncSession
+
+
+async def main(urls: list[str], n: int) -> int:
+    sem = asyncio.Semaphore(n)
+    async with AsyncSession(max_clients=n) as session:
+        async def one(url: str) -> int:
+            async with sem:
+                return (await session.get(url)).status_code
+
+        codes = await asyncio.gather(*(one(u) for u in urls))
+    return codes.count(200)
+
+
+print(asyncio.run(main(open(sys.argv[1]).read().split(), int(sys.argv[2]))))
