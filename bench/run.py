@@ -1,21 +1,24 @@
-"""`make bench`: multifetch against wrk (the bound) on nginx at 127.0.0.1; writes bench/RESULTS.md.
+"""`make bench`: multifetch against its peers and wrk, one run, nginx on 127.0.0.1.
 
-Workloads (one run, same machine, same nginx):
-  (a) 1 KB responses, 64 connections, 100,000 requests
-  (b) 50 ms server delay, 500 connections
-  (c) 200 ms server delay, 2,000 connections
-Every load is bounded in count and time and goes only to 127.0.0.1.
+Workloads (same nginx, same connection counts):
+  (a) 1 KB responses, 64 connections           (b) 50 ms delay, 500 connections
+  (c) 200 ms delay, 5,000 connections           (d) 20 files of 50 MB saved to disk, 8 at a time
+  (e) 100,000 vs 1,000,000 inputs streamed      (f) start-up
+Every load is bounded in count and time, and goes only to 127.0.0.1. Writes bench/RESULTS.md.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,205 +27,303 @@ from multifetch.testing._nginx import Nginx
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "work"
+PEERS = HERE / "peers"
+PEER_VENV = WORK / "peers-venv"
+PEER_PACKAGES = ["aiohttp", "uvloop", "httpx", "niquests", "curl_cffi", "requests-futures", "grequests", "requests"]
 ECHO_MODULE = "/usr/lib/nginx/modules/ngx_http_echo_module.so"
+MF = str(Path(sys.executable).with_name("multifetch"))
+PEER_TIMEOUT = 180
 
 
 @dataclass
-class Workload:
-    key: str
-    title: str
-    path: str
-    connections: int
+class Run:
+    """One measured command: wall seconds, CPU seconds, peak RSS (MB), successful requests."""
+
+    client: str
     requests: int
-    delay: float  # server delay in seconds (0: none)
-    target: float  # multifetch CLI ÷ reference, at least
+    ok: int = 0
+    wall: float = 0.0
+    cpu: float = 0.0
+    rss_mb: float = 0.0
+    failure: str | None = None
 
     @property
-    def bound(self) -> float | None:
-        return self.connections / self.delay if self.delay else None
+    def rate(self) -> float:
+        return self.ok / self.wall if self.wall and not self.failure else 0.0
 
 
-WORKLOADS = [
-    Workload("a", "1 KB responses, 64 connections", "/1k", 64, 100_000, 0.0, 0.4),
-    Workload("b", "50 ms delay, 500 connections", "/delay50", 500, 40_000, 0.05, 0.9),
-    Workload("c", "200 ms delay, 2,000 connections", "/delay200", 2000, 40_000, 0.2, 0.8),
-]
+def measure(client: str, cmd: list[str], requests: int, count_ok: object = None) -> Run:
+    """Run ``cmd`` under GNU time; ``count_ok`` turns its stdout into the number of successes."""
+    run = Run(client, requests)
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as stats:
+        try:
+            proc = subprocess.run(["/usr/bin/time", "-f", "%e %U %S %M", "-o", stats.name, *cmd],
+                                  capture_output=True, text=True, timeout=PEER_TIMEOUT, check=False)
+        except subprocess.TimeoutExpired:
+            run.failure = f"timed out after {PEER_TIMEOUT} s"
+            return run
+        fields = stats.read().split()[-4:]
+    if proc.returncode != 0 or len(fields) != 4:
+        run.failure = f"failed (exit {proc.returncode}): {proc.stderr.strip()[-160:]}"
+        return run
+    wall, user, system, rss_kb = fields
+    run.wall, run.cpu, run.rss_mb = float(wall), float(user) + float(system), int(rss_kb) / 1024
+    run.ok = count_ok(proc.stdout) if callable(count_ok) else int(proc.stdout.split()[-1])
+    if run.ok != requests:
+        run.failure = f"only {run.ok:,} of {requests:,} succeeded"
+    return run
 
 
-def nginx() -> Nginx:
-    root = WORK / "nginx"
-    shutil.rmtree(root, ignore_errors=True)
-    (root / "www").mkdir(parents=True)
-    (root / "www" / "1k").write_bytes(b"x" * 1024)
-    delays = 'location /delay50 { echo_sleep 0.05; echo "ok"; } location /delay200 { echo_sleep 0.2; echo "ok"; }'
-    return Nginx(root, server=delays, modules=(ECHO_MODULE,), worker_connections=10000)
+def url_file(base: str, path: str, n: int) -> Path:
+    src = WORK / f"urls{path.replace('/', '-')}-{n}.txt"
+    if not src.exists():
+        src.write_text("".join(f"{base}{path}?i={i}\n" for i in range(n)))
+    return src
 
 
-def run_wrk(url: str, connections: int, seconds: int) -> float:
-    out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", url],
-        capture_output=True, text=True, timeout=seconds + 60, check=True,
-    ).stdout
+def records_ok(out: Path) -> int:
+    return sum(1 for line in out.open() if '"status":200' in line)
+
+
+def multifetch_cli(base: str, path: str, n: int, conns: int, extra: tuple[str, ...] = (),
+                   label: str = "multifetch CLI (JSONL to a file)", suffix: str = ".jsonl") -> Run:
+    out = WORK / f"out{suffix}"
+    out.unlink(missing_ok=True)
+    cmd = [MF, "fetch", str(url_file(base, path, n)), "-o", str(out), "-c", str(conns), "--per-host",
+           str(conns), "-q", "--timeout", "60", *extra]
+
+    def count(_stdout: str) -> int:
+        from multifetch.sinks._read import read_records
+
+        return sum(1 for r in read_records(str(out)) if r["status"] in (200, 206))
+
+    return measure(label, cmd, n, count)
+
+
+def multifetch_api(base: str, path: str, n: int, conns: int) -> Run:
+    code = (
+        "import multifetch,sys\n"
+        "urls=(line.strip() for line in open(sys.argv[1]))\n"
+        f"ok=sum(r.status_code == 200 for r in multifetch.fetch(urls, concurrency={conns}, "
+        f"per_host={conns}, bodies='hash'))\n"
+        "print(ok)\n"
+    )
+    return measure("multifetch API (iterating results)", [sys.executable, "-c", code,
+                                                           str(url_file(base, path, n))], n)
+
+
+def peer(name: str, script: str, base: str, path: str, n: int, conns: int) -> Run:
+    return measure(name, [str(PEER_VENV / "bin" / "python"), str(PEERS / script),
+                          str(url_file(base, path, n)), str(conns)], n)
+
+
+def curl_parallel(base: str, path: str, n: int, conns: int) -> Run:
+    cfg = WORK / f"curl{path.replace('/', '-')}-{n}.cfg"
+    if not cfg.exists():
+        cfg.write_text("".join(f'url = "{base}{path}?i={i}"\noutput = "/dev/null"\n' for i in range(n)))
+    cmd = ["curl", "--parallel", "--parallel-max", str(conns), "-K", str(cfg), "-s", "-w", "%{http_code}\\n"]
+    return measure("curl --parallel", cmd, n, lambda out: out.split().count("200"))
+
+
+def wrk(url: str, conns: int, seconds: int) -> float:
+    threads = min(2, conns)
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--timeout", "10s", url],
+                         capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not match:
         raise RuntimeError(f"wrk said: {out}")
     return float(match.group(1))
 
 
-def run_cli(base: str, w: Workload, suffix: str = ".jsonl", extra: tuple[str, ...] = (),
-            requests: int | None = None) -> tuple[float, float]:
-    """req/s of `multifetch fetch` writing to a file, and its CPU seconds per 1,000 requests."""
-    n = requests or w.requests
-    src = WORK / f"urls-{w.key}-{n}.txt"
-    if not src.exists():
-        src.write_text("".join(f"{base}{w.path}?i={i}\n" for i in range(n)))
-    out = WORK / f"out-{w.key}{suffix}"
-    out.unlink(missing_ok=True)
-    mf = str(Path(sys.executable).with_name("multifetch"))
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    subprocess.run(
-        [mf, "fetch", str(src), "-o", str(out), "-c", str(w.connections), "--per-host",
-         str(w.connections), "-q", "--timeout", "30", *extra],
-        check=False, timeout=600,
-    )
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    from multifetch.sinks._read import read_records
-
-    records = ok = 0
-    for record in read_records(str(out)):
-        records += 1
-        ok += record["status"] == 200
-    if records != n or ok != n:
-        raise RuntimeError(f"workload {w.key}{suffix}: {records} records, {ok} ok of {n}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return n / wall, cpu / n * 1000
+def ensure_peers() -> None:
+    if (PEER_VENV / "bin" / "python").exists():
+        return
+    subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
+    subprocess.run([str(PEER_VENV / "bin" / "pip"), "install", "-q", *PEER_PACKAGES], check=True)
 
 
-def run_classic(base: str, w: Workload, n: int) -> float:
-    """req/s of requests.get in a ThreadPoolExecutor: the pattern most people start from."""
-    code = (
-        "import requests, time\n"
-        "from concurrent.futures import ThreadPoolExecutor\n"
-        f"urls=['{base}{w.path}?i='+str(i) for i in range({n})]\n"
-        "t=time.perf_counter()\n"
-        f"with ThreadPoolExecutor(max_workers={w.connections}) as pool:\n"
-        "    codes=[r.status_code for r in pool.map(requests.get, urls)]\n"
-        f"assert codes.count(200) == {n}\n"
-        "print(len(codes)/(time.perf_counter()-t))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900, check=True)
-    return float(out.stdout.strip())
+def nginx() -> Nginx:
+    root = WORK / "nginx"
+    (root / "www" / "files").mkdir(parents=True, exist_ok=True)
+    (root / "www" / "1k").write_bytes(b"x" * 1024)
+    block = os.urandom(1 << 20)
+    for i in range(20):
+        big = root / "www" / "files" / f"f{i}.bin"
+        if not big.exists() or big.stat().st_size != 50 << 20:
+            big.write_bytes(block * 50)
+    delays = 'location /delay50 { echo_sleep 0.05; echo "ok"; } location /delay200 { echo_sleep 0.2; echo "ok"; }'
+    return Nginx(root, server=delays, modules=(ECHO_MODULE,), worker_connections=16000)
 
 
-def run_api(base: str, w: Workload) -> float:
-    """req/s of the Python API iterating results (hash mode, no output file)."""
-    code = (
-        "import multifetch,sys,time\n"
-        f"urls=('{base}{w.path}?i='+str(i) for i in range({w.requests}))\n"
-        "t=time.perf_counter(); n=0\n"
-        f"for r in multifetch.fetch(urls, concurrency={w.connections}, per_host={w.connections}, "
-        "bodies='hash'):\n"
-        "    n += r.status_code == 200\n"
-        f"assert n == {w.requests}, n\n"
-        "print(n/(time.perf_counter()-t))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=True)
-    return float(out.stdout.strip())
+# ---- workloads ---------------------------------------------------------------------------------
+
+def throughput(base: str, key: str, title: str, path: str, conns: int, n: int, bound: float | None,
+               peer_counts: dict[str, int]) -> dict[str, object]:
+    print(f"({key}) {title}", flush=True)
+    runs = [multifetch_cli(base, path, n, conns), multifetch_api(base, path, n, conns)]
+    if key == "a":
+        runs.append(multifetch_cli(base, path, n, conns, label="multifetch CLI (CSV)", suffix=".csv"))
+        runs.append(multifetch_cli(base, path, n, conns, label="multifetch CLI (SQLite)", suffix=".db"))
+    if "requests-engine" in peer_counts:
+        m = peer_counts["requests-engine"]
+        runs.append(multifetch_cli(base, path, m, conns, ("--engine", "requests"),
+                                   label="multifetch CLI --engine requests"))
+    scripts = {"classic": ("requests.get in ThreadPoolExecutor (classic)", "classic.py"),
+               "requests-futures": ("requests-futures", "requests_futures_peer.py"),
+               "grequests": ("grequests", "grequests_peer.py"),
+               "aiohttp": ("aiohttp + uvloop", "aiohttp_peer.py"),
+               "httpx": ("httpx AsyncClient", "httpx_peer.py"),
+               "niquests": ("niquests AsyncSession", "niquests_peer.py"),
+               "curl_cffi": ("curl_cffi AsyncSession", "curl_cffi_peer.py")}
+    for name, (label, script) in scripts.items():
+        if name in peer_counts:
+            runs.append(peer(label, script, base, path, peer_counts[name], conns))
+        else:
+            runs.append(Run(label, 0, failure="not run at this connection count (one thread per connection)"))
+    runs.append(curl_parallel(base, path, peer_counts.get("curl", n), conns))
+    wrk_rps = wrk(base + path, conns, 8)
+    for r in runs:
+        print(f"    {r.client:45s} {r.rate:10,.0f} req/s  {r.rss_mb:7.1f} MB  {r.failure or ''}", flush=True)
+    print(f"    wrk {wrk_rps:,.0f} req/s", flush=True)
+    return {"key": key, "title": title, "conns": conns, "n": n, "bound": bound, "wrk": wrk_rps, "runs": runs}
+
+
+def downloads(base: str) -> dict[str, object]:
+    print("(d) 20 files of 50 MB, 8 at a time", flush=True)
+    urls = [f"{base}/files/f{i}.bin" for i in range(20)]
+    listing = WORK / "files.txt"
+    listing.write_text("\n".join(urls) + "\n")
+    runs = []
+    folder = WORK / "downloads"
+
+    def complete(_stdout: str) -> int:
+        return sum(1 for p in folder.iterdir() if p.is_file() and p.stat().st_size == 50 << 20)
+
+    for label, make in (
+        ("multifetch CLI --save-bodies", lambda d: [MF, "fetch", str(listing), "-o", str(d / "r.jsonl"), "-c", "8",
+                                                    "--per-host", "8", "-q", "--save-bodies", str(d)]),
+        ("curl --parallel", lambda d: ["curl", "--parallel", "--parallel-max", "8", "-s", "-w", "%{http_code}\\n",
+                                       *[a for i, u in enumerate(urls) for a in (u, "-o", str(d / f"f{i}"))]]),
+        ("aria2c -j 8", lambda d: ["aria2c", "-q", "-j", "8", "-d", str(d), "-i", str(listing),
+                                   "--allow-overwrite=true", "--file-allocation=none"]),
+    ):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        run = measure(label, make(folder), 20, complete)
+        runs.append(run)
+        print(f"    {label:45s} {run.wall:6.2f} s  {run.rss_mb:7.1f} MB  {run.failure or ''}", flush=True)
+    shutil.rmtree(WORK / "downloads", ignore_errors=True)
+    return {"runs": runs}
+
+
+def streaming(base: str) -> dict[str, object]:
+    print("(e) inputs streamed: 100,000 vs 1,000,000", flush=True)
+    small = multifetch_cli(base, "/1k", 100_000, 64)
+    large = multifetch_cli(base, "/1k", 1_000_000, 64)
+    for r in (small, large):
+        print(f"    {r.requests:>9,} inputs {r.rate:10,.0f} req/s  {r.rss_mb:7.1f} MB  {r.failure or ''}", flush=True)
+    return {"small": small, "large": large}
+
+
+def startup(base: str) -> dict[str, object]:
+    def timed(cmd: list[str], times: int) -> float:
+        samples = []
+        for _ in range(times):
+            t = time.perf_counter()
+            subprocess.run(cmd, capture_output=True, check=True)
+            samples.append(time.perf_counter() - t)
+        return statistics.median(samples)
+
+    version = timed([MF, "--version"], 9)
+    one = timed([MF, "fetch", base + "/1k", "-q"], 5)
+    trace = subprocess.run([sys.executable, "-X", "importtime", "-m", "multifetch", "--version"],
+                           capture_output=True, text=True, check=True).stderr
+    heavy = sorted({m for m in ("rich", "dask", "distributed", "sqlite3", "asyncio", "requests")
+                    if re.search(rf"\|\s+{m}$", trace, re.M)})
+    print(f"(f) --version {version:.3f} s, one URL {one:.3f} s, heavy imports: {heavy or 'none'}", flush=True)
+    return {"version": version, "one": one, "heavy": heavy}
+
+
+# ---- the report ---------------------------------------------------------------------------------
+
+def write_results(results: list[dict[str, object]], d: dict, e: dict, f: dict) -> None:  # type: ignore[type-arg]
+    import pycurl
+
+    import multifetch
+
+    out = [
+        "# Benchmark results",
+        "",
+        f"Written by `make bench` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, one run.",
+        f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; "
+        f"multifetch {multifetch.__version__}; {pycurl.version.split()[0]} {pycurl.version.split()[1]}.",
+        "Target: Debian's nginx (1 worker, echo module for delays) on 127.0.0.1. Client and server share the "
+        "2 cores. Each peer is written the way its documentation recommends (bench/peers/) and runs from its "
+        "own venv. Slow peers get fewer requests (the `requests` column) so the run stays bounded; rates are "
+        "comparable, counts are not. RSS is the peak resident set of the client process (GNU time).",
+        "",
+    ]
+    for w in results:
+        runs: list[Run] = w["runs"]  # type: ignore[assignment]
+        mf_rate = runs[0].rate
+        bound = w["bound"]
+        out += [f"## ({w['key']}) {w['title']}", "",
+                f"wrk: {w['wrk']:,.0f} req/s" + (f"; bound (connections ÷ delay): {bound:,.0f} req/s" if bound else ""),
+                "", "| client | requests | req/s | peak RSS MB | CPU s / 1,000 req | multifetch CLI ÷ client |",
+                "|---|---|---|---|---|---|"]
+        for r in runs:
+            if r.failure and not r.rate:
+                out.append(f"| {r.client} | {r.requests:,} | {r.failure} | | | |")
+                continue
+            cpu = r.cpu / r.ok * 1000 if r.ok else 0.0
+            ratio = mf_rate / r.rate if r.rate else 0.0
+            out.append(f"| {r.client} | {r.requests:,} | {r.rate:,.0f} | {r.rss_mb:.0f} | {cpu:.3f} | {ratio:.2f} |")
+        ref = bound or w["wrk"]
+        out.append(f"| wrk (C, the practical bound) | | {w['wrk']:,.0f} | | | {mf_rate / w['wrk']:.2f} |")
+        out += ["", f"multifetch CLI ÷ {'bound' if bound else 'wrk'}: **{mf_rate / ref:.2f}**; "
+                f"API ÷ {'bound' if bound else 'wrk'}: **{runs[1].rate / ref:.2f}**.", ""]
+    out += ["## (d) 20 files of 50 MB saved to disk, 8 at a time", "",
+            "| client | wall s | peak RSS MB | files complete |", "|---|---|---|---|"]
+    for r in d["runs"]:
+        out.append(f"| {r.client} | {r.wall:.2f} | {r.rss_mb:.0f} | {r.failure or r.ok} |")
+    curl = next(r for r in d["runs"] if r.client.startswith("curl"))
+    out += ["", f"multifetch wall ÷ curl --parallel: **{d['runs'][0].wall / curl.wall:.2f}** (target ≤ 1.1).", ""]
+    small, large = e["small"], e["large"]
+    out += ["## (e) inputs streamed through (CLI, 1 KB answers, 64 connections)", "",
+            "| inputs | req/s | peak RSS MB |", "|---|---|---|",
+            f"| 100,000 | {small.rate:,.0f} | {small.rss_mb:.0f} |",
+            f"| 1,000,000 | {large.rate:,.0f} | {large.rss_mb:.0f} |", "",
+            f"RSS at 1,000,000 ÷ at 100,000: **{large.rss_mb / small.rss_mb:.2f}** (target ≤ 1.15; ≤ 100 MB).", "",
+            "## (f) start-up", "",
+            f"`multifetch --version`: **{f['version']:.3f} s** (median of 9, target ≤ 0.15 s); "
+            f"`multifetch fetch URL` of one URL: {f['one']:.3f} s (median of 5). "
+            f"Heavy modules imported by `--version`: {', '.join(f['heavy']) or 'none'}.", ""]
+    (HERE / "RESULTS.md").write_text("\n".join(out))
+    print("\n".join(out))
 
 
 def main() -> None:
     WORK.mkdir(exist_ok=True)
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # wrk and nginx need one fd per connection
-    rows = []
-    sinks: list[tuple[Workload, float, float, float]] = []
-    peers: list[tuple[Workload, float, float, float]] = []
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # wrk, curl and nginx: one fd a connection
+    ensure_peers()
     with nginx() as base:
-        for w in WORKLOADS:
-            wrk_rps = run_wrk(base + w.path, w.connections, 8 if w.delay else 10)
-            cli_rps, cpu_per_1k = run_cli(base, w)
-            api_rps = run_api(base, w)
-            reference = w.bound or wrk_rps
-            rows.append((w, wrk_rps, cli_rps, api_rps, cpu_per_1k, reference))
-            print(f"({w.key}) wrk {wrk_rps:,.0f}  cli {cli_rps:,.0f}  api {api_rps:,.0f}  "
-                  f"cpu/1k {cpu_per_1k:.3f}s  ref {reference:,.0f}", flush=True)
-            if w.key == "a":
-                csv_rps, _ = run_cli(base, w, ".csv")
-                db_rps, _ = run_cli(base, w, ".db")
-                sinks.append((w, cli_rps, csv_rps, db_rps))
-                print(f"    csv {csv_rps:,.0f}  sqlite {db_rps:,.0f}", flush=True)
-            if w.key in ("a", "b"):
-                n = 5_000 if w.key == "a" else 10_000
-                classic = run_classic(base, w, n)
-                engine, _ = run_cli(base, w, "-req.jsonl", ("--engine", "requests"), requests=n)
-                peers.append((w, cli_rps, engine, classic))
-                print(f"    classic {classic:,.0f}  requests engine {engine:,.0f}", flush=True)
-    write_results(rows, sinks, peers)
-
-
-def write_results(
-    rows: list[tuple[Workload, float, float, float, float, float]],
-    sinks: list[tuple[Workload, float, float, float]],
-    peers: list[tuple[Workload, float, float, float]],
-) -> None:
-    import pycurl
-
-    import multifetch
-
-    lines = [
-        "# Benchmark results",
-        "",
-        f"Written by `make bench` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
-        f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
-        f"multifetch {multifetch.__version__}, {pycurl.version}.",
-        "Target: nginx (Debian, echo module for delays, 1 worker) on 127.0.0.1; wrk -t2 is the bound "
-        "for (a); for (b) and (c) the bound is connections ÷ delay.",
-        "multifetch CLI: `multifetch fetch URLS -o out.jsonl -c N --per-host N -q` (JSONL to a file, "
-        "every record checked). API: `for r in multifetch.fetch(urls, bodies='hash')`.",
-        "",
-        "| workload | wrk req/s | bound req/s | multifetch CLI req/s | CLI ÷ reference | target | "
-        "API req/s | API ÷ reference | CPU s / 1,000 req (CLI) |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for w, wrk_rps, cli_rps, api_rps, cpu, reference in rows:
-        ratio = cli_rps / reference
-        verdict = "met" if ratio >= w.target else "MISSED"
-        bound = f"{w.bound:,.0f}" if w.bound else "(wrk)"
-        lines.append(
-            f"| ({w.key}) {w.title}, {w.requests:,} requests | {wrk_rps:,.0f} | {bound} | {cli_rps:,.0f} | "
-            f"{ratio:.2f} | ≥ {w.target} ({verdict}) | {api_rps:,.0f} | {api_rps / reference:.2f} | {cpu:.3f} |"
-        )
-    lines += [
-        "",
-        "## Sinks (workload a, same run)",
-        "",
-        "| output | req/s | ÷ JSONL | target |",
-        "|---|---|---|---|",
-    ]
-    for _w, jsonl_rps, csv_rps, db_rps in sinks:
-        lines.append(f"| JSONL file | {jsonl_rps:,.0f} | 1.00 | |")
-        for name, rps in (("CSV file", csv_rps), ("SQLite (WAL, batched)", db_rps)):
-            verdict = "met" if rps >= 0.85 * jsonl_rps else "MISSED"
-            lines.append(f"| {name} | {rps:,.0f} | {rps / jsonl_rps:.2f} | ≥ 0.85 ({verdict}) |")
-    lines += [
-        "",
-        "## Against the classic pattern (same run)",
-        "",
-        "`requests.get` in a `ThreadPoolExecutor(max_workers=N)`, N = the workload's connections; "
-        "the requests engine is `multifetch fetch --engine requests` (JSONL to a file).",
-        "",
-        "| workload | classic req/s | requests engine req/s | ÷ classic (target ≥ 1.5) | libcurl CLI req/s | ÷ classic |",
-        "|---|---|---|---|---|---|",
-    ]
-    for w, cli_rps, engine, classic in peers:
-        verdict = "met" if engine >= 1.5 * classic else "MISSED"
-        lines.append(f"| ({w.key}) {w.title} | {classic:,.0f} | {engine:,.0f} | {engine / classic:.2f} ({verdict}) | "
-                     f"{cli_rps:,.0f} | {cli_rps / classic:.1f} |")
-    lines.append("")
-    (HERE / "RESULTS.md").write_text("\n".join(lines))
-    print("\n".join(lines))
+        results = [
+            throughput(base, "a", "1 KB responses, 64 connections", "/1k", 64, 100_000, None,
+                       {"classic": 3000, "requests-futures": 3000, "grequests": 3000, "aiohttp": 30_000,
+                        "httpx": 3000, "niquests": 5000, "curl_cffi": 10_000, "requests-engine": 5000}),
+            throughput(base, "b", "50 ms delay, 500 connections", "/delay50", 500, 40_000, 10_000.0,
+                       {"classic": 5000, "requests-futures": 5000, "grequests": 5000, "aiohttp": 20_000,
+                        "httpx": 5000, "niquests": 5000, "curl_cffi": 10_000, "requests-engine": 10_000}),
+            throughput(base, "c", "200 ms delay, 5,000 connections", "/delay200", 5000, 100_000, 25_000.0,
+                       {"aiohttp": 50_000, "httpx": 10_000, "niquests": 10_000, "curl_cffi": 20_000,
+                        "curl": 50_000}),
+        ]
+        d = downloads(base)
+        e = streaming(base)
+        f = startup(base)
+    write_results(results, d, e, f)
+    (WORK / "last.json").write_text(json.dumps({"done": time.time()}))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 # Debian packages the tests (and, with "bench", the benchmark) need. Installs only what is missing.
 set -euo pipefail
 want=(nginx chromium)
-[ "${1:-}" = "bench" ] && want+=(libnginx-mod-http-echo wrk)
+[ "${1:-}" = "bench" ] && want+=(libnginx-mod-http-echo wrk aria2 curl time)
 missing=()
 for pkg in "${want[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
