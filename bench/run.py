@@ -314,9 +314,9 @@ def main() -> None:
                         "httpx": 3000, "niquests": 5000, "curl_cffi": 10_000, "requests-engine": 5000}),
             throughput(base, "b", "50 ms delay, 500 connections", "/delay50", 500, 40_000, 10_000.0,
                        {"classic": 5000, "requests-futures": 5000, "grequests": 5000, "aiohttp": 20_000,
-                        "httpx": 5000, "niquests": 5000, "curl_cffi": 10_000, "requests-engine": 10_000}),
+                        "httpx": 2000, "niquests": 5000, "curl_cffi": 10_000, "requests-engine": 10_000}),
             throughput(base, "c", "200 ms delay, 5,000 connections", "/delay200", 5000, 100_000, 25_000.0,
-                       {"aiohttp": 50_000, "httpx": 10_000, "niquests": 10_000, "curl_cffi": 20_000,
+                       {"aiohttp": 50_000, "httpx": 2000, "niquests": 5000, "curl_cffi": 20_000,
                         "curl": 50_000}),
         ]
         d = downloads(base)

@@ -89,6 +89,11 @@ class Client:
         user_agent: str | None = None,
         resolve: list[str] | None = None,
         doh_url: str | None = None,
+        proxy: str | None = None,
+        auth: tuple[str, str] | tuple[str, str, str] | None = None,
+        cookies: str | None = None,
+        client_cert: tuple[str, str | None] | None = None,
+        deny_private: bool = False,
         record_retries: bool = False,
         transport: str = "curl",
         session: Any = None,
@@ -127,6 +132,14 @@ class Client:
             "resolve": resolve,
             "doh_url": doh_url,
         }
+        given: dict[str, Any] = {"proxy": proxy, "cookies": cookies, "client_cert": client_cert,
+                                 "deny_private": deny_private or None}
+        if auth is not None:
+            given["auth"] = (auth[0], auth[1], auth[2] if len(auth) > 2 else "basic")
+        curl_only = {k: v for k, v in given.items() if v is not None}
+        if curl_only and transport == "requests":
+            raise UsageError(f"{', '.join(curl_only)}: the requests transport takes these from the session")
+        self._transport_options.update(curl_only)
         if user_agent:
             self._transport_options["user_agent"] = user_agent
         self._bodies = BodyStore(bodies)

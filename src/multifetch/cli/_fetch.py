@@ -75,6 +75,25 @@ INPUT is a file (one URL or one JSON spec per line; .gz read as gzip; .csv with 
               help="Seconds in-flight transfers get to finish after Ctrl-C or SIGTERM.")
 @click.option("--http1.1", "http_version", flag_value="1.1", help="Use HTTP/1.1 only.")
 @click.option("--http2", "http_version", flag_value="2", help="Prefer HTTP/2 (the default over TLS).")
+@click.option("--http3", "http_version", flag_value="3", help="Try HTTP/3 (QUIC), as libcurl does.")
+@click.option("--proxy", default=None, metavar="URL",
+              help="Proxy for every request: http://, https://, socks5://, socks5h:// (default: the "
+                   "http_proxy / https_proxy / no_proxy environment).")
+@click.option("-u", "--user", default=None, metavar="USER:PASSWORD", help="Credentials for HTTP auth.")
+@click.option("--auth-type", type=click.Choice(["basic", "digest", "any"]), default="basic",
+              show_default=True, help="HTTP auth scheme for --user.")
+@click.option("--cookies", default=None, metavar="FILE",
+              help="Cookie jar (Netscape format): read at start, shared by all transfers, saved at the end.")
+@click.option("--cert", default=None, metavar="FILE", help="Client certificate (PEM) for TLS.")
+@click.option("--key", default=None, metavar="FILE", help="Private key of --cert, when not in the same file.")
+@click.option("--resolve", "resolve", multiple=True, metavar="HOST:PORT:ADDR",
+              help="Use ADDR for HOST:PORT instead of DNS (repeatable), as curl's --resolve.")
+@click.option("--doh-url", default=None, metavar="URL", help="Resolve names with this DNS-over-HTTPS server.")
+@click.option("--deny-private", is_flag=True,
+              help="Refuse to connect to loopback, private, link-local, multicast and reserved addresses "
+                   "(every hop, after DNS): for untrusted input.")
+@click.option("--secret-param", "secret_params", multiple=True, metavar="NAME",
+              help="Query parameter whose value is masked in records and messages (repeatable).")
 @click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (reported in the summary).")
 @click.option("--cacert", default=None, metavar="FILE", help="CA bundle to verify servers with.")
 @click.option("--user-agent", default=None, help="User-Agent header (default multifetch/VERSION).")
@@ -120,6 +139,7 @@ def fetch(inputs: tuple[str, ...], **options: Any) -> None:
             "record_retries": options["record_retries"],
             "bodies": options["save_bodies"] or "hash",
             "transport": options["engine"],
+            **_transport_options(options),
         },
         method=options["method"].upper() if options["method"] else None,
         headers=headers,
@@ -139,6 +159,29 @@ def fetch(inputs: tuple[str, ...], **options: Any) -> None:
         verbose=options["verbose"],
         insecure=options["insecure"],
     )
+    job.secret_params = options["secret_params"]
     status = run_fetch(job)
     if status != Exit.OK:
         raise SystemExit(int(status))
+
+
+def _transport_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The curl-only transport options that were given."""
+    chosen: dict[str, Any] = {}
+    if options["user"] is not None:
+        user, sep, password = options["user"].partition(":")
+        if not sep:
+            raise UsageError("--user takes USER:PASSWORD")
+        chosen["auth"] = (user, password, options["auth_type"])
+    if options["key"] and not options["cert"]:
+        raise UsageError("--key goes with --cert")
+    for name, value in (("proxy", options["proxy"]), ("cookies", options["cookies"]),
+                        ("client_cert", (options["cert"], options["key"]) if options["cert"] else None),
+                        ("resolve", list(options["resolve"]) or None), ("doh_url", options["doh_url"]),
+                        ("deny_private", options["deny_private"] or None)):
+        if value is not None:
+            chosen[name] = value
+    if chosen and options["engine"] == "requests":
+        names = ", ".join("--" + n.replace("_", "-") for n in chosen)
+        raise UsageError(f"{names}: not available with --engine requests")
+    return chosen

@@ -19,6 +19,7 @@ from .._client import Client, Run
 from .._dedup import Dedup
 from .._errors import UsageError
 from .._inputs import InputError, RequestDefaults, check_sources, read_inputs
+from .._redact import Redactor
 from .._resources import fit_concurrency
 from .._resume import JSONLResume, SQLiteResume, check_fingerprint, fingerprint, write_fingerprint
 from .._spec import InvalidSpec, Request
@@ -51,6 +52,7 @@ class FetchJob:
     summary_json: str | None = None
     verbose: bool = False
     insecure: bool = False
+    secret_params: tuple[str, ...] = ()
 
 
 def _fields(job: FetchJob) -> tuple[str, ...]:
@@ -182,6 +184,7 @@ def _drive(
     want_headers = "headers" in fields
     want_retries = "retries" in fields
     progress = make_progress(run, job.inputs, job.quiet, job.progress)
+    redact = Redactor(job.secret_params).record
     written = 0
     with _Signals(run, job.grace) as signals:
         jobs = run.jobs()
@@ -193,6 +196,7 @@ def _drive(
                     record["headers"] = dict(result.headers) if result.status is not None else None
                 if want_retries:
                     record["retries"] = result.retries or []
+                redact(record)
                 try:
                     sink.write(record)
                 except OSError as exc:

@@ -15,6 +15,8 @@ Routes (all answer GET; ``/echo`` any method)::
     /large/N[?rate=B]        N bytes streamed in 64 KiB writes; Range and If-Range honoured
     /download?name=F         a body with Content-Disposition naming F (a hostile path)
     /dns-query               a DNS-over-HTTPS resolver answering NXDOMAIN to every name
+    /set-cookie?name=&value= sets a cookie;  /basic-auth?user=&pw=: 401 unless those credentials
+    (absolute-form targets)  served as a forward proxy would, counted in stats.counters['proxied']
 
 It runs in a background thread (``with TargetServer() as server: server.url``) or in the
 foreground (``multifetch serve``). ``server.stats`` says, per Host header, how many requests
@@ -24,6 +26,7 @@ were in flight at most and when each arrived.
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import hashlib
 import json
@@ -37,7 +40,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-_REASONS = {200: "OK", 301: "Moved", 302: "Found", 404: "Not Found", 429: "Too Many Requests",
+_REASONS = {200: "OK", 301: "Moved", 302: "Found", 401: "Unauthorized", 404: "Not Found",
+            429: "Too Many Requests",
             500: "Internal Server Error", 503: "Service Unavailable"}
 _CHUNK = 64 * 1024
 
@@ -206,6 +210,10 @@ class TargetServer:
     async def _respond(
         self, writer: asyncio.StreamWriter, method: str, target: str, headers: dict[str, str], body: bytes
     ) -> bool:
+        if target.startswith(("http://", "https://")):  # absolute form: we are being used as a proxy
+            self.stats.counters["proxied"] += 1
+            headers["x-proxied-for"] = target
+            target = urlsplit(target)._replace(scheme="", netloc="").geturl() or "/"
         parts = urlsplit(target)
         path = parts.path
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
@@ -272,6 +280,18 @@ class TargetServer:
         elif route == "download":  # a hostile Content-Disposition: a path out of any folder
             payload = b"downloaded\n"
             extra.append(("Content-Disposition", f'attachment; filename="{query.get("name", "../../evil")}"'))
+        elif route == "set-cookie":
+            payload = b"cookie set\n"
+            cookie = f"{query.get('name', 'session')}={query.get('value', 'abc')}; Path=/"
+            extra.append(("Set-Cookie", cookie))
+        elif route == "basic-auth":
+            pair = f"{query.get('user', 'u')}:{query.get('pw', 'p')}".encode()
+            expected = "Basic " + base64.b64encode(pair).decode()
+            if headers.get("authorization") == expected:
+                payload = b"authorized\n"
+            else:
+                status, payload = 401, b"who are you?\n"
+                extra.append(("WWW-Authenticate", 'Basic realm="target"'))
         elif route == "":
             payload = b"multifetch target server\n"
         else:

@@ -40,6 +40,7 @@ _KINDS: Final[dict[int, str]] = {
     95: "protocol",  # HTTP3
     97: "connect",  # PROXY handshake
     98: "tls",  # SSL_CLIENTCERT
+    100: "protocol",  # TOO_LARGE: a header or chunk past libcurl's limits
 }
 
 

@@ -10,6 +10,7 @@ per wake-up.
 from __future__ import annotations
 
 import select
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +19,7 @@ import certifi
 import pycurl
 
 from .._bodies import BodyStore, BodyWriter, FileBody
+from .._guard import denied_reason
 from .._job import Job
 from .._policy import Timeouts
 from .._result import Timings
@@ -76,6 +78,11 @@ class CurlTransport:
         http_version: str | None = None,
         resolve: list[str] | None = None,
         doh_url: str | None = None,
+        proxy: str | None = None,
+        auth: tuple[str, str, str] | None = None,
+        cookies: str | None = None,
+        client_cert: tuple[str, str | None] | None = None,
+        deny_private: bool = False,
         configure: Callable[[Any, Job], None] | None = None,
     ) -> None:
         self._timeouts = timeouts
@@ -98,7 +105,13 @@ class CurlTransport:
             http_version=http_version,
             resolve=resolve,
             doh_url=doh_url,
+            proxy=proxy,
+            auth=auth,
+            cookies=cookies,
+            client_cert=client_cert,
         )
+        self._deny_private = deny_private
+        self._denied: dict[int, str] = {}
         multi = pycurl.CurlMulti()
         multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
         multi.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
@@ -124,6 +137,25 @@ class CurlTransport:
             opts.append((pycurl.RESOLVE, list(o["resolve"])))
         if o["doh_url"]:
             opts.append((pycurl.DOH_URL, o["doh_url"]))
+        if o["proxy"] is not None:
+            opts.append((pycurl.PROXY, o["proxy"]))
+        if o["auth"] is not None:
+            user, password, kind = o["auth"]
+            opts.append((pycurl.USERPWD, f"{user}:{password}"))
+            opts.append((pycurl.HTTPAUTH, {"basic": pycurl.HTTPAUTH_BASIC,
+                                           "digest": pycurl.HTTPAUTH_DIGEST,
+                                           "any": pycurl.HTTPAUTH_ANY}[kind]))
+        if o["cookies"] is not None:
+            # one cookie engine for every transfer (a share handle), loaded from and saved to the file
+            self._share = pycurl.CurlShare()
+            self._share.setopt(pycurl.SH_SHARE, pycurl.LOCK_DATA_COOKIE)
+            opts += [(pycurl.SHARE, self._share), (pycurl.COOKIEFILE, o["cookies"]),
+                     (pycurl.COOKIEJAR, o["cookies"])]
+        if o["client_cert"] is not None:
+            cert, key = o["client_cert"]
+            opts.append((pycurl.SSLCERT, cert))
+            if key:
+                opts.append((pycurl.SSLKEY, key))
         if o["max_body_size"] is not None:
             opts.append((pycurl.MAXFILESIZE_LARGE, int(o["max_body_size"])))
         version = {
@@ -210,6 +242,9 @@ class CurlTransport:
                 handle.setopt(pycurl.NOBODY, 1)
             elif method != "GET":
                 handle.setopt(pycurl.CUSTOMREQUEST, method)
+        if self._deny_private:
+            self._dirty.add(id(handle))
+            handle.setopt(pycurl.OPENSOCKETFUNCTION, lambda purpose, address: self._open_socket(job, address))
         if self._configure is not None:
             self._dirty.add(id(handle))
             self._configure(handle, job)
@@ -284,8 +319,20 @@ class CurlTransport:
         self._free.append(handle)
         return job
 
+    def _open_socket(self, job: Job, address: Any) -> Any:
+        """libcurl's socket opener under --deny-private: refuse non-public addresses."""
+        host = address.addr[0] if isinstance(address.addr, tuple) else str(address.addr)
+        reason = denied_reason(host)
+        if reason is not None:
+            self._denied[id(job)] = reason
+            return pycurl.SOCKET_BAD
+        return socket.socket(address.family, address.socktype, address.protocol)
+
     def _fail(self, job: Job, handle: pycurl.Curl, writer: BodyWriter, code: int, msg: str) -> None:
         kind = error_kind(code, msg)
+        denied = self._denied.pop(id(job), None)
+        if denied is not None:
+            kind, msg = "blocked", f"refused to connect: {denied} (--deny-private)"
         if kind == "write" and getattr(writer, "error", None) is not None:
             msg = f"cannot save body: {writer.error}"  # type: ignore[union-attr]
         elif kind == "timeout":
@@ -319,3 +366,4 @@ class CurlTransport:
         self._free.clear()
         self._multi.close()
         self._epoll.close()
+        self._denied.clear()

@@ -1,0 +1,56 @@
+"""Keeping secrets out of records, logs and messages: URL passwords, secret query parameters,
+cookies in recorded response headers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+MASK = "***"
+_USERINFO = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/?#@\s:]*):[^/?#@\s]*@")
+_SECRET_HEADERS = frozenset({"set-cookie", "authorization", "proxy-authorization", "cookie"})
+
+
+class Redactor:
+    """Masks URL passwords always, and the values of the named query parameters."""
+
+    def __init__(self, secret_params: Iterable[str] = ()) -> None:
+        self._params = frozenset(p.lower() for p in secret_params)
+        self._param_re = (
+            re.compile(r"(?i)([?&;](?:" + "|".join(re.escape(p) for p in self._params) + r")=)[^&#;\s]*")
+            if self._params
+            else None
+        )
+
+    def text(self, value: str) -> str:
+        """``value`` with URL passwords (and secret parameters) masked, wherever they appear."""
+        value = _USERINFO.sub(rf"\1:{MASK}@", value)
+        if self._param_re is not None:
+            value = self._param_re.sub(rf"\1{MASK}", value)
+        return value
+
+    def record(self, record: dict[str, Any]) -> dict[str, Any]:
+        for key in ("url", "final_url"):
+            if isinstance(record.get(key), str):
+                record[key] = self.text(record[key])
+        error = record.get("error")
+        if error:
+            error["message"] = self.text(error["message"])
+        headers = record.get("headers")
+        if isinstance(headers, dict):
+            for name in headers:
+                if name.lower() in _SECRET_HEADERS:
+                    headers[name] = MASK
+        return record
+
+
+def redact_query(url: str, names: Iterable[str]) -> str:
+    """``url`` with the named query parameters' values masked (a helper for library users)."""
+    base, sep, query = url.partition("?")
+    if not sep:
+        return url
+    wanted = {n.lower() for n in names}
+    pairs = [(k, MASK if k.lower() in wanted else v) for k, v in parse_qsl(query, keep_blank_values=True)]
+    return f"{base}?{urlencode(pairs, safe='*')}"

@@ -1,0 +1,84 @@
+"""Property tests: the input parsers never raise and give one item per line; names stay inside."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from multifetch._bodies import safe_name
+from multifetch._inputs import read_inputs
+from multifetch._spec import InvalidSpec, Request
+
+lines = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"), max_size=200)
+urlish = st.builds(lambda scheme, rest: scheme + rest, st.sampled_from(["http://", "https://", "HTTP://", "ftp://", ""]), lines)
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+                           max_leaves=8)
+specs = st.dictionaries(st.sampled_from(["url", "method", "headers", "params", "json", "data", "body_b64", "id",
+                                         "timeout", "meta", "other"]), json_values | urlish, max_size=6)
+
+
+def counted(raw: list[str]) -> int:
+    return sum(1 for line in raw if line.strip() and not line.strip().startswith("#"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(urlish | lines, max_size=20))
+def test_url_lines_never_raise_and_give_one_item_per_line(raw: list[str]) -> None:
+    data = "\n".join(raw).encode()
+    items = list(read_inputs(["-"], stdin=io.BytesIO(data)))
+    assert len(items) == counted("\n".join(raw).split("\n"))
+    assert all(isinstance(i, Request | InvalidSpec) for i in items)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(specs, max_size=15))
+def test_jsonl_specs_never_raise(objs: list[dict[str, object]]) -> None:
+    data = "\n".join(json.dumps(o) for o in objs).encode()
+    items = list(read_inputs(["-"], stdin=io.BytesIO(data)))
+    assert len(items) == len(objs)
+    for item in items:
+        if isinstance(item, Request):
+            assert item.url.lower().startswith(("http://", "https://"))
+            assert all("\n" not in v and "\r" not in v for _, v in item.headers)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(lines, min_size=1, max_size=3), max_size=10))
+def test_csv_template_rows_never_raise(rows: list[list[str]]) -> None:
+    import csv
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["id", "q"])
+    for row in rows:
+        writer.writerow(row)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "in.csv"
+        path.write_text(buffer.getvalue())
+        items = list(read_inputs([str(path)], template="https://api.example/users/{id}?q={q}"))
+    assert len(items) == sum(1 for row in rows if any(c.strip() for c in row))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(min_size=1, max_size=300))
+def test_saved_names_stay_inside_the_folder(job_id: str) -> None:
+    name = safe_name(job_id)
+    folder = "/srv/bodies"
+    resolved = os.path.normpath(os.path.join(folder, name))
+    assert os.path.dirname(resolved) == folder
+    assert name not in (".", "..") and "/" not in name and "\0" not in name
+    assert not name.endswith((".part", ".meta"))
+    assert len(name) <= 100
+
+
+@given(st.text(min_size=1, max_size=50), st.text(min_size=1, max_size=50))
+def test_distinct_ids_keep_distinct_names(a: str, b: str) -> None:
+    if a != b:
+        assert safe_name(a) != safe_name(b)
