@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._bodies import BodyStore
 from ._errors import InvalidInput, UsageError, exception_for
@@ -22,7 +22,21 @@ from ._scheduler import Scheduler, Transport
 from ._spec import InvalidSpec, Request, check_url, make_request, request_from_json
 from ._stats import Statistics
 
+if TYPE_CHECKING:
+    from .distributed import ClusterRun
+
 SpecLike = Request | str | Mapping[str, Any]
+
+
+class RunHandle(Protocol):
+    """What a display or a signal handler needs of a run, local or on a cluster."""
+
+    def results(self) -> Generator[Result, None, None]: ...
+    def statistics(self) -> Statistics: ...
+    def stop(self, grace: float = 5.0) -> None: ...
+
+    @property
+    def unfinished(self) -> int: ...
 
 
 class Run:
@@ -39,7 +53,7 @@ class Run:
         finally:
             self._on_close()
 
-    def results(self) -> Iterator[Result]:
+    def results(self) -> Generator[Result, None, None]:
         for job in self.jobs():
             yield job.to_result()
 
@@ -98,7 +112,9 @@ class Client:
         transport: str = "curl",
         session: Any = None,
         keep_response: bool = False,
+        cluster: Any = None,
     ) -> None:
+        options = {k: v for k, v in locals().items() if k not in ("self", "cluster", "__class__")}
         self.limits = Limits(
             concurrency=concurrency,
             per_host=per_host,
@@ -144,6 +160,11 @@ class Client:
             self._transport_options["user_agent"] = user_agent
         self._bodies = BodyStore(bodies)
         self._idle: Transport | None = None  # kept between runs for connection reuse
+        self.cluster = cluster
+        self._cluster_options = options
+        self._dask: Any = None
+        if cluster is not None and transport != "curl":
+            raise UsageError("cluster runs use the curl transport")
 
     # -- bulk -----------------------------------------------------------------------------------
 
@@ -154,8 +175,15 @@ class Client:
         skip: Callable[[str], bool] | None = None,
         max_time: float | None = None,
         window: int | None = None,
-    ) -> Run:
+    ) -> Run | ClusterRun:
         """Begin a run over ``specs`` (lazily read); ids default to the input position."""
+        if self.cluster is not None:
+            from .distributed import ClusterRun, open_cluster
+
+            if self._dask is None:
+                # an address or local:N, or a distributed.Client the caller already has
+                self._dask = open_cluster(self.cluster) if isinstance(self.cluster, str) else self.cluster
+            return ClusterRun(self._dask, self._coerce_all(specs), self._cluster_options, skip=skip)
         transport = self._take_transport()
         scheduler = Scheduler(
             self._coerce_all(specs),
@@ -178,7 +206,10 @@ class Client:
         """Results in input order. Holds at most the run's window of early finishers."""
         waiting: dict[int, Result] = {}
         expected = 0
-        for job in self.start(specs).jobs():
+        run = self.start(specs)
+        if not isinstance(run, Run):
+            raise UsageError("map() runs locally; on a cluster, use stream() and the ids")
+        for job in run.jobs():
             waiting[job.position] = job.to_result()
             while expected in waiting:
                 yield waiting.pop(expected)
@@ -248,6 +279,13 @@ class Client:
         if self._idle is not None:
             self._idle.close()
             self._idle = None
+        if self._dask is not None and isinstance(self.cluster, str):
+            local = self.cluster.startswith("local:")
+            cluster = getattr(self._dask, "cluster", None) if local else None
+            self._dask.close()
+            if cluster is not None:
+                cluster.close()
+            self._dask = None
 
     def __enter__(self) -> Client:
         return self

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ._client import Client
+from ._client import Client, Run
 from ._errors import InvalidInput
 from ._spec import InvalidSpec, Request, make_request
 
@@ -52,7 +52,9 @@ def requests_map(
         waiting: dict[int, Any] = {}
         expected = 0
         specs = (_spec(item, i) for i, item in enumerate(requests_or_prepared))
-        for job in client.start(specs).jobs():
+        run = client.start(specs)
+        assert isinstance(run, Run)  # the requests transport always runs here
+        for job in run.jobs():
             native = job.native
             if native is None:  # invalid input or cancelled: never reached requests
                 if job.error_kind == "invalid_input":

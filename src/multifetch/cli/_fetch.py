@@ -99,6 +99,8 @@ INPUT is a file (one URL or one JSON spec per line; .gz read as gzip; .csv with 
 @click.option("--user-agent", default=None, help="User-Agent header (default multifetch/VERSION).")
 @click.option("--engine", type=click.Choice(["curl", "requests"]), default="curl", show_default=True,
               help="The transport: libcurl (fast) or a thread pool of requests sessions.")
+@click.option("--cluster", default=None, metavar="ADDR",
+              help="Run on Dask: local:N (N worker processes here) or a scheduler address (tcp://host:8786).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary.")
 @click.option("--progress/--no-progress", default=None,
               help="Force the live progress display on or off (default: on when stderr is a terminal).")
@@ -139,6 +141,7 @@ def fetch(inputs: tuple[str, ...], **options: Any) -> None:
             "record_retries": options["record_retries"],
             "bodies": options["save_bodies"] or "hash",
             "transport": options["engine"],
+            "cluster": options["cluster"],
             **_transport_options(options),
         },
         method=options["method"].upper() if options["method"] else None,

@@ -15,15 +15,16 @@ from typing import Any
 
 import click
 
-from .._client import Client, Run
+from .._client import Client, Run, RunHandle
 from .._dedup import Dedup
 from .._errors import UsageError
 from .._inputs import InputError, RequestDefaults, check_sources, read_inputs
 from .._redact import Redactor
 from .._resources import fit_concurrency
 from .._resume import JSONLResume, SQLiteResume, check_fingerprint, fingerprint, write_fingerprint
-from .._spec import InvalidSpec, Request
+from .._spec import InvalidSpec, Request, origin_of
 from .._summary import SummaryBuilder
+from ..distributed import ClusterRun
 from ..sinks import OPTIONAL_FIELDS, RECORD_FIELDS, Sink, format_for, open_sink
 from ._exit import CLIError, Exit
 from ._terminal import safe_text
@@ -80,7 +81,7 @@ def _echo(message: str) -> None:
 class _Signals:
     """First SIGINT/SIGTERM: stop admitting and let in-flight finish; second: abort them."""
 
-    def __init__(self, run: Run, grace: float) -> None:
+    def __init__(self, run: RunHandle, grace: float) -> None:
         self.run = run
         self.grace = grace
         self.received: int | None = None
@@ -159,6 +160,8 @@ def run_fetch(job: FetchJob) -> Exit:
         dedup = Dedup(folder=None if not to_file else os.path.dirname(os.path.abspath(str(job.output))))
         items = dedup.filter(items)
     run = client.start(items, skip=None if resume is None else resume.skip)
+    if isinstance(run, ClusterRun) and run.dashboard and not job.quiet:
+        _echo(f"running on {run.shards} Dask workers; dashboard: {run.dashboard}")
     try:
         return _drive(job, run, client, sink, resume, fields, dedup)
     finally:
@@ -168,7 +171,7 @@ def run_fetch(job: FetchJob) -> Exit:
 
 def _drive(
     job: FetchJob,
-    run: Run,
+    run: Run | ClusterRun,
     client: Client,
     sink: Sink,
     resume: JSONLResume | SQLiteResume | None,
@@ -187,10 +190,9 @@ def _drive(
     redact = Redactor(job.secret_params).record
     written = 0
     with _Signals(run, job.grace) as signals:
-        jobs = run.jobs()
+        results = run.results()
         try:
-            for finished in jobs:
-                result = finished.to_result()
+            for result in results:
                 record = result.to_record()
                 if want_headers:
                     record["headers"] = dict(result.headers) if result.status is not None else None
@@ -204,13 +206,14 @@ def _drive(
                     status = Exit.OUTPUT
                     break
                 written += 1
-                summary.add(record, finished.host)
+                invalid = result.error is not None and result.error.kind == "invalid_input"
+                summary.add(record, "" if invalid else origin_of(result.url))
                 if record["error"] is not None and status == Exit.OK:
                     status = Exit.SOME_FAILED
         except InputError as exc:
             failure, status = str(exc), Exit.INPUT
         finally:
-            jobs.close()
+            results.close()
             if progress is not None:
                 progress.stop()
             try:

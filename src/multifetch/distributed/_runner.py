@@ -1,0 +1,188 @@
+"""The driver side of a cluster run: lazy input → per-shard batches → Dask tasks → results."""
+
+from __future__ import annotations
+
+import math
+import time
+import zlib
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import replace
+from typing import Any
+
+from .._errors import UsageError
+from .._result import Result
+from .._spec import InvalidSpec, Request, origin_of
+from .._stats import Statistics
+from ._worker import fetch_batch
+
+BATCH = 1000
+
+
+def shard_of(host: str, shards: int) -> int:
+    """The shard that serves ``host``: stable across runs and machines (CRC-32, not ``hash``)."""
+    return zlib.crc32(host.encode()) % shards
+
+
+def open_cluster(address: str) -> Any:
+    """A ``distributed.Client`` for ``local:N`` (a LocalCluster of N worker processes) or an address."""
+    try:
+        from distributed import Client as DaskClient
+        from distributed import LocalCluster
+    except ImportError:
+        raise UsageError("--cluster needs Dask: pip install 'multifetch[dask]'") from None
+    if address.startswith("local:"):
+        count = address.split(":", 1)[1]
+        if not count.isdigit() or int(count) < 1:
+            raise UsageError(f"bad --cluster {address!r}: use local:N with N ≥ 1, or a scheduler address")
+        cluster = LocalCluster(n_workers=int(count), threads_per_worker=1, processes=True,
+                               dashboard_address="127.0.0.1:0", silence_logs=40)
+        return DaskClient(cluster)
+    try:
+        return DaskClient(address, timeout=30)
+    except OSError as exc:
+        raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+
+
+class ClusterRun:
+    """Like ``Run``: iterate ``results()``; ``statistics()`` and ``stop()`` any time."""
+
+    def __init__(
+        self,
+        dask: Any,
+        specs: Iterable[Request | InvalidSpec],
+        options: dict[str, Any],
+        *,
+        skip: Callable[[str], bool] | None = None,
+        owns_cluster: bool = False,
+        batch: int = BATCH,
+    ) -> None:
+        self._dask = dask
+        self._owns = owns_cluster
+        workers = list(dask.scheduler_info()["workers"])
+        if not workers:
+            raise UsageError("the Dask cluster has no workers")
+        self.shards = len(workers)
+        self._options = _divide(options, self.shards)
+        self._specs = iter(specs)
+        self._skip = skip
+        self._batch = batch
+        self._stopping = False
+        self._started = time.monotonic()
+        self._done = 0
+        self._sent = 0
+        self._received = 0
+        self._read = 0
+        self._errors: dict[str, int] = {}
+        self._statuses: dict[int, int] = {}
+        self._bytes = 0
+        self.dashboard = getattr(dask, "dashboard_link", None)
+
+    def results(self) -> Generator[Result, None, None]:
+        from distributed import as_completed
+
+        pending: list[list[Request]] = [[] for _ in range(self.shards)]
+        in_flight: dict[int, Any] = {}  # shard -> future of its batch
+        last_start: dict[int, float] = {}
+        waiting = as_completed()
+        exhausted = False
+        position = 0
+        while True:
+            # read input until every shard has a full batch waiting, or the input ends
+            while not exhausted and not self._stopping and all(len(p) < self._batch for p in pending):
+                item = next(self._specs, None)
+                if item is None:
+                    exhausted = True
+                    break
+                self._read += 1
+                if isinstance(item, InvalidSpec):
+                    if self._skip is None or not self._skip(item.id):
+                        yield self._count(_invalid_result(item))
+                    position += 1
+                    continue
+                if item.id is None:
+                    item = replace(item, id=str(position))
+                position += 1
+                if self._skip is not None and self._skip(item.id or ""):
+                    continue
+                pending[shard_of(origin_of(item.url), self.shards)].append(item)
+            # one batch in flight per shard: that is what keeps per-host limits exact
+            for shard, batch in enumerate(pending):
+                if batch and shard not in in_flight and not self._stopping:
+                    future = self._dask.submit(fetch_batch, batch, self._options, last_start.get(shard),
+                                               pure=False, retries=3, key=f"multifetch-{shard}-{self._sent}")
+                    future.shard = shard
+                    in_flight[shard] = future
+                    waiting.add(future)
+                    self._sent += len(batch)
+                    pending[shard] = []
+            if not in_flight:
+                if exhausted or self._stopping:
+                    return
+                continue
+            future = next(waiting)
+            shard = future.shard
+            del in_flight[shard]
+            results, last = future.result()
+            last_start[shard] = last
+            self._received += len(results)
+            for result in results:
+                yield self._count(result)
+
+    def _count(self, result: Result) -> Result:
+        self._done += 1
+        if result.error is not None:
+            self._errors[result.error.kind] = self._errors.get(result.error.kind, 0) + 1
+        else:
+            status = result.status or 0
+            self._statuses[status] = self._statuses.get(status, 0) + 1
+            self._bytes += result.size
+        return result
+
+    def statistics(self) -> Statistics:
+        return Statistics(
+            elapsed=time.monotonic() - self._started,
+            inputs_read=self._read,
+            done=self._done,
+            in_flight=self._sent - self._received,
+            queued=0,
+            waiting_retry=0,
+            attempts=self._done,
+            retries=0,
+            errors=dict(self._errors),
+            statuses=dict(self._statuses),
+            bytes=self._bytes,
+        )
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Send no more batches; the ones running finish (they are short)."""
+        self._stopping = True
+
+    @property
+    def unfinished(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        if self._owns:
+            cluster = getattr(self._dask, "cluster", None)
+            self._dask.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def _divide(options: dict[str, Any], shards: int) -> dict[str, Any]:
+    """Global limits shared among the shards; per-host ones stay whole (a host has one shard)."""
+    divided = dict(options)
+    divided["concurrency"] = max(1, math.ceil(options.get("concurrency", 64) / shards))
+    rate = options.get("rate")
+    if rate is not None:
+        from .._ratelimit import parse_rate
+
+        divided["rate"] = parse_rate(rate) / shards
+    return divided
+
+
+def _invalid_result(item: InvalidSpec) -> Result:
+    from .._result import ErrorInfo
+
+    error = ErrorInfo("invalid_input", item.message)
+    return Result(id=item.id, url=item.text, method=item.method, error=error, meta=item.meta)
