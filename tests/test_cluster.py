@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +12,7 @@ from typing import Any
 import pytest
 
 import multifetch
-from multifetch.distributed import shard_of
+from multifetch.distributed import ClusterRun, shard_of
 from multifetch.testing import TargetServer
 
 from helpers import jsonl, mf
@@ -84,21 +82,22 @@ def test_a_killed_worker_loses_nothing(three_hosts: list[TargetServer]) -> None:
     client = distributed.Client(cluster)
     try:
         pids = list(client.run(os.getpid).values())
-        inputs = specs(three_hosts, 300, "/item/{i}?delay=0.01")
-
-        def kill_one() -> None:
-            time.sleep(1.0)
-            os.kill(pids[0], signal.SIGKILL)
-
-        threading.Thread(target=kill_one, daemon=True).start()
-        with multifetch.Client(cluster=client, per_host=8) as mf_client:
-            results = list(mf_client.stream(inputs))
+        for s in three_hosts:
+            s.stats.reset()
+        inputs = [multifetch.make_request(u, id=str(i)) for i, u in enumerate(specs(three_hosts, 300, "/item/{i}?delay=0.02")[:-1])]
+        results = []
+        run = ClusterRun(client, inputs, {"per_host": 4, "bodies": "hash"}, batch=50)
+        for result in run.results():
+            results.append(result)
+            if len(results) == 150:  # mid-run: both workers are busy with a batch each
+                os.kill(pids[0], signal.SIGKILL)
     finally:
         client.close()
         cluster.close()
     ids = [r.id for r in results]
-    assert len(ids) == len(set(ids)) == 901
+    assert len(ids) == len(set(ids)) == 900
     assert sum(1 for r in results if r.status == 200) == 900
+    assert sum(s.stats.total for s in three_hosts) > 900  # a batch died with its worker and ran again
 
 
 def test_cli_cluster(three_hosts: list[TargetServer], tmp_path: Path) -> None:

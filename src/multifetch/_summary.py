@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import math
-from array import array
 from collections import Counter
 from typing import Any
 
-
-def percentile(sorted_values: Any, q: float) -> float | None:
-    """The ``q`` quantile (0..1) by nearest rank, or None when there are no values."""
-    n = len(sorted_values)
-    if n == 0:
-        return None
-    rank = max(1, math.ceil(q * n))
-    return float(sorted_values[rank - 1])
+from ._sketch import LatencySketch
 
 
 class SummaryBuilder:
@@ -25,11 +16,11 @@ class SummaryBuilder:
         self.statuses: Counter[int] = Counter()
         self.errors: Counter[str] = Counter()
         self.error_examples: dict[str, dict[str, str]] = {}
-        self.latencies = array("d")
+        self.latencies = LatencySketch()
         self.bytes = 0
         self.retries = 0
         self.first_start: float | None = None
-        self.hosts: dict[str, list[Any]] = {}  # host -> [requests, errors, latencies(array)]
+        self.hosts: dict[str, list[Any]] = {}  # host -> [requests, errors, LatencySketch]
 
     def add(self, record: dict[str, Any], host: str) -> None:
         self.records += 1
@@ -40,7 +31,7 @@ class SummaryBuilder:
             self.retries += attempts - 1
         entry = self.hosts.get(host)
         if entry is None:
-            entry = self.hosts[host] = [0, 0, array("d")]
+            entry = self.hosts[host] = [0, 0, LatencySketch()]
         entry[0] += 1
         if error:
             kind = error["kind"]
@@ -53,21 +44,20 @@ class SummaryBuilder:
         self.statuses[record["status"]] += 1
         self.bytes += record.get("size") or 0
         elapsed = record.get("elapsed") or 0.0
-        self.latencies.append(elapsed)
-        entry[2].append(elapsed)
+        self.latencies.add(elapsed)
+        entry[2].add(elapsed)
 
     def summary(self, wall_seconds: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-        lat = sorted(self.latencies)
+        lat = self.latencies
         hosts = []
         for name, (count, errors, latencies) in self.hosts.items():
-            ordered = sorted(latencies)
             hosts.append({
                 "host": name,
                 "requests": count,
                 "errors": errors,
                 "error_rate": round(errors / count, 4) if count else 0.0,
-                "p50": percentile(ordered, 0.5),
-                "p99": percentile(ordered, 0.99),
+                "p50": latencies.quantile(0.5),
+                "p99": latencies.quantile(0.99),
             })
         slowest = sorted((h for h in hosts if h["p50"] is not None), key=lambda h: -h["p50"])[:5]
         failing = sorted((h for h in hosts if h["errors"]), key=lambda h: -h["errors"])[:5]
@@ -81,11 +71,11 @@ class SummaryBuilder:
                 for k, v in self.errors.most_common()
             },
             "latency": {
-                "p50": percentile(lat, 0.5),
-                "p90": percentile(lat, 0.9),
-                "p99": percentile(lat, 0.99),
-                "max": lat[-1] if lat else None,
-                "mean": (sum(lat) / len(lat)) if lat else None,
+                "p50": lat.quantile(0.5),
+                "p90": lat.quantile(0.9),
+                "p99": lat.quantile(0.99),
+                "max": lat.max,
+                "mean": lat.mean,
             },
             "wall_seconds": round(wall_seconds, 3),
             "throughput": round(self.records / wall_seconds, 1) if wall_seconds > 0 else None,

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .._summary import percentile
+from .._sketch import LatencySketch
 from ..sinks._read import read_records
 
 # Latency histogram buckets: log-spaced from 0.1 ms to 100 s.
@@ -65,7 +64,7 @@ def aggregate(path: str) -> Aggregate:
     agg.throughput = [0] * n_buckets
     status_series: dict[str, list[int]] = defaultdict(lambda: [0] * n_buckets)
     error_series: dict[str, list[int]] = defaultdict(lambda: [0] * n_buckets)
-    latencies = array("d")
+    latencies = LatencySketch()
     per_host: dict[str, list[object]] = {}
     for record in read_records(path):
         agg.records += 1
@@ -77,7 +76,7 @@ def aggregate(path: str) -> Aggregate:
         host = _host(record.get("final_url") or record.get("url"))
         entry = per_host.get(host)
         if entry is None:
-            entry = per_host[host] = [0, 0, array("d")]
+            entry = per_host[host] = [0, 0, LatencySketch()]
         entry[0] += 1  # type: ignore[operator]
         error = record.get("error")
         if error:
@@ -94,20 +93,18 @@ def aggregate(path: str) -> Aggregate:
         if bucket is not None:
             status_series[f"{status[0]}xx"][bucket] += 1
         elapsed = float(record.get("elapsed") or 0.0)
-        latencies.append(elapsed)
-        entry[2].append(elapsed)  # type: ignore[attr-defined]
+        latencies.add(elapsed)
+        entry[2].add(elapsed)  # type: ignore[attr-defined]
         agg.latency_hist[_latency_bucket(elapsed)] += 1
-    ordered = sorted(latencies)
-    agg.latency = {q: percentile(ordered, v) for q, v in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))}
-    agg.latency["max"] = ordered[-1] if ordered else None
+    agg.latency = {q: latencies.quantile(v) for q, v in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))}
+    agg.latency["max"] = latencies.max
     agg.status_series = dict(sorted(status_series.items()))
     agg.error_series = dict(sorted(error_series.items()))
     for host, (count, errors, lat) in sorted(per_host.items(), key=lambda kv: -kv[1][0]):  # type: ignore[operator]
-        sorted_lat = sorted(lat)  # type: ignore[call-overload]
         agg.hosts.append({
             "host": host, "requests": count, "errors": errors,
             "error_rate": errors / count if count else 0.0,  # type: ignore[operator]
-            "p50": percentile(sorted_lat, 0.5), "p99": percentile(sorted_lat, 0.99),
+            "p50": lat.quantile(0.5), "p99": lat.quantile(0.99),  # type: ignore[attr-defined]
         })
     return agg
 
