@@ -154,3 +154,28 @@ def test_plaintext_on_a_tls_port(target: TargetServer) -> None:
 def test_insecure_is_reported_in_the_summary(target: TargetServer, tmp_path: Path) -> None:
     proc = mf("fetch", target.url + "/bytes/1", "--insecure", "--summary-json", str(tmp_path / "s.json"))
     assert b"TLS verification was OFF" in proc.stderr
+
+
+def test_declared_secret_headers_stay_with_their_origin(target: TargetServer, target2: TargetServer) -> None:
+    hop = f"{target.url}/redirect-to?url={target2.url}/headers"
+    with Client(retries=0, secret_headers=["X-Api-Key"]) as client:
+        away = client.get(hop, headers={"X-Api-Key": "k", "X-Plain": "p"})
+        home = client.get(f"{target.url}/redirect-to?url=/headers", headers={"X-Api-Key": "k"})
+    assert "x-api-key" not in away.json()["headers"] and away.json()["headers"]["x-plain"] == "p"
+    assert home.json()["headers"]["x-api-key"] == "k"
+    assert away.final_url == f"{target2.url}/headers"
+
+
+def test_hand_followed_redirects_keep_the_rules(target: TargetServer) -> None:
+    with Client(retries=0) as client:
+        chain = client.get(f"{target.url}/redirect/3", headers={"Authorization": "Bearer t"})
+        loop = client.stream([{"url": f"{target.url}/redirect-loop", "headers": {"Authorization": "x"}}])
+        post = client.post(f"{target.url}/redirect-to?status=303&url=/echo", data="body",
+                           headers={"Authorization": "Bearer t"})
+        (scheme,) = client.stream([{"url": f"{target.url}/redirect-to?url=file:///etc/passwd",
+                                    "headers": {"Authorization": "t"}}])
+    assert chain.status_code == 200 and chain.final_url == f"{target.url}/redirect/0"
+    (looped,) = loop
+    assert looped.error is not None and looped.error.kind == "too_many_redirects"
+    assert post.json()["method"] == "GET" and post.json()["body"] == ""
+    assert scheme.error is not None and scheme.error.kind == "blocked"

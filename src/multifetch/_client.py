@@ -108,6 +108,7 @@ class Client:
         cookies: str | None = None,
         client_cert: tuple[str, str | None] | None = None,
         deny_private: bool = False,
+        secret_headers: Iterable[str] = (),
         record_retries: bool = False,
         transport: str = "curl",
         session: Any = None,
@@ -149,7 +150,8 @@ class Client:
             "doh_url": doh_url,
         }
         given: dict[str, Any] = {"proxy": proxy, "cookies": cookies, "client_cert": client_cert,
-                                 "deny_private": deny_private or None}
+                                 "deny_private": deny_private or None,
+                                 "secret_headers": tuple(secret_headers) or None}
         if auth is not None:
             given["auth"] = (auth[0], auth[1], auth[2] if len(auth) > 2 else "basic")
         curl_only = {k: v for k, v in given.items() if v is not None}

@@ -94,6 +94,9 @@ INPUT is a file (one URL or one JSON spec per line; .gz read as gzip; .csv with 
                    "(every hop, after DNS): for untrusted input.")
 @click.option("--secret-param", "secret_params", multiple=True, metavar="NAME",
               help="Query parameter whose value is masked in records and messages (repeatable).")
+@click.option("--secret-header", "secret_headers", multiple=True, metavar="NAME",
+              help="A header (like X-Api-Key) that, as Authorization and Cookie, never follows a redirect "
+                   "to another origin (repeatable).")
 @click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (reported in the summary).")
 @click.option("--cacert", default=None, metavar="FILE", help="CA bundle to verify servers with.")
 @click.option("--user-agent", default=None, help="User-Agent header (default multifetch/VERSION).")
@@ -181,7 +184,8 @@ def _transport_options(options: dict[str, Any]) -> dict[str, Any]:
     for name, value in (("proxy", options["proxy"]), ("cookies", options["cookies"]),
                         ("client_cert", (options["cert"], options["key"]) if options["cert"] else None),
                         ("resolve", list(options["resolve"]) or None), ("doh_url", options["doh_url"]),
-                        ("deny_private", options["deny_private"] or None)):
+                        ("deny_private", options["deny_private"] or None),
+                        ("secret_headers", tuple(options["secret_headers"]) or None)):
         if value is not None:
             chosen[name] = value
     if chosen and options["engine"] == "requests":

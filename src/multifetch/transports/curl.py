@@ -13,7 +13,7 @@ import select
 import socket
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import certifi
 import pycurl
@@ -23,6 +23,7 @@ from .._guard import denied_reason
 from .._job import Job
 from .._policy import Timeouts
 from .._result import Timings
+from .._spec import Headers, Request, origin_of
 from .._version import __version__
 from ._curl_errors import error_kind
 
@@ -35,6 +36,19 @@ _EPOLL_FOR = {
 }
 _ERR = select.EPOLLERR | select.EPOLLHUP
 _HTTP_ONLY = pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+class Hop(NamedTuple):
+    """Where a request that follows its redirects by hand has got to."""
+
+    url: str
+    method: str
+    headers: Headers
+    body: bytes | None
+    hops: int = 0
+    stripped: bool = False  # credentials already dropped (the origin changed once)
 
 
 def _curl_flags(events: int) -> int:
@@ -83,6 +97,7 @@ class CurlTransport:
         cookies: str | None = None,
         client_cert: tuple[str, str | None] | None = None,
         deny_private: bool = False,
+        secret_headers: tuple[str, ...] = (),
         configure: Callable[[Any, Job], None] | None = None,
     ) -> None:
         self._timeouts = timeouts
@@ -111,6 +126,11 @@ class CurlTransport:
             client_cert=client_cert,
         )
         self._deny_private = deny_private
+        self._has_auth = auth is not None
+        self._cookies_file = cookies
+        self._secret_headers = _SECRET_HEADERS | {h.lower() for h in secret_headers}
+        self._max_redirects = max_redirects
+        self._follow_redirects = follow_redirects
         self._denied: dict[int, str] = {}
         multi = pycurl.CurlMulti()
         multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
@@ -212,16 +232,33 @@ class CurlTransport:
     def start(self, job: Job) -> None:
         """Begin the current attempt of ``job``."""
         request = job.request
+        url = request.full_url if request.params else request.url
+        # Requests that carry credentials follow redirects here rather than in libcurl, which
+        # would still send URL or -u credentials to the same host on another port or scheme.
+        hop = None
+        if self._carries_secrets(request):
+            hop = Hop(url, request.method, request.headers, request.body)
+        job.started_at = time.time()
+        job.t0 = time.monotonic()
+        self._launch(job, url, request.method, request.headers, request.body, hop)
+
+    def _carries_secrets(self, request: Request) -> bool:
+        if self._has_auth or "@" in request.url.split("/", 3)[2]:
+            return True
+        return any(k.lower() in self._secret_headers for k, _ in request.headers)
+
+    def _launch(
+        self, job: Job, url: str, method: str, headers: Headers, body: bytes | None, hop: Hop | None
+    ) -> None:
         handle = self._handle()
         writer = self._bodies.writer(job.id)
         raw_headers: list[bytes] = []
-        handle.setopt(pycurl.URL, request.full_url if request.params else request.url)
+        handle.setopt(pycurl.URL, url)
         handle.setopt(pycurl.WRITEFUNCTION, writer.write)
         handle.setopt(pycurl.HEADERFUNCTION, raw_headers.append)
-        timeout = request.timeout or self._timeouts.total
-        handle.setopt(pycurl.TIMEOUT_MS, int(timeout * 1000))
-        method = request.method
-        headers = request.headers
+        timeout = job.request.timeout or self._timeouts.total
+        remaining = timeout - (time.monotonic() - job.t0) if hop is not None and hop.hops else timeout
+        handle.setopt(pycurl.TIMEOUT_MS, max(1, int(remaining * 1000)))
         if isinstance(writer, FileBody):
             writer.raw_headers = raw_headers
             resume = writer.resume_point() if method == "GET" else None
@@ -229,13 +266,18 @@ class CurlTransport:
                 self._dirty.add(id(handle))
                 handle.setopt(pycurl.RANGE, f"{resume[0]}-")
                 headers = (*headers, ("If-Range", resume[1]))
-        if method != "GET" or headers or request.body is not None:
+        if hop is not None:
+            self._dirty.add(id(handle))
+            handle.setopt(pycurl.FOLLOWLOCATION, 0)
+            if hop.stripped:
+                handle.unsetopt(pycurl.USERPWD)
+        if method != "GET" or headers or body is not None:
             self._dirty.add(id(handle))
             if headers:
                 handle.setopt(pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in headers])
-            if request.body is not None:
-                handle.setopt(pycurl.POSTFIELDSIZE_LARGE, len(request.body))
-                handle.setopt(pycurl.COPYPOSTFIELDS, request.body)
+            if body is not None:
+                handle.setopt(pycurl.POSTFIELDSIZE_LARGE, len(body))
+                handle.setopt(pycurl.COPYPOSTFIELDS, body)
                 if method != "POST":
                     handle.setopt(pycurl.CUSTOMREQUEST, method)
             elif method == "HEAD":
@@ -248,12 +290,44 @@ class CurlTransport:
         if self._configure is not None:
             self._dirty.add(id(handle))
             self._configure(handle, job)
-        job.transport_state = (handle, writer, raw_headers)
+        job.transport_state = (handle, writer, raw_headers, hop)
         self._jobs[id(handle)] = job
-        job.started_at = time.time()
-        job.t0 = time.monotonic()
         self._multi.add_handle(handle)
         self.active += 1
+
+    def _follow(self, job: Job, handle: pycurl.Curl, writer: BodyWriter, hop: Hop) -> bool:
+        """Take one redirect of a request that carries secrets; False when the answer is final."""
+        status = handle.getinfo(pycurl.RESPONSE_CODE)
+        location = handle.getinfo(pycurl.REDIRECT_URL) if status in _REDIRECTS else None
+        if not location or not self._follow_redirects:
+            return False
+        writer.abort()
+        self._release(handle)
+        if hop.hops >= self._max_redirects:
+            job.fail("too_many_redirects", f"Maximum ({self._max_redirects}) redirects followed")
+            return True
+        if not location.lower().startswith(("http://", "https://")):
+            job.fail("blocked", f"redirect to a scheme other than http(s): {location.split(':', 1)[0]}")
+            return True
+        method, body, headers = hop.method, hop.body, hop.headers
+        if status == 303 or (status in (301, 302) and method == "POST"):
+            method = "HEAD" if method == "HEAD" else "GET"
+            body = None
+            headers = tuple((k, v) for k, v in headers if k.lower() not in ("content-type", "content-length"))
+        stripped = hop.stripped
+        if origin_of(location) != origin_of(hop.url):
+            headers = tuple((k, v) for k, v in headers if k.lower() not in self._secret_headers)
+            stripped = True
+        next_hop = Hop(location, method, headers, body, hop.hops + 1, stripped)
+        self._launch(job, location, method, headers, body, next_hop)
+        return True
+
+    def _release(self, handle: pycurl.Curl) -> None:
+        self._jobs.pop(id(handle), None)
+        self._multi.remove_handle(handle)
+        self.active -= 1
+        self._dirty.add(id(handle))
+        self._free.append(handle)
 
     def poll(self, timeout: float) -> list[Job]:
         """Wait up to ``timeout`` seconds for socket events; return the jobs whose attempt ended."""
@@ -280,15 +354,22 @@ class CurlTransport:
         while True:
             queued, ok_list, err_list = info_read()
             for handle in ok_list:
-                done.append(self._finish(handle, 0, ""))
+                job = self._finish(handle, 0, "")
+                if job is not None:
+                    done.append(job)
             for handle, code, message in err_list:
-                done.append(self._finish(handle, code, message))
+                job = self._finish(handle, code, message)
+                if job is not None:
+                    done.append(job)
             if not queued:
                 return done
 
-    def _finish(self, handle: pycurl.Curl, code: int, message: str) -> Job:
-        job = self._jobs.pop(id(handle))
-        _, writer, raw_headers = job.transport_state
+    def _finish(self, handle: pycurl.Curl, code: int, message: str) -> Job | None:
+        job = self._jobs[id(handle)]
+        _, writer, raw_headers, hop = job.transport_state
+        if code == 0 and hop is not None and self._follow(job, handle, writer, hop):
+            return None if job.error_kind is None else self._finished_early(job, handle)
+        del self._jobs[id(handle)]
         job.transport_state = None
         self._multi.remove_handle(handle)
         self.active -= 1
@@ -319,6 +400,13 @@ class CurlTransport:
         self._free.append(handle)
         return job
 
+    def _finished_early(self, job: Job, handle: pycurl.Curl) -> Job:
+        """A redirect that cannot be followed ended the attempt (the handle is already released)."""
+        job.transport_state = None
+        job.elapsed = time.monotonic() - job.t0
+        job.final_url = handle.getinfo(pycurl.EFFECTIVE_URL)
+        return job
+
     def _open_socket(self, job: Job, address: Any) -> Any:
         """libcurl's socket opener under --deny-private: refuse non-public addresses."""
         host = address.addr[0] if isinstance(address.addr, tuple) else str(address.addr)
@@ -346,7 +434,7 @@ class CurlTransport:
         state = job.transport_state
         if state is None:
             return
-        handle, writer, _ = state
+        handle, writer, _, _ = state
         job.transport_state = None
         del self._jobs[id(handle)]
         self._multi.remove_handle(handle)
@@ -361,6 +449,8 @@ class CurlTransport:
     def close(self) -> None:
         for job in self.in_flight():
             self.abort(job)
+        if self._cookies_file and self._free:
+            self._free[0].setopt(pycurl.COOKIELIST, "FLUSH")  # write the jar now, not at some GC
         for handle in self._free:
             handle.close()
         self._free.clear()
