@@ -178,6 +178,9 @@ class CurlTransport:
                 opts.append((pycurl.SSLKEY, key))
         if o["max_body_size"] is not None:
             opts.append((pycurl.MAXFILESIZE_LARGE, int(o["max_body_size"])))
+        if self._bodies.mode == "files":
+            # Saving to disk is for large bodies: fewer, larger chunks mean fewer Python callbacks.
+            opts.append((pycurl.BUFFERSIZE, 512 * 1024))
         version = {
             None: pycurl.CURL_HTTP_VERSION_2TLS,
             "1.1": pycurl.CURL_HTTP_VERSION_1_1,
