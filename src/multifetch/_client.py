@@ -267,7 +267,8 @@ class Client:
             )
         from .transports.curl import CurlTransport
 
-        return CurlTransport(timeouts=self.timeouts, bodies=self._bodies, **self._transport_options)
+        return CurlTransport(timeouts=self.timeouts, bodies=self._bodies, concurrency=self.limits.concurrency,
+                             **self._transport_options)
 
     def _give_back(self, transport: Transport) -> None:
         if transport.active:
