@@ -26,7 +26,8 @@ class Redactor:
 
     def text(self, value: str) -> str:
         """``value`` with URL passwords (and secret parameters) masked, wherever they appear."""
-        value = _USERINFO.sub(rf"\1:{MASK}@", value)
+        if "@" in value:  # the regex only where it can match: this runs for every record
+            value = _USERINFO.sub(rf"\1:{MASK}@", value)
         if self._param_re is not None:
             value = self._param_re.sub(rf"\1{MASK}", value)
         return value
