@@ -75,7 +75,7 @@ def measure(client: str, cmd: list[str], requests: int, count_ok: object = None)
 
 
 def url_file(base: str, path: str, n: int) -> Path:
-    src = WORK / f"urls{path.replace('/', '-')}-{n}.txt"
+    src = WORK / f"urls{path.replace('/', '-')}-{n}-{base.rsplit(':', 1)[1]}.txt"
     if not src.exists():
         src.write_text("".join(f"{base}{path}?i={i}\n" for i in range(n)))
     return src
@@ -118,7 +118,7 @@ def peer(name: str, script: str, base: str, path: str, n: int, conns: int) -> Ru
 
 
 def curl_parallel(base: str, path: str, n: int, conns: int) -> Run:
-    cfg = WORK / f"curl{path.replace('/', '-')}-{n}.cfg"
+    cfg = WORK / f"curl{path.replace('/', '-')}-{n}-{base.rsplit(':', 1)[1]}.cfg"
     if not cfg.exists():
         cfg.write_text("".join(f'url = "{base}{path}?i={i}"\noutput = "/dev/null"\n' for i in range(n)))
     cmd = ["curl", "--parallel", "--parallel-max", str(conns), "-K", str(cfg), "-s", "-w", "%{http_code}\\n"]
@@ -225,6 +225,25 @@ def streaming(base: str) -> dict[str, object]:
     return {"small": small, "large": large}
 
 
+def cluster(base: str) -> dict[str, object]:
+    """The same CLI run on this machine, then on a Dask LocalCluster of 2 worker processes."""
+    print("(g) --cluster local:2 against one process, 16 host names, 40,000 requests", flush=True)
+    port = base.rsplit(":", 1)[1]
+    names = [f"h{i}.bench.test" for i in range(16)]
+    src = WORK / "urls-cluster.txt"
+    src.write_text("".join(f"http://{names[i % 16]}:{port}/1k?i={i}\n" for i in range(40_000)))
+    resolve = [a for n in names for a in ("--resolve", f"{n}:{port}:127.0.0.1")]
+    runs = []
+    for label, extra in (("one process", ()), ("--cluster local:2", ("--cluster", "local:2"))):
+        out = WORK / "out-cluster.jsonl"
+        out.unlink(missing_ok=True)
+        cmd = [MF, "fetch", str(src), "-o", str(out), "-c", "64", "--per-host", "8", "-q", *resolve, *extra]
+        run = measure(label, cmd, 40_000, lambda _o, out=out: records_ok(out))
+        runs.append(run)
+        print(f"    {label:45s} {run.rate:10,.0f} req/s  {run.failure or ''}", flush=True)
+    return {"runs": runs}
+
+
 def startup(base: str) -> dict[str, object]:
     def timed(cmd: list[str], times: int) -> float:
         samples = []
@@ -246,7 +265,7 @@ def startup(base: str) -> dict[str, object]:
 
 # ---- the report ---------------------------------------------------------------------------------
 
-def write_results(results: list[dict[str, object]], d: dict, e: dict, f: dict) -> None:  # type: ignore[type-arg]
+def write_results(results: list[dict[str, object]], d: dict, e: dict, f: dict, g: dict) -> None:  # type: ignore[type-arg]
     import pycurl
 
     import multifetch
@@ -297,13 +316,23 @@ def write_results(results: list[dict[str, object]], d: dict, e: dict, f: dict) -
             "## (f) start-up", "",
             f"`multifetch --version`: **{f['version']:.3f} s** (median of 9, target ≤ 0.15 s); "
             f"`multifetch fetch URL` of one URL: {f['one']:.3f} s (median of 5). "
-            f"Heavy modules imported by `--version`: {', '.join(f['heavy']) or 'none'}.", ""]
+            f"Heavy modules imported by `--version`: {', '.join(f['heavy']) or 'none'}.", "",
+            "## (g) on a Dask LocalCluster (16 host names on the same nginx, 40,000 × 1 KB, -c 64 --per-host 8)", "",
+            "| run | req/s | CPU s / 1,000 req (driver) |", "|---|---|---|"]
+    for r in g["runs"]:
+        if r.failure and not r.rate:
+            out.append(f"| {r.client} | {r.failure} | |")
+        else:
+            out.append(f"| {r.client} | {r.rate:,.0f} | {r.cpu / r.ok * 1000:.3f} |")
+    out.append("")
     (HERE / "RESULTS.md").write_text("\n".join(out))
     print("\n".join(out))
 
 
 def main() -> None:
     WORK.mkdir(exist_ok=True)
+    for stale in [*WORK.glob("urls*.txt"), *WORK.glob("curl*.cfg")]:
+        stale.unlink()  # they name the previous run's nginx port
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # wrk, curl and nginx: one fd a connection
     ensure_peers()
@@ -322,7 +351,8 @@ def main() -> None:
         d = downloads(base)
         e = streaming(base)
         f = startup(base)
-    write_results(results, d, e, f)
+        g = cluster(base)
+    write_results(results, d, e, f, g)
     (WORK / "last.json").write_text(json.dumps({"done": time.time()}))
 
 

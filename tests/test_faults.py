@@ -8,6 +8,7 @@ import gzip
 import socket
 import subprocess
 import sys
+import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -255,3 +256,36 @@ def test_35_open_files_limit_lowers_concurrency(target: TargetServer, tmp_path: 
     assert proc.returncode == 0, proc.stderr
     assert b"concurrency lowered from 500" in proc.stderr
     assert len(jsonl(tmp_path / "o.jsonl")) == 300
+
+
+# -- I. input: IPv6 literals -----------------------------------------------------------------------
+
+def test_33_ipv6_literal() -> None:
+    with TargetServer("::1") as server:
+        result = fetch_one(server.url + "/item/v6")
+    assert result.status_code == 200 and result.content.startswith(b"item v6")
+
+
+# -- J. per-host politeness under load: 20 hosts, one of them slow ----------------------------------
+
+def test_37_twenty_hosts_one_slow() -> None:
+    servers = [TargetServer(f"127.0.0.{i}") for i in range(2, 22)]
+    for s in servers:
+        s.start()
+    try:
+        slow, fast = servers[0], servers[1:]
+        urls = [f"{slow.url}/delay/0.5?i={i}" for i in range(12)]
+        urls += [f"{s.url}/item/{i}" for i in range(30) for s in fast]
+        started = time.monotonic()
+        with Client(concurrency=40, per_host=3) as client:
+            finished_at = {}
+            for result in client.stream(urls):
+                assert result.status_code == 200
+                finished_at[result.url] = time.monotonic() - started
+        for s in servers:
+            assert s.stats.max_in_flight(f"{s.host}:{s.port}") <= 3
+        fast_done = max(t for u, t in finished_at.items() if "/item/" in u)
+        assert fast_done < 1.5  # the slow host (4 rounds of 0.5 s) did not hold the others up
+    finally:
+        for s in servers:
+            s.stop()

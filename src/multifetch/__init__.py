@@ -5,6 +5,7 @@
     ...     print(result.id, result.status_code, result.error)
 """
 
+import logging as _logging
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from ._client import Client, Run, fetch
@@ -31,6 +32,8 @@ from ._result import ErrorInfo, Result, Timings
 from ._spec import InvalidSpec, Request, make_request
 from ._stats import HostSnapshot, Statistics
 from ._version import __version__
+
+_logging.getLogger("multifetch").addHandler(_logging.NullHandler())
 
 if _TYPE_CHECKING:
     from ._async import AsyncClient

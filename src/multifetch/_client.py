@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import replace
@@ -17,6 +18,7 @@ from ._errors import InvalidInput, UsageError, exception_for
 from ._hosts import HostHealth
 from ._job import Job
 from ._policy import Limits, RetryPolicy, Timeouts
+from ._resources import fit_concurrency
 from ._result import Result
 from ._scheduler import Scheduler, Transport
 from ._spec import InvalidSpec, Request, check_url, make_request, request_from_json
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from .distributed import ClusterRun
 
 SpecLike = Request | str | Mapping[str, Any]
+log = logging.getLogger("multifetch")
 
 
 class RunHandle(Protocol):
@@ -116,6 +119,10 @@ class Client:
         cluster: Any = None,
     ) -> None:
         options = {k: v for k, v in locals().items() if k not in ("self", "cluster", "__class__")}
+        if cluster is None:
+            concurrency, note = fit_concurrency(concurrency)  # sockets must never run out
+            if note:
+                log.warning(note)
         self.limits = Limits(
             concurrency=concurrency,
             per_host=per_host,

@@ -151,7 +151,12 @@ class CurlTransport:
         self._turn = 0
 
     def _base_options(self, **o: Any) -> list[tuple[int, Any]]:
+        # One DNS cache and TLS session cache for every transfer of the run, across multi handles.
+        self._share = pycurl.CurlShare()
+        self._share.setopt(pycurl.SH_SHARE, pycurl.LOCK_DATA_DNS)
+        self._share.setopt(pycurl.SH_SHARE, pycurl.LOCK_DATA_SSL_SESSION)
         opts: list[tuple[int, Any]] = [
+            (pycurl.SHARE, self._share),
             (pycurl.NOSIGNAL, 1),
             (pycurl.PROTOCOLS, _HTTP_ONLY),
             (pycurl.REDIR_PROTOCOLS, _HTTP_ONLY),
@@ -179,9 +184,8 @@ class CurlTransport:
                                            "any": pycurl.HTTPAUTH_ANY}[kind]))
         if o["cookies"] is not None:
             # one cookie engine for every transfer (a share handle), loaded from and saved to the file
-            self._share = pycurl.CurlShare()
             self._share.setopt(pycurl.SH_SHARE, pycurl.LOCK_DATA_COOKIE)
-            opts += [(pycurl.SHARE, self._share), (pycurl.COOKIEFILE, o["cookies"]),
+            opts += [(pycurl.COOKIEFILE, o["cookies"]),
                      (pycurl.COOKIEJAR, o["cookies"])]
         if o["client_cert"] is not None:
             cert, key = o["client_cert"]
@@ -241,6 +245,7 @@ class CurlTransport:
             if id(handle) not in self._dirty:
                 return handle
             self._dirty.discard(id(handle))
+            handle.unsetopt(pycurl.SHARE)  # pycurl refuses to share a handle twice, even after reset
             handle.reset()
         else:
             handle = pycurl.Curl()
