@@ -114,3 +114,11 @@ def test_cli_cluster(three_hosts: list[TargetServer], tmp_path: Path) -> None:
     records = jsonl(out)
     assert len(records) == 151 and len({r["id"] for r in records}) == 151
     assert b"Dask workers; dashboard:" in proc.stderr
+
+
+def test_global_limits_are_divided_and_rebalanced() -> None:
+    from multifetch.distributed._runner import _divide
+
+    assert _divide({"concurrency": 64, "rate": "100/s", "per_host": 8}, 4) == {
+        "concurrency": 16, "rate": 25.0, "per_host": 8}
+    assert _divide({"concurrency": 64}, 1)["concurrency"] == 64  # one shard left: it gets it all

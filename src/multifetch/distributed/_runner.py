@@ -62,6 +62,7 @@ class ClusterRun:
         if not workers:
             raise UsageError("the Dask cluster has no workers")
         self.shards = len(workers)
+        self._given = options
         self._options = _divide(options, self.shards)
         self._specs = iter(specs)
         self._skip = skip
@@ -106,9 +107,13 @@ class ClusterRun:
                     continue
                 pending[shard_of(origin_of(item.url), self.shards)].append(item)
             # one batch in flight per shard: that is what keeps per-host limits exact
+            options = self._options
+            if exhausted:  # rebalance: the global limits go to the shards that still have work
+                busy = sum(1 for shard, batch in enumerate(pending) if batch or shard in in_flight)
+                options = _divide(self._given, max(busy, 1))
             for shard, batch in enumerate(pending):
                 if batch and shard not in in_flight and not self._stopping:
-                    future = self._dask.submit(fetch_batch, batch, self._options, last_start.get(shard),
+                    future = self._dask.submit(fetch_batch, batch, options, last_start.get(shard),
                                                pure=False, retries=3, key=f"multifetch-{shard}-{self._sent}")
                     future.shard = shard
                     in_flight[shard] = future
