@@ -33,7 +33,7 @@ bench: $(STAMP)
 	$(PY) bench/run.py
 
 soak: $(STAMP) system-packages
-	$(PY) -m pytest -q -m slow
+	$(PY) -m pytest -q -m slow -s
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache bench/work

@@ -51,6 +51,8 @@ def servers() -> Iterator[tuple[str, str]]:
         faults.terminate()
         target.wait(10)
         faults.wait(10)
+        target.stderr.close()  # type: ignore[union-attr]
+        faults.stdout.close()  # type: ignore[union-attr]
 
 
 @pytest.mark.slow
