@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -84,25 +86,35 @@ def test_a_killed_worker_loses_nothing(three_hosts: list[TargetServer]) -> None:
         pids = client.run(os.getpid)  # worker address -> pid
         for s in three_hosts:
             s.stats.reset()
-        inputs = [multifetch.make_request(u, id=str(i)) for i, u in enumerate(specs(three_hosts, 300, "/item/{i}?delay=0.02")[:-1])]
-        results = []
+        urls = specs(three_hosts, 400, "/item/{i}?delay=0.02")[:-1]
+        inputs = [multifetch.make_request(u, id=str(i)) for i, u in enumerate(urls)]
+        results: list[multifetch.Result] = []
+        killed: list[str] = []
+
+        def kill_a_busy_worker() -> None:  # mid-run: once some records are in, kill a worker holding a batch
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not killed:
+                if len(results) >= 150:
+                    busy = [addr for addr, keys in client.processing().items() if keys]
+                    if busy:
+                        killed.append(busy[0])
+                        os.kill(pids[busy[0]], signal.SIGKILL)
+                time.sleep(0.02)
+
+        killer = threading.Thread(target=kill_a_busy_worker, daemon=True)
+        killer.start()
         run = ClusterRun(client, inputs, {"per_host": 4, "bodies": "hash"}, batch=50)
-        killed = None
         for result in run.results():
             results.append(result)
-            if killed is None and len(results) >= 150:  # mid-run: kill a worker that has a batch
-                busy = [addr for addr, keys in client.processing().items() if keys]
-                if busy:
-                    killed = busy[0]
-                    os.kill(pids[killed], signal.SIGKILL)
+        killer.join(5)
     finally:
         client.close()
         cluster.close()
     ids = [r.id for r in results]
-    assert len(ids) == len(set(ids)) == 900
-    assert sum(1 for r in results if r.status == 200) == 900
-    assert killed is not None  # a worker died while it held a batch
-    assert sum(s.stats.total for s in three_hosts) >= 900
+    assert killed  # a worker died while it held a batch
+    assert len(ids) == len(set(ids)) == 1200
+    assert sum(1 for r in results if r.status == 200) == 1200
+    assert sum(s.stats.total for s in three_hosts) >= 1200
 
 
 def test_cli_cluster(three_hosts: list[TargetServer], tmp_path: Path) -> None:

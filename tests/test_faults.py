@@ -289,3 +289,40 @@ def test_37_twenty_hosts_one_slow() -> None:
     finally:
         for s in servers:
             s.stop()
+
+
+# -- H. proxies ---------------------------------------------------------------------------------------
+
+def test_31_proxy_down_is_a_proxy_error() -> None:
+    result = fetch_one("http://origin.invalid/x", proxy="http://127.0.0.1:1")
+    assert_error(result, "proxy")
+
+
+def test_31_tunnel_refused_and_proxy_auth(fresh_target: TargetServer) -> None:
+    refused = fetch_one("https://origin.invalid/x", proxy=fresh_target.url)
+    assert_error(refused, "proxy")
+    assert "403" in refused.error.message  # type: ignore[union-attr]
+    needs_auth = fetch_one("https://needs-auth.invalid/x", proxy=fresh_target.url)
+    assert_error(needs_auth, "proxy")
+    assert "407" in needs_auth.error.message  # type: ignore[union-attr]
+    assert fresh_target.stats.counters["connect"] == 2
+
+
+def test_31_proxy_errors_retry_like_connect_errors(fresh_target: TargetServer) -> None:
+    with Client(proxy="http://127.0.0.1:1", retries=RetryPolicy(retries=2, backoff=0.01)) as client:
+        (result,) = client.stream(["http://origin.invalid/x"])
+    assert_error(result, "proxy")
+    assert result.attempts == 3
+
+
+# -- I. input: international names ---------------------------------------------------------------------
+
+def test_33_international_host_names(target: TargetServer) -> None:
+    resolve = [f"xn--bcher-kva.test:{target.port}:127.0.0.1"]
+    forms = [f"http://bücher.test:{target.port}/item/a", f"http://BÜCHER.test:{target.port}/item/a",
+             f"http://xn--bcher-kva.test:{target.port}/item/a"]
+    results = list(multifetch.fetch(forms, resolve=resolve, retries=0))
+    assert [r.status_code for r in results] == [200, 200, 200]
+    assert {r.url for r in results} == {f"http://xn--bcher-kva.test:{target.port}/item/a"}
+    (bad,) = multifetch.fetch(["http://" + "ü" * 70 + ".test/"])
+    assert_error(bad, "invalid_input")

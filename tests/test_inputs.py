@@ -125,3 +125,13 @@ def test_missing_and_folder_inputs(tmp_path: Path) -> None:
         check_sources([str(tmp_path / "nope")])
     with pytest.raises(InputError, match="folder"):
         check_sources([str(tmp_path)])
+
+
+def test_34_duplicate_own_ids_are_invalid(tmp_path: Path) -> None:
+    text = ('{"url": "http://a.example/1", "id": "u7"}\n'
+            '{"url": "http://a.example/2", "id": "u7"}\n'
+            'http://a.example/3\n')
+    first, second, third = items(tmp_path, text)
+    assert isinstance(first, Request) and first.id == "u7"
+    assert isinstance(second, InvalidSpec) and second.id == "2" and "already used" in second.message
+    assert isinstance(third, Request) and third.id == "3"

@@ -69,3 +69,20 @@ def test_resolve_override_and_user_agent(target: TargetServer) -> None:
 def test_curl_only_options_refused_with_requests_engine(target: TargetServer) -> None:
     proc = mf("fetch", target.url, "--engine", "requests", "--proxy", "http://127.0.0.1:1")
     assert proc.returncode == 2 and b"--proxy" in proc.stderr
+
+
+def test_socks5_proxy(target: TargetServer) -> None:
+    from multifetch.testing import Socks5Proxy
+
+    proxy = Socks5Proxy()
+    with proxy as url:
+        (result,) = multifetch.fetch([f"http://origin.test:{target.port}/item/s"], proxy=url, retries=0)
+    assert result.status_code == 200 and result.content.startswith(b"item s")
+    assert proxy.connects == 1
+
+
+def test_digest_auth(target: TargetServer) -> None:
+    url = f"{target.url}/digest-auth?user=dan&pw=pass"
+    ok = jsonl(mf("fetch", url, "-u", "dan:pass", "--auth-type", "digest", "-q").stdout)[0]
+    bad = jsonl(mf("fetch", url, "-u", "dan:nope", "--auth-type", "digest", "-q").stdout)[0]
+    assert ok["status"] == 200 and bad["status"] == 401

@@ -21,7 +21,7 @@ from ._policy import Limits, RetryPolicy, Timeouts
 from ._resources import fit_concurrency
 from ._result import Result
 from ._scheduler import Scheduler, Transport
-from ._spec import InvalidSpec, Request, check_url, make_request, request_from_json
+from ._spec import InvalidSpec, Request, ascii_url, check_url, make_request, request_from_json
 from ._stats import Statistics
 
 if TYPE_CHECKING:
@@ -310,6 +310,8 @@ def _coerce(spec: SpecLike | InvalidSpec, position: int) -> Request | InvalidSpe
     try:
         if isinstance(spec, str):
             url = spec.strip()
+            if not url.isascii():
+                url = ascii_url(url)
             problem = check_url(url)
             if problem:
                 raise InvalidInput(problem)

@@ -7,7 +7,7 @@ single-request API (``Client.get``) and for misuse::
     ├── UsageError (also ValueError)      bad options or arguments given by the caller
     │   └── InvalidInput                  a request spec that cannot be sent (bad URL, bad JSON)
     ├── RequestError                      a request that failed; ``.kind`` names why
-    │   ├── ConnectError                  kind: dns, connect, host_unavailable
+    │   ├── ConnectError                  kind: dns, connect, host_unavailable, proxy
     │   ├── TimeoutError_                 kind: timeout
     │   ├── TLSError                      kind: tls
     │   ├── ProtocolError                 kind: protocol, reset, too_many_redirects
@@ -36,6 +36,7 @@ ERROR_KINDS: Final = (
     "body_too_large",
     "blocked",
     "host_unavailable",
+    "proxy",
     "write",
     "cancelled",
     "other",
@@ -119,6 +120,7 @@ _BY_KIND: Final[dict[str, type[RequestError]]] = {
     "dns": ConnectError,
     "connect": ConnectError,
     "host_unavailable": ConnectError,
+    "proxy": ConnectError,
     "timeout": TimeoutError_,
     "tls": TLSError,
     "protocol": ProtocolError,

@@ -21,7 +21,8 @@ from typing import IO, Any, cast
 from urllib.parse import quote
 
 from ._errors import InvalidInput, UsageError
-from ._spec import InvalidSpec, Request, check_url, make_request, request_from_json
+from ._idset import IdSet
+from ._spec import InvalidSpec, Request, ascii_url, check_url, make_request, request_from_json
 
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -71,6 +72,21 @@ def read_inputs(
     """Every item of every source, in order."""
     defaults = defaults or RequestDefaults()
     several = len(sources) > 1
+    own_ids = IdSet()  # ids specs chose themselves (line-number ids are unique by construction)
+    try:
+        yield from _all_items(sources, several, defaults, template, stdin, own_ids)
+    finally:
+        own_ids.close()
+
+
+def _all_items(
+    sources: Sequence[str],
+    several: bool,
+    defaults: RequestDefaults,
+    template: str | None,
+    stdin: IO[bytes] | None,
+    own_ids: IdSet,
+) -> Iterator[Request | InvalidSpec]:
     for number, source in enumerate(sources, 1):
         prefix = f"{number}:" if several else ""
         if is_url(source):
@@ -81,7 +97,7 @@ def read_inputs(
             if template is not None or (source.endswith((".csv", ".csv.gz")) and source != "-"):
                 yield from _csv_items(stream, name, prefix, template, defaults)
             else:
-                yield from _line_items(stream, name, prefix, defaults)
+                yield from _line_items(stream, name, prefix, defaults, own_ids)
 
 
 def count_lines(sources: Sequence[str]) -> int | None:
@@ -129,7 +145,7 @@ def _lines(stream: IO[bytes], name: str) -> Iterator[tuple[int, bytes]]:
 
 
 def _line_items(
-    stream: IO[bytes], name: str, prefix: str, defaults: RequestDefaults
+    stream: IO[bytes], name: str, prefix: str, defaults: RequestDefaults, own_ids: IdSet
 ) -> Iterator[Request | InvalidSpec]:
     for number, raw in _lines(stream, name):
         try:
@@ -141,13 +157,25 @@ def _line_items(
         if not line or line.startswith("#"):
             continue
         if line.startswith("{"):
-            yield _from_json(line, f"{prefix}{number}", f"{name}:{number}", defaults)
+            item = _from_json(line, f"{prefix}{number}", f"{name}:{number}", defaults)
+            if item.id != f"{prefix}{number}":  # a spec's own id: it must be unique in the run
+                if item.id in own_ids:
+                    item = InvalidSpec(f"{prefix}{number}", line[:2000],
+                                       f"{name}:{number}: id {item.id!r} was already used by an earlier spec")
+                else:
+                    own_ids.add(str(item.id))
+            yield item
         else:
             yield _from_line(line, f"{prefix}{number}", f"{name}:{number}", defaults)
 
 
 def _from_line(url: str, item_id: str, where: str, defaults: RequestDefaults) -> Request | InvalidSpec:
     if defaults.method is None and not defaults.headers and defaults.data is None:
+        if not url.isascii():
+            try:
+                url = ascii_url(url)
+            except InvalidInput as exc:
+                return InvalidSpec(item_id, url[:2000], f"{where}: {exc}")
         problem = check_url(url)  # the common case, kept cheap: a bare URL line
         if problem:
             return InvalidSpec(item_id, url[:2000], f"{where}: {problem}")

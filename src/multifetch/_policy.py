@@ -107,7 +107,7 @@ class RetryPolicy:
 
     retries: int = 2
     statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
-    error_kinds: frozenset[str] = frozenset({"connect", "timeout", "reset", "protocol"})
+    error_kinds: frozenset[str] = frozenset({"connect", "timeout", "reset", "protocol", "proxy"})
     backoff: float = 0.5
     backoff_max: float = 30.0
     retry_after_max: float = 300.0

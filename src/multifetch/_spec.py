@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from ._errors import InvalidInput
 
@@ -73,6 +73,36 @@ def origin_of(url: str) -> str:
     return origin.lower()
 
 
+_URL_SAFE = "/?#[]@!$&'()*+,;=:%-._~"
+
+
+def ascii_url(url: str) -> str:
+    """``url`` with an internationalized host in IDNA form (UTS #46) and other non-ASCII
+    characters percent-encoded as UTF-8; libcurl here has no IDN support of its own.
+
+        >>> ascii_url("http://Bücher.example/straße?q=ü")
+        'http://xn--bcher-kva.example/stra%C3%9Fe?q=%C3%BC'
+    """
+    if url.isascii():
+        return url
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise InvalidInput(f"not an http(s) URL: {url[:200]!r}")
+    cut = min((i for i in (rest.find(c) for c in "/?#") if i != -1), default=len(rest))
+    authority, tail = rest[:cut], rest[cut:]
+    userinfo, at, hostport = authority.rpartition("@")
+    host, colon, port = hostport.rpartition(":") if hostport.count(":") == 1 else (hostport, "", "")
+    if not host.isascii():
+        import idna  # IDNA 2008 with UTS #46 mapping: the same host in any form gets one key
+
+        try:
+            host = idna.encode(host, uts46=True).decode("ascii")
+        except idna.IDNAError as exc:
+            raise InvalidInput(f"bad international host name {host[:100]!r}: {exc}") from None
+    authority = (quote(userinfo, safe=_URL_SAFE) + at if at else "") + host + colon + port
+    return f"{scheme}://{authority}{quote(tail, safe=_URL_SAFE)}"
+
+
 def check_url(url: str) -> str | None:
     """Why ``url`` cannot be fetched, or None when it can."""
     if not isinstance(url, str) or not url:
@@ -105,6 +135,8 @@ def make_request(
     meta: Any = None,
 ) -> Request:
     """Build a ``Request`` from requests-style arguments; raise ``InvalidInput`` if it can't be sent."""
+    if isinstance(url, str) and not url.isascii():
+        url = ascii_url(url)
     problem = check_url(url)
     if problem:
         raise InvalidInput(problem)

@@ -16,6 +16,7 @@ Routes (all answer GET; ``/echo`` any method)::
     /download?name=F         a body with Content-Disposition naming F (a hostile path)
     /dns-query               a DNS-over-HTTPS resolver answering NXDOMAIN to every name
     /set-cookie?name=&value= sets a cookie;  /basic-auth?user=&pw=: 401 unless those credentials
+    /digest-auth?user=&pw=   the same with Digest (MD5, qop=auth)
     (absolute-form targets)  served as a forward proxy would, counted in stats.counters['proxied']
 
 It runs in a background thread (``with TargetServer() as server: server.url``) or in the
@@ -30,6 +31,7 @@ import base64
 import gzip
 import hashlib
 import json
+import re
 import ssl
 import threading
 import time
@@ -40,7 +42,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-_REASONS = {200: "OK", 301: "Moved", 302: "Found", 401: "Unauthorized", 404: "Not Found",
+_REASONS = {200: "OK", 301: "Moved", 302: "Found", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+            407: "Proxy Authentication Required",
             429: "Too Many Requests",
             500: "Internal Server Error", 503: "Service Unavailable"}
 _CHUNK = 64 * 1024
@@ -210,6 +213,14 @@ class TargetServer:
     async def _respond(
         self, writer: asyncio.StreamWriter, method: str, target: str, headers: dict[str, str], body: bytes
     ) -> bool:
+        if method == "CONNECT":  # a tunnel request: this server does not tunnel
+            self.stats.counters["connect"] += 1
+            if "needs-auth" in target and "proxy-authorization" not in headers:
+                self._write(writer, 407, b"", [("Proxy-Authenticate", 'Basic realm="proxy"')], 0)
+            else:
+                self._write(writer, 403, b"", [], 0)
+            await writer.drain()
+            return False
         if target.startswith(("http://", "https://")):  # absolute form: we are being used as a proxy
             self.stats.counters["proxied"] += 1
             headers["x-proxied-for"] = target
@@ -292,6 +303,14 @@ class TargetServer:
             else:
                 status, payload = 401, b"who are you?\n"
                 extra.append(("WWW-Authenticate", 'Basic realm="target"'))
+        elif route == "digest-auth":
+            credentials = (query.get("user", "u"), query.get("pw", "p"))
+            if _digest_ok(headers.get("authorization", ""), method, *credentials):
+                payload = b"authorized\n"
+            else:
+                status, payload = 401, b"who are you?\n"
+                extra.append(("WWW-Authenticate", f'Digest realm="target", qop="auth", nonce="{_NONCE}", '
+                                                  'algorithm=MD5'))
         elif route == "":
             payload = b"multifetch target server\n"
         else:
@@ -339,6 +358,25 @@ class TargetServer:
             await writer.drain()
             if rate:
                 await asyncio.sleep(len(piece) / rate)
+
+
+_NONCE = "6d756c746966657463682d6e6f6e6365"
+_DIGEST_PARAM = re.compile(r'(\w+)=(?:"([^"]*)"|([^,\s]*))')
+
+
+def _digest_ok(header: str, method: str, user: str, password: str) -> bool:
+    """RFC 7616 Digest (MD5, qop=auth) check of an Authorization header."""
+    if not header.startswith("Digest "):
+        return False
+    p = {k: a or b for k, a, b in _DIGEST_PARAM.findall(header)}
+
+    def md5(text: str) -> str:
+        return hashlib.md5(text.encode()).hexdigest()
+
+    ha1 = md5(f"{user}:target:{password}")
+    ha2 = md5(f"{method}:{p.get('uri', '')}")
+    expected = md5(f"{ha1}:{p.get('nonce')}:{p.get('nc')}:{p.get('cnonce')}:{p.get('qop')}:{ha2}")
+    return p.get("username") == user and p.get("response") == expected
 
 
 def host_name(headers: dict[str, str]) -> str:

@@ -8,7 +8,7 @@ _KINDS: Final[dict[int, str]] = {
     1: "blocked",  # UNSUPPORTED_PROTOCOL: a scheme we do not allow (file://, ftp:// ...)
     #              or an answer that is not HTTP/1.x (see error_kind)
     3: "invalid_input",  # URL_MALFORMAT
-    5: "dns",  # COULDNT_RESOLVE_PROXY
+    5: "proxy",  # COULDNT_RESOLVE_PROXY
     6: "dns",  # COULDNT_RESOLVE_HOST
     7: "connect",  # COULDNT_CONNECT
     8: "protocol",  # WEIRD_SERVER_REPLY
@@ -38,14 +38,19 @@ _KINDS: Final[dict[int, str]] = {
     91: "tls",  # SSL_INVALIDCERTSTATUS
     92: "protocol",  # HTTP2_STREAM
     95: "protocol",  # HTTP3
-    97: "connect",  # PROXY handshake
+    97: "proxy",  # PROXY: the proxy's handshake failed (SOCKS, HTTPS proxy)
     98: "tls",  # SSL_CLIENTCERT
     100: "protocol",  # TOO_LARGE: a header or chunk past libcurl's limits
 }
 
 
-def error_kind(code: int, message: str = "") -> str:
-    """The error kind for libcurl error ``code`` (and its message, where one code means two things)."""
+def error_kind(code: int, message: str = "", proxied: bool = False) -> str:
+    """The error kind for libcurl error ``code`` (and its message, where one code means two things).
+
+    ``proxied``: the transfer went through a proxy, so failing to connect means the proxy failed.
+    """
+    if "CONNECT tunnel failed" in message or "proxy" in message.lower() or (proxied and code == 7):
+        return "proxy"
     if code == 1 and "HTTP/" in message:
         return "protocol"  # "Received HTTP/0.9 when not allowed", "Unsupported HTTP version"
     if code == 56 and "Recv failure" not in message and "reset" not in message.lower():

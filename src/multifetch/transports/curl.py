@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import select
 import socket
 import time
@@ -38,6 +39,7 @@ _EPOLL_FOR = {
 }
 _ERR = select.EPOLLERR | select.EPOLLHUP
 _HTTP_ONLY = pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS
+_PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
 _PER_MULTI = 256  # transfers a multi handle serves before another one is added
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
@@ -131,6 +133,7 @@ class CurlTransport:
         )
         self._deny_private = deny_private
         self._has_auth = auth is not None
+        self._proxied = proxy is not None or any(os.environ.get(v) for v in _PROXY_VARIABLES)
         self._cookies_file = cookies
         self._secret_headers = _SECRET_HEADERS | {h.lower() for h in secret_headers}
         self._max_redirects = max_redirects
@@ -298,6 +301,10 @@ class CurlTransport:
         if method != "GET" or headers or body is not None:
             self._dirty.add(id(handle))
             if headers:
+                to_proxy = [f"{k}: {v}" for k, v in headers if k.lower() == "proxy-authorization"]
+                if to_proxy:  # for the proxy only: through a tunnel it would reach the origin
+                    handle.setopt(pycurl.PROXYHEADER, to_proxy)
+                    headers = tuple((k, v) for k, v in headers if k.lower() != "proxy-authorization")
                 handle.setopt(pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in headers])
             if body is not None:
                 handle.setopt(pycurl.POSTFIELDSIZE_LARGE, len(body))
@@ -451,7 +458,7 @@ class CurlTransport:
         return socket.socket(address.family, address.socktype, address.protocol)
 
     def _fail(self, job: Job, handle: pycurl.Curl, writer: BodyWriter, code: int, msg: str) -> None:
-        kind = error_kind(code, msg)
+        kind = error_kind(code, msg, proxied=bool(handle.getinfo(pycurl.PROXY_ERROR)) or self._proxied)
         denied = self._denied.pop(id(job), None)
         if denied is not None:
             kind, msg = "blocked", f"refused to connect: {denied} (--deny-private)"

@@ -1,0 +1,85 @@
+"""A minimal SOCKS5 proxy (RFC 1928, no authentication, CONNECT only) for proxy tests."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+import threading
+
+
+class Socks5Proxy:
+    """``with Socks5Proxy() as url:`` relays CONNECTs on 127.0.0.1; ``connects`` counts them."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.connects = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.Server | None = None
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> str:
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+        return f"socks5h://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None and self._server is not None:
+            self._loop.call_soon_threadsafe(self._server.close)
+        if self._thread is not None:
+            self._thread.join(5)
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._ready.set()
+        async with self._server:
+            try:
+                await self._server.serve_forever()
+            except asyncio.CancelledError:
+                pass
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            _version, methods = await reader.readexactly(2)
+            await reader.readexactly(methods)
+            writer.write(b"\x05\x00")  # no authentication
+            _ver, command, _rsv, kind = await reader.readexactly(4)
+            if kind == 1:
+                host = socket.inet_ntoa(await reader.readexactly(4))
+            elif kind == 3:
+                host = (await reader.readexactly((await reader.readexactly(1))[0])).decode()
+            else:
+                host = socket.inet_ntop(socket.AF_INET6, await reader.readexactly(16))
+            (port,) = struct.unpack("!H", await reader.readexactly(2))
+            if command != 1:
+                writer.write(b"\x05\x07\x00\x01" + bytes(6))
+                return
+            if host.endswith(".test") or host.endswith(".invalid"):
+                host = "127.0.0.1"  # names of the tests' make-believe hosts resolve here
+            try:
+                up_reader, up_writer = await asyncio.open_connection(host, port)
+            except OSError:
+                writer.write(b"\x05\x05\x00\x01" + bytes(6))  # connection refused
+                return
+            self.connects += 1
+            writer.write(b"\x05\x00\x00\x01" + bytes(6))
+            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, asyncio.CancelledError):
+        pass
+    finally:
+        writer.close()
