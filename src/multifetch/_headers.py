@@ -55,8 +55,5 @@ class Headers(Mapping[str, str]):
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and any(k.lower() == name.lower() for k, _ in self._fields)
 
-    def items_list(self) -> list[tuple[str, str]]:
-        return list(self._fields)
-
     def __repr__(self) -> str:
         return f"Headers({dict(self)!r})"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 MASK = "***"
 _USERINFO = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/?#@\s:]*):[^/?#@\s]*@")
@@ -45,13 +44,3 @@ class Redactor:
                 if name.lower() in _SECRET_HEADERS:
                     headers[name] = MASK
         return record
-
-
-def redact_query(url: str, names: Iterable[str]) -> str:
-    """``url`` with the named query parameters' values masked (a helper for library users)."""
-    base, sep, query = url.partition("?")
-    if not sep:
-        return url
-    wanted = {n.lower() for n in names}
-    pairs = [(k, MASK if k.lower() in wanted else v) for k, v in parse_qsl(query, keep_blank_values=True)]
-    return f"{base}?{urlencode(pairs, safe='*')}"

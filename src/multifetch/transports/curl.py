@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import certifi
 import pycurl
 
 from .._bodies import BodyStore, BodyWriter, FileBody
@@ -29,6 +28,7 @@ from .._result import Timings
 from .._spec import Headers, Request, origin_of
 from .._version import __version__
 from ._curl_errors import error_kind
+from ._curl_options import base_options
 
 USER_AGENT = f"multifetch/{__version__}"
 
@@ -38,7 +38,6 @@ _EPOLL_FOR = {
     pycurl.POLL_INOUT: select.EPOLLIN | select.EPOLLOUT,
 }
 _ERR = select.EPOLLERR | select.EPOLLHUP
-_HTTP_ONLY = pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS
 _PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
 _PER_MULTI = 256  # transfers a multi handle serves before another one is added
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -104,7 +103,6 @@ class CurlTransport:
         deny_private: bool = False,
         secret_headers: tuple[str, ...] = (),
         concurrency: int = 64,
-        configure: Callable[[Any, Job], None] | None = None,
     ) -> None:
         self._timeouts = timeouts
         self._bodies = bodies
@@ -113,10 +111,16 @@ class CurlTransport:
         self._owner: dict[int, Callable[[int, int], Any]] = {}  # fd -> its multi's socket_action
         self._free: list[pycurl.Curl] = []
         self._dirty: set[int] = set()
-        self._configure = configure
         self._jobs: dict[int, Job] = {}  # id(handle) -> job in flight
         self.active = 0
-        self._base = self._base_options(
+        # One DNS cache and TLS session cache for every transfer of the run, across multi handles.
+        self._share = pycurl.CurlShare()
+        self._share.setopt(pycurl.SH_SHARE, pycurl.LOCK_DATA_DNS)
+        self._share.setopt(pycurl.SH_SHARE, pycurl.LOCK_DATA_SSL_SESSION)
+        self._base = base_options(
+            self._share,
+            timeouts,
+            saving_files=bodies.mode == "files",
             max_body_size=max_body_size,
             max_redirects=max_redirects,
             follow_redirects=follow_redirects,
@@ -152,62 +156,6 @@ class CurlTransport:
             multi.setopt(pycurl.M_PIPELINING, pycurl.PIPE_MULTIPLEX)
             self._multis.append(multi)
         self._turn = 0
-
-    def _base_options(self, **o: Any) -> list[tuple[int, Any]]:
-        # One DNS cache and TLS session cache for every transfer of the run, across multi handles.
-        self._share = pycurl.CurlShare()
-        self._share.setopt(pycurl.SH_SHARE, pycurl.LOCK_DATA_DNS)
-        self._share.setopt(pycurl.SH_SHARE, pycurl.LOCK_DATA_SSL_SESSION)
-        opts: list[tuple[int, Any]] = [
-            (pycurl.SHARE, self._share),
-            (pycurl.NOSIGNAL, 1),
-            (pycurl.PROTOCOLS, _HTTP_ONLY),
-            (pycurl.REDIR_PROTOCOLS, _HTTP_ONLY),
-            (pycurl.FOLLOWLOCATION, 1 if o["follow_redirects"] else 0),
-            (pycurl.MAXREDIRS, o["max_redirects"]),
-            (pycurl.ACCEPT_ENCODING, ""),  # every encoding this libcurl decodes
-            (pycurl.USERAGENT, o["user_agent"]),
-            (pycurl.CONNECTTIMEOUT_MS, int(self._timeouts.connect * 1000)),
-            (pycurl.CAINFO, o["cafile"] or certifi.where()),
-            (pycurl.SSL_VERIFYPEER, 1 if o["verify"] else 0),
-            (pycurl.SSL_VERIFYHOST, 2 if o["verify"] else 0),
-            (pycurl.TCP_NODELAY, 1),
-        ]
-        if o["resolve"]:
-            opts.append((pycurl.RESOLVE, list(o["resolve"])))
-        if o["doh_url"]:
-            opts.append((pycurl.DOH_URL, o["doh_url"]))
-        if o["proxy"] is not None:
-            opts.append((pycurl.PROXY, o["proxy"]))
-        if o["auth"] is not None:
-            user, password, kind = o["auth"]
-            opts.append((pycurl.USERPWD, f"{user}:{password}"))
-            opts.append((pycurl.HTTPAUTH, {"basic": pycurl.HTTPAUTH_BASIC,
-                                           "digest": pycurl.HTTPAUTH_DIGEST,
-                                           "any": pycurl.HTTPAUTH_ANY}[kind]))
-        if o["cookies"] is not None:
-            # one cookie engine for every transfer (a share handle), loaded from and saved to the file
-            self._share.setopt(pycurl.SH_SHARE, pycurl.LOCK_DATA_COOKIE)
-            opts += [(pycurl.COOKIEFILE, o["cookies"]),
-                     (pycurl.COOKIEJAR, o["cookies"])]
-        if o["client_cert"] is not None:
-            cert, key = o["client_cert"]
-            opts.append((pycurl.SSLCERT, cert))
-            if key:
-                opts.append((pycurl.SSLKEY, key))
-        if o["max_body_size"] is not None:
-            opts.append((pycurl.MAXFILESIZE_LARGE, int(o["max_body_size"])))
-        if self._bodies.mode == "files":
-            # Saving to disk is for large bodies: fewer, larger chunks mean fewer Python callbacks.
-            opts.append((pycurl.BUFFERSIZE, 512 * 1024))
-        version = {
-            None: pycurl.CURL_HTTP_VERSION_2TLS,
-            "1.1": pycurl.CURL_HTTP_VERSION_1_1,
-            "2": pycurl.CURL_HTTP_VERSION_2TLS,
-            "3": getattr(pycurl, "CURL_HTTP_VERSION_3", pycurl.CURL_HTTP_VERSION_2TLS),
-        }[o["http_version"]]
-        opts.append((pycurl.HTTP_VERSION, version))
-        return opts
 
     # -- libcurl callbacks: keep them tiny, they run per socket event -----------------------------
 
@@ -318,9 +266,6 @@ class CurlTransport:
         if self._deny_private:
             self._dirty.add(id(handle))
             handle.setopt(pycurl.OPENSOCKETFUNCTION, lambda purpose, address: self._open_socket(job, address))
-        if self._configure is not None:
-            self._dirty.add(id(handle))
-            self._configure(handle, job)
         multis = self._multis
         multi = multis[0]
         if len(multis) > 1:
