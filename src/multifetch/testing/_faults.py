@@ -19,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from ._background import BackgroundServer
 
 Step = tuple[Any, ...]
 
@@ -54,46 +55,24 @@ STANDARD: dict[str, list[Step]] = {
 }
 
 
-class FaultServer:
+class FaultServer(BackgroundServer):
     """Serves ``scripts`` (path → steps) on 127.0.0.1 from a background thread."""
 
     def __init__(self, scripts: Mapping[str, Sequence[Step]] | None = None, host: str = "127.0.0.1"):
+        super().__init__(host)
         self.scripts = {**STANDARD, **(scripts or {})}
-        self.host = host
-        self.port = 0
         self.connections = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.Server | None = None
-        self._ready = threading.Event()
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def __enter__(self) -> FaultServer:
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("fault server did not start")
+        self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._loop is not None and self._server is not None:
-            self._loop.call_soon_threadsafe(self._server.close)
-        if self._thread is not None:
-            self._thread.join(5)
-
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._server = await asyncio.start_server(self._connection, self.host, 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        self._ready.set()
-        async with self._server:
-            try:
-                await self._server.serve_forever()
-            except asyncio.CancelledError:
-                pass
+        self.stop()
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1

@@ -5,44 +5,25 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
-import threading
+
+from ._background import BackgroundServer
 
 
-class Socks5Proxy:
+class Socks5Proxy(BackgroundServer):
     """``with Socks5Proxy() as url:`` relays CONNECTs on 127.0.0.1; ``connects`` counts them."""
 
     def __init__(self) -> None:
-        self.port = 0
+        super().__init__()
         self.connects = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.Server | None = None
-        self._ready = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def __enter__(self) -> str:
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
-        self._thread.start()
-        self._ready.wait(10)
+        self.start()
         return f"socks5h://127.0.0.1:{self.port}"
 
     def __exit__(self, *exc: object) -> None:
-        if self._loop is not None and self._server is not None:
-            self._loop.call_soon_threadsafe(self._server.close)
-        if self._thread is not None:
-            self._thread.join(5)
+        self.stop()
 
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._server = await asyncio.start_server(self._client, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        self._ready.set()
-        async with self._server:
-            try:
-                await self._server.serve_forever()
-            except asyncio.CancelledError:
-                pass
-
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             _version, methods = await reader.readexactly(2)
             await reader.readexactly(methods)
