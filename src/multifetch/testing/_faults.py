@@ -63,10 +63,6 @@ class FaultServer(BackgroundServer):
         self.scripts = {**STANDARD, **(scripts or {})}
         self.connections = 0
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
     def __enter__(self) -> FaultServer:
         self.start()
         return self

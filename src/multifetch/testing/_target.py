@@ -33,14 +33,14 @@ import hashlib
 import json
 import re
 import ssl
-import threading
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from ._background import BackgroundServer
 
 _REASONS = {200: "OK", 301: "Moved", 302: "Found", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
             407: "Proxy Authentication Required",
@@ -92,7 +92,7 @@ class ServerStats:
         return sorted(t for h in list(self.hosts.values()) for t in h.arrivals)
 
 
-class TargetServer:
+class TargetServer(BackgroundServer):
     """``with TargetServer() as s: ...`` serves on ``s.url`` (127.0.0.1, a free port) in a thread."""
 
     def __init__(
@@ -103,24 +103,10 @@ class TargetServer:
         ssl_context: ssl.SSLContext | None = None,
         record: bool = True,
     ) -> None:
-        self.host = host
-        self.port = port
-        self.ssl_context = ssl_context
+        super().__init__(host, port, ssl_context=ssl_context)
         self.record = record
         self.stats = ServerStats()
         self._state: dict[str, int] = defaultdict(int)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-
-    @property
-    def url(self) -> str:
-        scheme = "https" if self.ssl_context else "http"
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{scheme}://{host}:{self.port}"
-
-    # -- running ----------------------------------------------------------------------------------
 
     def __enter__(self) -> TargetServer:
         self.start()
@@ -128,36 +114,6 @@ class TargetServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run_thread, name="target-server", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("target server did not start")
-
-    def _run_thread(self) -> None:
-        asyncio.run(self.serve(lambda _url: self._ready.set()))
-
-    async def serve(self, on_ready: Callable[[str], None] | None = None) -> None:
-        """Serve until cancelled; ``on_ready(url)`` is called once listening."""
-        self._loop = asyncio.get_running_loop()
-        self._server = await asyncio.start_server(
-            self._connection, self.host, self.port, ssl=self.ssl_context, backlog=4096, limit=1 << 20
-        )
-        self.port = self._server.sockets[0].getsockname()[1]
-        if on_ready is not None:
-            on_ready(self.url)
-        async with self._server:
-            try:
-                await self._server.serve_forever()
-            except asyncio.CancelledError:
-                pass
-
-    def stop(self) -> None:
-        if self._loop is not None and self._server is not None:
-            self._loop.call_soon_threadsafe(self._server.close)
-        if self._thread is not None:
-            self._thread.join(10)
 
     # -- one connection ---------------------------------------------------------------------------
 
