@@ -74,9 +74,8 @@ def test_curl_only_options_refused_with_requests_engine(target: TargetServer) ->
 def test_socks5_proxy(target: TargetServer) -> None:
     from multifetch.testing import Socks5Proxy
 
-    proxy = Socks5Proxy()
-    with proxy as url:
-        (result,) = multifetch.fetch([f"http://origin.test:{target.port}/item/s"], proxy=url, retries=0)
+    with Socks5Proxy() as proxy:
+        (result,) = multifetch.fetch([f"http://origin.test:{target.port}/item/s"], proxy=proxy.url, retries=0)
     assert result.status_code == 200 and result.content.startswith(b"item s")
     assert proxy.connects == 1
 

@@ -6,6 +6,7 @@ import asyncio
 import ssl
 import threading
 from collections.abc import Callable
+from typing import Self
 
 
 class BackgroundServer:
@@ -29,6 +30,13 @@ class BackgroundServer:
         scheme = "https" if self.ssl_context else "http"
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{scheme}://{host}:{self.port}"
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def start(self) -> None:
         self._thread = threading.Thread(

@@ -63,13 +63,6 @@ class FaultServer(BackgroundServer):
         self.scripts = {**STANDARD, **(scripts or {})}
         self.connections = 0
 
-    def __enter__(self) -> FaultServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         try:

@@ -10,18 +10,15 @@ from ._background import BackgroundServer
 
 
 class Socks5Proxy(BackgroundServer):
-    """``with Socks5Proxy() as url:`` relays CONNECTs on 127.0.0.1; ``connects`` counts them."""
+    """``with Socks5Proxy() as proxy:`` relays CONNECTs on ``proxy.url``; ``connects`` counts them."""
 
     def __init__(self) -> None:
         super().__init__()
         self.connects = 0
 
-    def __enter__(self) -> str:
-        self.start()
-        return f"socks5h://127.0.0.1:{self.port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    @property
+    def url(self) -> str:
+        return f"socks5h://{self.host}:{self.port}"
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

@@ -108,13 +108,6 @@ class TargetServer(BackgroundServer):
         self.stats = ServerStats()
         self._state: dict[str, int] = defaultdict(int)
 
-    def __enter__(self) -> TargetServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     # -- one connection ---------------------------------------------------------------------------
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
