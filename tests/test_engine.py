@@ -210,3 +210,37 @@ def test_request_objects(target: TargetServer) -> None:
     (result,) = list(multifetch.fetch([request], retries=0))
     assert result.id == "mine"
     assert result.json()["method"] == "PATCH"
+
+
+def test_sockets_closed_between_transfers_are_watched_again(target: TargetServer) -> None:
+    """The engine keeps a keep-alive socket registered between transfers. Sockets that close in
+    that gap — by the server after a response (``Connection: close``, or an idle close a moment
+    later) — hand their descriptor number to new sockets, which must still be watched."""
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+    scripts = {
+        "/close-now": [("send", ok + b"Connection: close\r\n\r\nok"), ("close",)],
+        "/close-later": [("send", ok + b"\r\nok"), ("sleep", 0.02), ("close",)],
+    }
+    with FaultServer(scripts) as faults, Client(concurrency=3, per_host=3, retries=0, timeout=5) as client:
+        for round_ in range(4):
+            urls = [f"{faults.url}/close-{'now' if i % 2 else 'later'}?r={round_}&i={i}" for i in range(30)]
+            urls += [f"{target.url}/bytes/10?r={round_}&i={i}" for i in range(30)]
+            results = list(client.stream(urls))
+            assert len(results) == 60
+            assert all(r.status_code == 200 for r in results), [r.error for r in results if r.error]
+
+
+def test_a_socket_closed_while_idle_does_not_spin_the_loop(target: TargetServer) -> None:
+    """An idle keep-alive socket that its server closes wakes epoll until it is dropped; the loop
+    must drop it rather than spin on it while other transfers wait (measured as CPU time)."""
+    import time
+
+    scripts = {"/close-later": [("send", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), ("sleep", 0.02),
+                                ("close",)]}
+    with FaultServer(scripts) as faults:
+        urls = [f"{faults.url}/close-later?i={i}" for i in range(3)] + [target.url + "/delay/1"]
+        wall, cpu = time.monotonic(), time.process_time()
+        results = list(multifetch.fetch(urls, concurrency=4, per_host=4, retries=0))
+        wall, cpu = time.monotonic() - wall, time.process_time() - cpu
+    assert [r.status_code for r in results].count(200) == 4
+    assert cpu < 0.5 * wall, f"{cpu:.2f} s of CPU in {wall:.2f} s: the event loop spun"

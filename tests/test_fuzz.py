@@ -82,3 +82,16 @@ def test_saved_names_stay_inside_the_folder(job_id: str) -> None:
 def test_distinct_ids_keep_distinct_names(a: str, b: str) -> None:
     if a != b:
         assert safe_name(a) != safe_name(b)
+
+
+@given(st.floats(min_value=0, max_value=4e9, allow_nan=False))
+@settings(max_examples=2000)
+def test_record_timestamps_match_datetime_isoformat(ts: float) -> None:
+    """``started_at`` is formatted with a per-second cache; it must equal the plain formatting."""
+    from datetime import UTC, datetime
+
+    from multifetch._result import iso_utc
+
+    expected = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    assert iso_utc(ts) == expected
+    assert iso_utc(ts) == expected  # the cached second

@@ -190,6 +190,19 @@ class Result:
 
 
 def iso_utc(ts: float | None) -> str | None:
+    """``2026-11-25T08:42:48.123Z``; one record each, so the date part is formatted once a second."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    second = int(ts // 1)
+    fraction = round((ts - second) * 1_000_000)  # as datetime rounds: the fraction alone
+    if fraction == 1_000_000:
+        second, fraction = second + 1, 0
+    global _last_second, _last_prefix
+    if second != _last_second:
+        _last_prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        _last_second = second
+    return f"{_last_prefix}{fraction // 1000:03d}Z"
+
+
+_last_second = -1
+_last_prefix = ""
