@@ -20,11 +20,12 @@ from ._job import Job
 from ._policy import Limits, RetryPolicy, Timeouts
 from ._resources import fit_concurrency
 from ._result import Result
-from ._scheduler import Scheduler, Transport
+from ._scheduler import Input, NotReady, Scheduler, Transport
 from ._spec import InvalidSpec, Request, ascii_url, check_url, make_request, request_from_json
 from ._stats import Statistics
 
 if TYPE_CHECKING:
+    from ._processes import ProcessRun
     from .distributed import ClusterRun
 
 SpecLike = Request | str | Mapping[str, Any]
@@ -117,8 +118,9 @@ class Client:
         session: Any = None,
         keep_response: bool = False,
         cluster: Any = None,
+        processes: int = 1,
     ) -> None:
-        options = {k: v for k, v in locals().items() if k not in ("self", "cluster", "__class__")}
+        options = {k: v for k, v in locals().items() if k not in ("self", "cluster", "processes")}
         if cluster is None:
             concurrency, note = fit_concurrency(concurrency)  # sockets must never run out
             if note:
@@ -174,18 +176,35 @@ class Client:
         self._dask: Any = None
         if cluster is not None and transport != "curl":
             raise UsageError("cluster runs use the curl transport")
+        if not isinstance(processes, int) or processes < 1:
+            raise UsageError(f"processes must be a whole number ≥ 1, not {processes!r}")
+        if processes > 1 and (transport != "curl" or cluster is not None or health is not None):
+            raise UsageError("processes= runs the curl transport here; it does not combine with "
+                             "transport='requests', cluster= or health=")
+        self.processes = processes
 
     # -- bulk -----------------------------------------------------------------------------------
 
     def start(
         self,
-        specs: Iterable[SpecLike | InvalidSpec],
+        specs: Iterable[SpecLike | InvalidSpec | NotReady],
         *,
         skip: Callable[[str], bool] | None = None,
         max_time: float | None = None,
         window: int | None = None,
-    ) -> Run | ClusterRun:
-        """Begin a run over ``specs`` (lazily read); ids default to the input position."""
+        on_idle: Callable[[], float] | None = None,
+        local: bool = False,
+    ) -> Run | ClusterRun | ProcessRun:
+        """Begin a run over ``specs`` (lazily read); ids default to the input position.
+
+        ``local`` keeps the run in this process even when the client has ``processes``;
+        ``on_idle`` is called before each wait for the network and returns the longest wait.
+        """
+        if self.processes > 1 and not local:
+            from ._processes import ProcessRun
+
+            return ProcessRun(self._coerce_all(specs), self._cluster_options, self.processes, skip=skip,
+                              max_time=self.max_time if max_time is None else max_time, window=window)
         if self.cluster is not None:
             from .distributed import ClusterRun, open_cluster
 
@@ -204,6 +223,7 @@ class Client:
             window=window,
             skip=skip,
             record_retries=self.record_retries,
+            on_idle=on_idle,
         )
         return Run(scheduler, transport, lambda: self._give_back(transport))
 
@@ -216,10 +236,14 @@ class Client:
         waiting: dict[int, Result] = {}
         expected = 0
         run = self.start(specs)
-        if not isinstance(run, Run):
-            raise UsageError("map() runs locally; on a cluster, use stream() and the ids")
-        for job in run.jobs():
-            waiting[job.position] = job.to_result()
+        if isinstance(run, Run):
+            pairs: Iterator[tuple[int, Result]] = ((job.position, job.to_result()) for job in run.jobs())
+        elif hasattr(run, "positioned"):
+            pairs = run.positioned()
+        else:
+            raise UsageError("map() needs the input order; on a cluster, use stream() and the ids")
+        for position, result in pairs:
+            waiting[position] = result
             while expected in waiting:
                 yield waiting.pop(expected)
                 expected += 1
@@ -233,7 +257,7 @@ class Client:
         (``error.kind`` in its ``kind``) when no answer came; an HTTP error status is a result.
         """
         request = make_request(url, method=method, **kwargs)
-        (result,) = list(self.stream([request]))
+        (result,) = list(self.start([request], local=True).results())
         if result.error is not None:
             raise exception_for(result.error.kind, result.error.message, url)
         return result
@@ -249,7 +273,7 @@ class Client:
 
     # -- plumbing ---------------------------------------------------------------------------------
 
-    def _coerce_all(self, specs: Iterable[SpecLike | InvalidSpec]) -> Iterator[Request | InvalidSpec]:
+    def _coerce_all(self, specs: Iterable[SpecLike | InvalidSpec | NotReady]) -> Input:
         headers = self.headers
         for position, spec in enumerate(specs):
             item = _coerce(spec, position)
@@ -304,8 +328,8 @@ class Client:
         self.close()
 
 
-def _coerce(spec: SpecLike | InvalidSpec, position: int) -> Request | InvalidSpec:
-    if isinstance(spec, Request | InvalidSpec):
+def _coerce(spec: SpecLike | InvalidSpec | NotReady, position: int) -> Request | InvalidSpec | NotReady:
+    if isinstance(spec, Request | InvalidSpec | NotReady):
         return spec
     try:
         if isinstance(spec, str):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import copyreg
 import hashlib
 import json as jsonlib
 import re
@@ -26,6 +27,9 @@ class ErrorInfo:
     def as_dict(self) -> dict[str, str]:
         return {"kind": self.kind, "message": self.message}
 
+    def __reduce__(self) -> tuple[Any, ...]:  # plain tuples cross process boundaries quickly
+        return (ErrorInfo, (self.kind, self.message))
+
 
 @dataclass(frozen=True, slots=True)
 class Timings:
@@ -36,6 +40,12 @@ class Timings:
     tls: float
     first_byte: float
     total: float
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Timings, (self.dns, self.connect, self.tls, self.first_byte, self.total))
+
+
+_NEWOBJ: Any = copyreg.__newobj__  # type: ignore[attr-defined]  # pickle's NEWOBJ: cls.__new__(cls)
 
 
 class Result:
@@ -183,6 +193,18 @@ class Result:
             "started_at": iso_utc(self.started_at),
             "meta": self.meta,
         }
+
+    # Results cross from engine processes as one plain tuple each (see _processes).
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_NEWOBJ, (Result,), (
+            self._content, self._headers, self._raw_headers, self._sha256, self.attempts, self.body_path,
+            self.elapsed, self.error, self.final_url, self.http_version, self.id, self.meta, self.method,
+            self.retries, self.size, self.started_at, self.status, self.timings, self.url))
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        (self._content, self._headers, self._raw_headers, self._sha256, self.attempts, self.body_path,
+         self.elapsed, self.error, self.final_url, self.http_version, self.id, self.meta, self.method,
+         self.retries, self.size, self.started_at, self.status, self.timings, self.url) = state
 
     def __repr__(self) -> str:
         what = f"status={self.status}" if self.error is None else f"error={self.error.kind}"

@@ -102,6 +102,9 @@ INPUT is a file (one URL or one JSON spec per line; .gz read as gzip; .csv with 
 @click.option("--user-agent", default=None, help="User-Agent header (default multifetch/VERSION).")
 @click.option("--engine", type=click.Choice(["curl", "requests"]), default="curl", show_default=True,
               help="The transport: libcurl (fast) or a thread pool of requests sessions.")
+@click.option("-P", "--processes", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Engine processes: each drives its own libcurl with a share of the limits "
+                   "(use up to one per core; see the README's scaling notes).")
 @click.option("--cluster", default=None, metavar="ADDR",
               help="Run on Dask: local:N (N worker processes here) or a scheduler address (tcp://host:8786).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary.")
@@ -145,6 +148,7 @@ def fetch(inputs: tuple[str, ...], **options: Any) -> None:
             "bodies": options["save_bodies"] or "hash",
             "transport": options["engine"],
             "cluster": options["cluster"],
+            "processes": options["processes"],
             **_transport_options(options),
         },
         method=options["method"].upper() if options["method"] else None,

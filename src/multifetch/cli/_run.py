@@ -19,6 +19,7 @@ from .._client import Client, Run, RunHandle
 from .._dedup import Dedup
 from .._errors import UsageError
 from .._inputs import InputError, RequestDefaults, check_sources, read_inputs
+from .._processes import ProcessRun
 from .._redact import Redactor
 from .._resources import fit_concurrency
 from .._resume import JSONLResume, SQLiteResume, check_fingerprint, fingerprint, write_fingerprint
@@ -171,7 +172,7 @@ def run_fetch(job: FetchJob) -> Exit:
 
 def _drive(
     job: FetchJob,
-    run: Run | ClusterRun,
+    run: Run | ClusterRun | ProcessRun,
     client: Client,
     sink: Sink,
     resume: JSONLResume | SQLiteResume | None,

@@ -11,6 +11,7 @@ from typing import Any
 
 from .._errors import UsageError
 from .._result import Result
+from .._scheduler import NotReady
 from .._spec import InvalidSpec, Request, origin_of
 from .._stats import Statistics
 from ._worker import fetch_batch
@@ -49,7 +50,7 @@ class ClusterRun:
     def __init__(
         self,
         dask: Any,
-        specs: Iterable[Request | InvalidSpec],
+        specs: Iterable[Request | InvalidSpec | NotReady],
         options: dict[str, Any],
         *,
         skip: Callable[[str], bool] | None = None,
@@ -93,6 +94,8 @@ class ClusterRun:
                 item = next(self._specs, None)
                 if item is None:
                     exhausted = True
+                    break
+                if isinstance(item, NotReady):
                     break
                 self._read += 1
                 if isinstance(item, InvalidSpec):

@@ -347,6 +347,15 @@ class CurlTransport:
             self._collect(multi, done)
         return done
 
+    def kick(self) -> None:
+        """Run libcurl's due timers now: transfers just added send their requests."""
+        dues = self._dues
+        now = time.monotonic()
+        for index, due in enumerate(dues):
+            if due is not None and now >= due:
+                dues[index] = None
+                self._multis[index].socket_action(pycurl.SOCKET_TIMEOUT, 0)
+
     def _collect(self, multi: pycurl.CurlMulti, done: list[Job]) -> None:
         info_read = multi.info_read
         while True:

@@ -1,0 +1,470 @@
+"""Several engine processes for one run: ``Client(processes=N)``, ``multifetch fetch --processes N``.
+
+One process drives libcurl with one core: about 24,000 small requests a second on the bench
+machine, where libcurl's own work and the system calls are half of it. With ``processes=N`` this
+process reads the input and hands requests out in batches to N engine processes — each the usual
+scheduler and transport, with the global and per-host limits divided among them — and gathers
+their results, so output, resume and the summary work as in a single process.
+
+Limits stay true: concurrency, per-host connections and rates are split into equal shares; when a
+per-host limit is smaller than N it cannot be split, and each host is then served by one process
+(chosen by a stable hash of its name) with its whole limit. A rate divided among N processes can
+let through at most N - 1 extra requests in a one-second window, one per process.
+
+An engine process that dies is replaced; the requests it held are sent again once if they are
+idempotent, and recorded with an ``other`` error if not — every input still gets one record.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import queue
+import select
+import signal
+import sys
+import threading
+import time
+import zlib
+from collections import deque
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import replace
+from multiprocessing.connection import Connection
+from typing import Any
+
+from ._errors import MultifetchError
+from ._job import Job
+from ._result import Result
+from ._scheduler import NOT_READY, NotReady
+from ._spec import InvalidSpec, Request, origin_of
+from ._stats import Statistics
+
+_BATCH = 64  # requests a message: amortises pickling and pipe writes, small enough to spread well
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+_HOLD = 0.002  # longest an engine process keeps a finished result before sending it
+_NO_LIMIT = 3600.0
+_CANCELLED = "the run's --max-time passed before this request started"
+
+
+def divide_options(options: dict[str, Any], processes: int) -> tuple[dict[str, Any], bool]:
+    """Each engine process's options, and whether hosts must be pinned to one process each."""
+    from ._ratelimit import parse_rate
+
+    shares = dict(options)
+    shares["concurrency"] = max(1, math.ceil(options.get("concurrency", 64) / processes))
+    for key in ("rate", "per_host_rate"):
+        if options.get(key) is not None:
+            shares[key] = parse_rate(options[key]) / processes
+    per_host = options.get("per_host", 8)
+    host_limits: dict[str, int] = dict(options.get("host_limits") or {})
+    pinned = per_host < processes or any(v < processes for v in host_limits.values())
+    if pinned:  # a host lives in one process: its limits stay whole, its rate too
+        shares["per_host_rate"] = options.get("per_host_rate")
+    else:
+        shares["per_host"] = per_host // processes
+        shares["host_limits"] = {k: v // processes for k, v in host_limits.items()}
+    return shares, pinned
+
+
+# -- the engine process ---------------------------------------------------------------------------
+
+def _engine_main(conn: Connection, options: dict[str, Any], deadline: float | None) -> None:
+    """Run the normal engine over the requests that arrive on ``conn``; send results back."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the parent decides, and tells us
+    # A forked copy of the parent's stdout may hold records not yet written; multiprocessing
+    # flushes sys.stdout when this process ends, which would write them a second time.
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115  # lives as long as the process
+    sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+    from ._client import Client, Run
+
+    inbox: queue.SimpleQueue[list[Request] | None] = queue.SimpleQueue()
+    outbox: list[Result] = []
+    oldest = 0.0  # when the first result in outbox arrived
+
+    def flush() -> None:
+        if outbox:
+            conn.send(outbox[:])
+            outbox.clear()
+
+    starved = False  # the feed had nothing when the scheduler asked
+
+    def on_idle() -> float:
+        # Results go back in batches (a message each is slower than the engine), yet none waits
+        # more than _HOLD: the loop wakes by then to send it. A starved feed is looked at as often.
+        nonlocal starved
+        wait = _HOLD if starved else _NO_LIMIT
+        starved = False
+        if not outbox:
+            return wait
+        if len(outbox) >= _BATCH or time.monotonic() - oldest >= _HOLD:
+            flush()
+            return wait
+        return _HOLD
+
+    def feed() -> Iterator[Request | NotReady]:
+        # Never blocks: a scheduler waiting here would hold up its transfers and its results.
+        nonlocal starved
+        while True:
+            try:
+                batch = inbox.get_nowait()
+            except queue.Empty:
+                starved = True
+                yield NOT_READY
+                continue
+            if batch is None:
+                return
+            yield from batch
+
+    max_time = None if deadline is None else max(0.0, deadline - time.time())
+    with Client(**options) as client:
+        run = client.start(feed(), max_time=max_time, on_idle=on_idle, local=True)
+
+        def listen() -> None:
+            while True:
+                try:
+                    message = conn.recv()
+                except (EOFError, OSError):  # the parent is gone: stop now
+                    run.stop(0.0)
+                    run.stop(0.0)
+                    inbox.put(None)
+                    return
+                if isinstance(message, list):
+                    inbox.put(message)
+                elif message is None:
+                    inbox.put(None)
+                    return
+                else:  # ("stop", grace): nothing more will come
+                    run.stop(message[1])
+                    inbox.put(None)
+
+        threading.Thread(target=listen, name="multifetch-inbox", daemon=True).start()
+        assert isinstance(run, Run)
+        for job in run.jobs():
+            if not outbox:
+                oldest = time.monotonic()
+            outbox.append(job.to_result())
+        flush()
+    conn.send(("end",))
+
+
+# -- this process's side --------------------------------------------------------------------------
+
+class _Engine:
+    """One engine process as the parent sees it."""
+
+    def __init__(self, context: Any, options: dict[str, Any], deadline: float | None) -> None:
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_engine_main, args=(child, options, deadline),
+                                       name="multifetch-engine", daemon=True)
+        self.process.start()
+        child.close()
+        self.held: dict[str, tuple[int, Request]] = {}  # id -> (position, request) sent, no result yet
+        self.waiting: list[Request] = []  # chosen for this process, not yet sent
+        self.closed = False  # no more requests will be sent
+        self.ended = False
+
+    def load(self) -> int:
+        return len(self.held)  # ``waiting`` is part of it
+
+    def send_waiting(self) -> None:
+        if self.waiting and not self.closed:
+            try:
+                self.conn.send(self.waiting)
+            except OSError:  # it died: the poll loop hears of it and sends what it held again
+                self.closed = True
+            self.waiting = []
+
+    def close_input(self) -> None:
+        if not self.closed:
+            self.closed = True
+            try:
+                self.conn.send(None)
+            except OSError:
+                pass
+
+
+class ProcessRun:
+    """Like ``Run``: iterate ``results()``; ``statistics()`` and ``stop()`` any time."""
+
+    def __init__(
+        self,
+        specs: Iterator[Request | InvalidSpec | NotReady],
+        options: dict[str, Any],
+        processes: int,
+        *,
+        skip: Callable[[str], bool] | None = None,
+        max_time: float | None = None,
+        window: int | None = None,
+    ) -> None:
+        self._specs = specs
+        self._skip = skip
+        self._options, self._pinned = divide_options(options, processes)
+        share = self._options["concurrency"]
+        self._cap = (window or max(4 * share, 1024)) + 2 * _BATCH  # held by one process at most
+        self._started = time.monotonic()
+        self._deadline = None if max_time is None else time.time() + max_time
+        # fork is quick and safe while this process has one thread; otherwise a fresh interpreter
+        method = "fork" if threading.active_count() == 1 else "spawn"
+        self._context = multiprocessing.get_context(method)
+        self.processes = processes
+        self._poll = select.poll()
+        self._by_fd: dict[int, _Engine] = {}
+        self._engines = [self._spawn() for _ in range(processes)]
+        self._respawns = 2 * processes
+        self._again: deque[tuple[int, Request]] = deque()  # from an engine that died
+        self._sent_again: set[str] = set()
+        self._position = 0
+        self._exhausted = False
+        self._stopping = False
+        self._cancelling = False
+        self._done = 0
+        self._received = 0
+        self._errors: dict[str, int] = {}
+        self._statuses: dict[int, int] = {}
+        self._bytes = 0
+
+    def _spawn(self) -> _Engine:
+        engine = _Engine(self._context, self._options, self._deadline)
+        fd = engine.conn.fileno()
+        self._by_fd[fd] = engine
+        self._poll.register(fd, select.POLLIN)
+        return engine
+
+    def _forget(self, engine: _Engine) -> None:
+        if engine.ended:
+            return
+        engine.ended = True
+        fd = engine.conn.fileno()
+        if self._by_fd.get(fd) is engine:
+            del self._by_fd[fd]
+            self._poll.unregister(fd)
+        engine.conn.close()
+
+    @property
+    def pids(self) -> list[int]:
+        """The engine processes' ids (for tests and for the curious)."""
+        return [e.process.pid or 0 for e in self._engines]
+
+    # -- results ------------------------------------------------------------------------------
+
+    def results(self) -> Generator[Result, None, None]:
+        for _, result in self.positioned():
+            yield result
+
+    def positioned(self) -> Generator[tuple[int, Result], None, None]:
+        """``(input position, result)`` pairs as results arrive."""
+        try:
+            ready: list[tuple[int, Result]] = []
+            while True:
+                if not self._stopping and not self._cancelling:
+                    if self._deadline is not None and time.time() >= self._deadline:
+                        self._cancel(ready)
+                    else:
+                        self._dispatch(ready)
+                for pair in ready:
+                    yield self._count(pair)
+                ready.clear()
+                if self._cancelling and not self._exhausted:
+                    self._cancel_input(ready)
+                    continue
+                if all(e.ended for e in self._engines):
+                    return
+                timeout = 0.5
+                if self._deadline is not None and not self._cancelling:
+                    timeout = max(0.0, min(timeout, self._deadline - time.time()))
+                for fd, _ in self._poll.poll(timeout * 1000):
+                    engine = self._by_fd.get(fd)
+                    if engine is not None and not engine.ended:
+                        self._receive(engine, ready)
+        finally:
+            self._shut_down()
+
+    def _receive(self, engine: _Engine, ready: list[tuple[int, Result]]) -> None:
+        try:
+            message = engine.conn.recv()
+        except (EOFError, OSError):
+            self._lost(engine, ready)
+            return
+        if isinstance(message, tuple):  # ("end",)
+            self._forget(engine)
+            engine.process.join(5)
+            return
+        held = engine.held
+        for result in message:
+            entry = held.pop(result.id, None)
+            self._received += 1
+            ready.append((entry[0] if entry else -1, result))
+
+    def _dispatch(self, ready: list[tuple[int, Result]]) -> None:
+        """Read input until every engine holds its share; send what was chosen."""
+        engines = [e for e in self._engines if not e.closed]
+        if not engines:
+            return
+        while self._again:
+            position, request = self._again.popleft()
+            target = self._target(engines, request)
+            target.waiting.append(request)
+            target.held[request.id or ""] = (position, request)
+        while not self._exhausted:
+            item = next(self._specs, None)
+            if item is None:
+                self._exhausted = True
+                break
+            if isinstance(item, NotReady):
+                break
+            position = self._position
+            self._position += 1
+            if isinstance(item, InvalidSpec):
+                if self._skip is None or not self._skip(item.id):
+                    ready.append((position, _invalid(item, position)))
+                continue
+            if item.id is None:
+                item = replace(item, id=str(position))
+            if self._skip is not None and self._skip(item.id or ""):
+                continue
+            target = self._target(engines, item)
+            target.waiting.append(item)
+            target.held[item.id or ""] = (position, item)
+            if len(target.waiting) >= _BATCH:
+                target.send_waiting()
+            if target.load() >= self._cap:
+                break
+        for engine in engines:
+            engine.send_waiting()
+            if self._exhausted:
+                engine.close_input()
+
+    def _target(self, engines: list[_Engine], request: Request) -> _Engine:
+        if self._pinned:
+            return self._engines[zlib.crc32(origin_of(request.url).encode()) % len(self._engines)]
+        return min(engines, key=_Engine.load)
+
+    # -- ends: max-time, stop, a lost engine ------------------------------------------------------
+
+    def _cancel(self, ready: list[tuple[int, Result]]) -> None:
+        """The deadline passed: engines cancel what they hold; what no engine holds, we do."""
+        self._cancelling = True
+        for engine in self._engines:
+            for request in engine.waiting:
+                position = engine.held.pop(request.id or "")[0]
+                ready.append((position, _cancelled(request, position)))
+            engine.waiting = []
+            engine.close_input()
+        while self._again:
+            position, request = self._again.popleft()
+            ready.append((position, _cancelled(request, position)))
+
+    def _cancel_input(self, ready: list[tuple[int, Result]]) -> None:
+        for _ in range(1024):
+            item = next(self._specs, None)
+            if item is None:
+                self._exhausted = True
+                return
+            if isinstance(item, NotReady):
+                return
+            position = self._position
+            self._position += 1
+            if isinstance(item, InvalidSpec):
+                if self._skip is None or not self._skip(item.id):
+                    ready.append((position, _invalid(item, position)))
+                continue
+            if item.id is None:
+                item = replace(item, id=str(position))
+            if self._skip is None or not self._skip(item.id or ""):
+                ready.append((position, _cancelled(item, position)))
+
+    def _lost(self, engine: _Engine, ready: list[tuple[int, Result]]) -> None:
+        """An engine process died: replace it; what it held is sent again, or recorded."""
+        engine.closed = True
+        self._forget(engine)
+        engine.process.join(5)
+        code = engine.process.exitcode
+        message = f"an engine process exited (code {code}) while this request was in it"
+        index = self._engines.index(engine)
+        if not (self._stopping or self._cancelling):
+            if self._respawns <= 0:
+                raise MultifetchError(f"engine processes keep exiting (last exit code {code})")
+            self._respawns -= 1
+            self._engines[index] = self._spawn()  # takes what is sent again, then its input ends
+        for request_id, (position, request) in engine.held.items():
+            again = request.method in _IDEMPOTENT and request_id not in self._sent_again
+            if again and not (self._stopping or self._cancelling):
+                self._sent_again.add(request_id)
+                self._again.append((position, request))
+            elif not self._stopping:
+                job = Job(request, request_id, "", position)
+                job.fail("other", message)
+                ready.append((position, job.to_result()))
+        engine.held.clear()
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Send no more requests; engines finish what is in flight within ``grace``, then abort."""
+        if self._stopping:
+            grace = 0.0
+        self._stopping = True
+        for engine in self._engines:
+            if engine.ended:
+                continue
+            try:
+                engine.conn.send(("stop", grace))
+            except OSError:
+                pass
+
+    @property
+    def unfinished(self) -> int:
+        """Inputs read whose record was not produced (after a stop)."""
+        return sum(len(e.held) for e in self._engines) + len(self._again)
+
+    def _shut_down(self) -> None:
+        for engine in self._engines:
+            if not engine.ended:
+                engine.close_input()
+                engine.process.join(0.2)
+                if engine.process.is_alive():
+                    engine.process.kill()
+                    engine.process.join(5)
+                self._forget(engine)
+
+    # -- statistics -------------------------------------------------------------------------------
+
+    def _count(self, pair: tuple[int, Result]) -> tuple[int, Result]:
+        result = pair[1]
+        self._done += 1
+        if result.error is not None:
+            self._errors[result.error.kind] = self._errors.get(result.error.kind, 0) + 1
+        else:
+            status = result.status or 0
+            self._statuses[status] = self._statuses.get(status, 0) + 1
+            self._bytes += result.size
+        return pair
+
+    def statistics(self) -> Statistics:
+        held = sum(len(e.held) - len(e.waiting) for e in self._engines)
+        return Statistics(
+            elapsed=time.monotonic() - self._started,
+            inputs_read=self._position,
+            done=self._done,
+            in_flight=held,
+            queued=sum(len(e.waiting) for e in self._engines) + len(self._again),
+            waiting_retry=0,
+            attempts=self._done,
+            retries=0,
+            errors=dict(self._errors),
+            statuses=dict(self._statuses),
+            bytes=self._bytes,
+            input_exhausted=self._exhausted,
+        )
+
+
+def _invalid(item: InvalidSpec, position: int) -> Result:
+    job = Job(Request(url=item.text, method=item.method, meta=item.meta), item.id, "", position)
+    job.fail("invalid_input", item.message)
+    return job.to_result()
+
+
+def _cancelled(request: Request, position: int) -> Result:
+    job = Job(request, request.id or str(position), "", position)
+    job.fail("cancelled", _CANCELLED)
+    return job.to_result()

@@ -1,0 +1,171 @@
+"""Several engine processes for one run: one record per input, limits kept, deaths survived."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import multifetch
+from multifetch import Client
+from multifetch._processes import ProcessRun, divide_options
+from multifetch.sinks._read import read_records
+from multifetch.testing import TargetServer, body_for
+
+from helpers import jsonl, mf
+
+
+def host_of(server: TargetServer) -> str:
+    return f"127.0.0.1:{server.port}"
+
+
+def test_every_input_gets_one_result(target: TargetServer) -> None:
+    urls = [f"{target.url}/bytes/100?seed={i}" for i in range(3000)] + ["not a url", target.url + "/status/404"]
+    results = list(multifetch.fetch(urls, processes=2, concurrency=32, per_host=32))
+    assert len(results) == len(urls)
+    assert sorted(r.id for r in results) == sorted(str(i) for i in range(len(urls)))
+    by_id = {r.id: r for r in results}
+    assert by_id["3000"].error is not None and by_id["3000"].error.kind == "invalid_input"
+    assert by_id["3001"].status_code == 404
+    assert by_id["7"].content == body_for(100, "7")  # bodies in memory come across whole
+    assert by_id["7"].headers["content-length"] == "100"
+    assert by_id["7"].timings is not None
+
+
+def test_map_keeps_input_order(target: TargetServer) -> None:
+    urls = [f"{target.url}/delay/{(i % 5) / 100}?i={i}" for i in range(300)]
+    with Client(processes=2, per_host=16) as client:
+        assert [r.url for r in client.map(urls)] == urls
+        assert client.get(target.url + "/bytes/3").content == body_for(3, "")
+
+
+def test_work_is_spread_over_the_processes(target: TargetServer) -> None:
+    urls = [f"{target.url}/bytes/10?i={i}" for i in range(2000)]
+    with Client(processes=2, concurrency=16, per_host=16) as client:
+        run = client.start(urls)
+        assert isinstance(run, ProcessRun)
+        pids = set(run.pids)
+        assert len(pids) == 2 and os.getpid() not in pids
+        results = list(run.results())
+    assert len(results) == 2000 and all(r.status_code == 200 for r in results)
+
+
+def test_per_host_limit_is_shared_out(fresh_target: TargetServer) -> None:
+    urls = [f"{fresh_target.url}/delay/0.03?i={i}" for i in range(120)]
+    results = list(multifetch.fetch(urls, processes=2, concurrency=50, per_host=4))
+    assert all(r.status_code == 200 for r in results)
+    assert fresh_target.stats.max_in_flight(host_of(fresh_target)) == 4  # 2 + 2
+
+
+def test_a_limit_too_small_to_split_pins_the_host_to_one_process(fresh_target: TargetServer) -> None:
+    urls = [f"{fresh_target.url}/delay/0.02?i={i}" for i in range(40)]
+    results = list(multifetch.fetch(urls, processes=2, per_host=1))
+    assert all(r.status_code == 200 for r in results)
+    assert fresh_target.stats.max_in_flight(host_of(fresh_target)) == 1
+
+
+def test_dividing_the_limits() -> None:
+    shares, pinned = divide_options({"concurrency": 64, "per_host": 8, "rate": "100/s",
+                                     "host_limits": {"a:1": 4}}, 2)
+    assert (shares["concurrency"], shares["per_host"], shares["rate"], pinned) == (32, 4, 50.0, False)
+    assert shares["host_limits"] == {"a:1": 2}
+    shares, pinned = divide_options({"concurrency": 64, "per_host": 2, "per_host_rate": 10}, 4)
+    assert pinned and shares["per_host"] == 2 and shares["per_host_rate"] == 10
+
+
+def test_a_killed_engine_process_loses_nothing(target: TargetServer) -> None:
+    urls = [f"{target.url}/item/{i}?delay=0.01" for i in range(1500)]
+    with Client(processes=2, concurrency=32, per_host=32) as client:
+        run = client.start(urls)
+        assert isinstance(run, ProcessRun)
+        results = []
+        for result in run.results():
+            results.append(result)
+            if len(results) == 200:
+                os.kill(run.pids[0], signal.SIGKILL)
+    ids = [r.id for r in results]
+    assert len(ids) == len(set(ids)) == 1500
+    assert all(r.status_code == 200 for r in results), {r.error for r in results if r.error}
+
+
+def test_max_time_cancels_the_rest(target: TargetServer) -> None:
+    urls = [f"{target.url}/delay/0.05?i={i}" for i in range(2000)]
+    results = list(multifetch.fetch(urls, processes=2, concurrency=8, per_host=8, max_time=0.5))
+    assert sorted(int(r.id) for r in results) == list(range(2000))
+    kinds = {r.error.kind if r.error else r.status_code for r in results}
+    assert kinds <= {200, "cancelled"} and "cancelled" in kinds and 200 in kinds
+
+
+def test_results_cross_processes_whole(target: TargetServer) -> None:
+    (result,) = list(multifetch.fetch([target.url + "/bytes/50?seed=x"], retries=0))
+    copy = pickle.loads(pickle.dumps(result))
+    for name in multifetch.Result.__slots__:
+        assert getattr(copy, name) == getattr(result, name), name
+
+
+def test_cli_processes(target: TargetServer, tmp_path: Path) -> None:
+    src = tmp_path / "in.txt"
+    src.write_text("".join(f"{target.url}/bytes/20?seed={i}\n" for i in range(2000)) + "nonsense\n")
+    out = tmp_path / "out.jsonl"
+    done = mf("fetch", str(src), "-o", str(out), "-P", "2", "-c", "16", "--per-host", "16", "-q")
+    assert done.returncode == 1, done.stderr  # the bad line
+    records = jsonl(out)
+    assert sorted(r["id"] for r in records) == sorted(str(i) for i in range(1, 2002))
+    assert sum(r["status"] == 200 for r in records) == 2000
+
+
+def test_cli_interrupted_with_processes_resumes_to_one_record_each(target: TargetServer, tmp_path: Path) -> None:
+    n = 6000
+    src = tmp_path / "in.txt"
+    src.write_text("".join(f"{target.url}/item/{i}?delay=0.004\n" for i in range(n)))
+    out = tmp_path / "out.jsonl"
+    command = [sys.executable, "-m", "multifetch", "fetch", str(src), "-o", str(out), "-P", "2", "-c", "16",
+               "--per-host", "16", "-q", "--resume"]
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode in (0, 130), err
+    if proc.returncode == 130:
+        assert b"--resume" in err and b"Traceback" not in err
+    finished = subprocess.run(command, capture_output=True, timeout=120, check=False)
+    assert finished.returncode == 0, finished.stderr
+    ids = [r["id"] for r in read_records(str(out))]
+    assert len(ids) == len(set(ids)) == n
+
+
+@pytest.mark.parametrize("bad", [0, -1, "2"])
+def test_bad_process_counts_are_refused(bad: object) -> None:
+    with pytest.raises(multifetch.UsageError):
+        Client(processes=bad)  # type: ignore[arg-type]
+
+
+def test_cli_to_stdout_with_an_engine_killed_writes_each_record_once(target: TargetServer, tmp_path: Path) -> None:
+    """A replacement engine is forked while stdout holds unwritten records: they must not be
+    written twice (by the copy in the new process)."""
+    n = 8000
+    src = tmp_path / "in.txt"
+    src.write_text("".join(f"{target.url}/item/{i}?delay=0.002\n" for i in range(n)))
+    proc = subprocess.Popen([sys.executable, "-m", "multifetch", "fetch", str(src), "-P", "2", "-c", "8",
+                             "--per-host", "8", "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    children: list[int] = []
+    deadline = time.monotonic() + 10
+    while len(children) < 2 and time.monotonic() < deadline:
+        try:
+            children = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+        except FileNotFoundError:
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert children, "no engine processes seen"
+    os.kill(children[0], signal.SIGKILL)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    ids = [r["id"] for r in jsonl(out)]
+    assert len(ids) == len(set(ids)) == n
