@@ -1,3 +1,4 @@
 from multifetch.cli.main import main
 
-main()
+if __name__ == "__main__":  # engine processes started by "spawn" import this module again
+    main()

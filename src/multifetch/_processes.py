@@ -205,9 +205,8 @@ class ProcessRun:
         self._cap = (window or max(4 * share, 1024)) + 2 * _BATCH  # held by one process at most
         self._started = time.monotonic()
         self._deadline = None if max_time is None else time.time() + max_time
-        # fork is quick and safe while this process has one thread; otherwise a fresh interpreter
-        method = "fork" if threading.active_count() == 1 else "spawn"
-        self._context = multiprocessing.get_context(method)
+        self._context = multiprocessing.get_context(_start_method())
+        self._concurrency = options.get("concurrency", 64)
         self.processes = processes
         self._poll = select.poll()
         self._by_fd: dict[int, _Engine] = {}
@@ -385,7 +384,8 @@ class ProcessRun:
         index = self._engines.index(engine)
         if not (self._stopping or self._cancelling):
             if self._respawns <= 0:
-                raise MultifetchError(f"engine processes keep exiting (last exit code {code})")
+                raise MultifetchError(f"engine processes keep exiting (last exit code {code}; "
+                                      "their own error is above)")
             self._respawns -= 1
             self._engines[index] = self._spawn()  # takes what is sent again, then its input ends
         for request_id, (position, request) in engine.held.items():
@@ -441,13 +441,14 @@ class ProcessRun:
         return pair
 
     def statistics(self) -> Statistics:
-        held = sum(len(e.held) - len(e.waiting) for e in self._engines)
+        held = sum(len(e.held) for e in self._engines) + len(self._again)
+        in_flight = min(held, self._concurrency)  # the engines queue the rest
         return Statistics(
             elapsed=time.monotonic() - self._started,
             inputs_read=self._position,
             done=self._done,
-            in_flight=held,
-            queued=sum(len(e.waiting) for e in self._engines) + len(self._again),
+            in_flight=in_flight,
+            queued=held - in_flight,
             waiting_retry=0,
             attempts=self._done,
             retries=0,
@@ -456,6 +457,18 @@ class ProcessRun:
             bytes=self._bytes,
             input_exhausted=self._exhausted,
         )
+
+
+def _start_method() -> str:
+    """fork is quick, and safe while this process has one thread; otherwise a fresh interpreter,
+    unless the main script cannot be imported again (read from stdin, say)."""
+    if threading.active_count() == 1:
+        return "fork"
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if getattr(main, "__spec__", None) is None and path is not None and not os.path.exists(path):
+        return "fork"
+    return "spawn"
 
 
 def _invalid(item: InvalidSpec, position: int) -> Result:
