@@ -94,3 +94,26 @@ def test_two_gigabyte_body_in_flat_memory(target: TargetServer, tmp_path: Path) 
     # big pytest process starts with the parent's figure; VmHWM is measured for the new image.
     assert int(hwm_kb) < 100 * 1024, f"peak RSS {int(hwm_kb) / 1024:.0f} MB (ru_maxrss {maxrss_kb} kB)"
     Path(path).unlink()
+
+
+def test_a_body_that_cannot_be_saved_is_a_write_error(target: TargetServer, tmp_path: Path) -> None:
+    """The disk refuses a saved body part-way (here: a 2 MB file-size limit): that request gets a
+    ``write`` error, the others their files, and the run ends normally with status 1."""
+    import resource
+
+    def limit_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2_000_000, 2_000_000))
+
+    src = tmp_path / "in.txt"
+    src.write_text(f"{target.url}/bytes/6000000?seed=big\n" + "".join(
+        f"{target.url}/bytes/3000?seed={i}\n" for i in range(5)))
+    folder = tmp_path / "bodies"
+    done = subprocess.run([sys.executable, "-m", "multifetch", "fetch", str(src), "-o", str(tmp_path / "out.jsonl"),
+                           "--save-bodies", str(folder), "-q", "--retries", "0"],
+                          capture_output=True, timeout=60, preexec_fn=limit_files, check=False)
+    assert done.returncode == 1, done.stderr
+    assert b"Traceback" not in done.stderr
+    records = {r["id"]: r for r in jsonl(tmp_path / "out.jsonl")}
+    assert records["1"]["error"]["kind"] == "write" and "cannot save body" in records["1"]["error"]["message"]
+    assert all(records[str(i)]["status"] == 200 and records[str(i)]["size"] == 3000 for i in range(2, 7))
+    assert not (folder / "1").exists()

@@ -9,9 +9,24 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 _FILE_BLOCK = 1 << 20  # bytes gathered before each write to a saved body
+_BLOCKS_AHEAD = 4  # blocks of one body queued for the disk thread at most: bounds memory
+_disk_lock = threading.Lock()
+_disk_pool: ThreadPoolExecutor | None = None
+
+
+def _disk() -> ThreadPoolExecutor:
+    """The one disk thread: blocks are written in the order they were queued."""
+    global _disk_pool
+    with _disk_lock:
+        if _disk_pool is None:
+            _disk_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="multifetch-disk")
+        return _disk_pool
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -77,8 +92,8 @@ class FileBody:
     the server answers with the whole body instead of 206, the file starts over.
     """
 
-    __slots__ = ("_buffer", "_buffered", "_fd", "_final", "_hash", "_meta", "_part", "error", "raw_headers",
-                 "size")
+    __slots__ = ("_buffer", "_buffered", "_fd", "_final", "_hash", "_meta", "_part", "_pending", "_resumed",
+                 "error", "raw_headers", "size")
 
     def __init__(self, folder: Path, job_id: str) -> None:
         name = safe_name(job_id)
@@ -89,6 +104,8 @@ class FileBody:
         self._fd = -1
         self._buffer: list[bytes] = []
         self._buffered = 0
+        self._pending: deque[Future[None]] = deque()  # blocks handed to the disk thread
+        self._resumed = 0  # bytes already on disk from an interrupted download (206)
         self.size = 0
         self.error: OSError | None = None
         self.raw_headers: list[bytes] = []  # the transport's header lines: status and validator
@@ -103,35 +120,45 @@ class FileBody:
         return (offset, validator) if offset > 0 and validator else None
 
     def write(self, chunk: bytes) -> int | None:
-        # libcurl hands bodies over 16 KB at a time: they are written _FILE_BLOCK at a time, with
-        # one writev, rather than with a system call each.
+        # libcurl hands bodies over 16 KB at a time. They are gathered into _FILE_BLOCK blocks,
+        # which the disk thread hashes and writes while the event loop goes on: SHA-256 and
+        # write() release the GIL, so that work takes the other core.
         self._buffer.append(chunk)
         self._buffered += len(chunk)
         self.size += len(chunk)
         if self._buffered >= _FILE_BLOCK:
             try:
-                self._flush()
+                self._hand_over()
             except OSError as exc:
                 self.error = exc
                 return 0  # tells libcurl to abort the transfer (CURLE_WRITE_ERROR)
         return None
 
-    def _flush(self) -> None:
+    def _hand_over(self) -> None:
+        """Queue the gathered block; wait when this body has _BLOCKS_AHEAD blocks queued."""
+        pending = self._pending
+        pending.append(_disk().submit(self._store, self._buffer))
+        self._buffer = []
+        self._buffered = 0
+        while len(pending) > _BLOCKS_AHEAD or (pending and pending[0].done()):
+            pending.popleft().result()  # raises the disk thread's OSError here
+
+    def _drain(self) -> None:
+        """Wait for every queued block; raise the first error."""
+        pending = self._pending
+        while pending:
+            pending.popleft().result()
+
+    def _store(self, chunks: list[bytes]) -> None:  # on the disk thread
         if self._fd < 0:
             self._open()
-        chunks = self._buffer
         if not chunks:
             return
-        update = self._hash.update
-        for chunk in chunks:
-            update(chunk)
-        written = os.writev(self._fd, chunks)
-        if written < self._buffered:  # a short write (a signal, a nearly full disk): the rest
-            rest = memoryview(b"".join(chunks))[written:]
-            while rest:
-                rest = rest[os.write(self._fd, rest):]
-        chunks.clear()
-        self._buffered = 0
+        block = b"".join(chunks)
+        self._hash.update(block)
+        view = memoryview(block)
+        while view:
+            view = view[os.write(self._fd, view):]
 
     def _answer(self) -> tuple[int, str | None]:
         status, etag, modified = 0, None, None
@@ -156,7 +183,7 @@ class FileBody:
             with open(self._part, "rb") as done:  # the hash must cover the whole body
                 for block in iter(lambda: done.read(1 << 20), b""):
                     self._hash.update(block)
-                    self.size += len(block)
+                    self._resumed += len(block)
             self._fd = os.open(self._part, flags | os.O_APPEND)
             return
         for stale in (self._part, self._meta):
@@ -171,7 +198,12 @@ class FileBody:
                 meta.write(validator)
 
     def finish(self) -> tuple[bytes | None, str | None, str | None]:
-        self._flush()  # an empty body still gets its (empty) file
+        try:
+            self._hand_over()  # the last block; an empty body still gets its (empty) file
+        finally:
+            self._drain()
+        self.size += self._resumed
+        self._resumed = 0
         os.close(self._fd)
         self._fd = -1
         os.replace(self._part, self._final)
@@ -183,12 +215,13 @@ class FileBody:
 
     def abort(self) -> None:
         """An attempt failed: drop what it wrote, unless it can be continued with Range later."""
-        if self._buffer and self._fd >= 0 and self.error is None:
-            try:
-                self._flush()  # all that arrived counts for a later Range request
-            except OSError:
-                pass
-        self._buffer.clear()
+        try:
+            if self._buffer and self.error is None:
+                self._hand_over()  # all that arrived counts for a later Range request
+            self._drain()
+        except OSError:
+            pass
+        self._buffer = []
         self._buffered = 0
         if self._fd >= 0:
             os.close(self._fd)
