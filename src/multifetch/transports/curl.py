@@ -40,6 +40,7 @@ _EPOLL_FOR = {
 _ERR = select.EPOLLERR | select.EPOLLHUP
 _PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
 _PER_MULTI = 256  # transfers a multi handle serves before another one is added
+_IDLE_HOSTS = 4096  # hosts whose idle connections are placed (see CurlTransport._idle)
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
@@ -156,6 +157,11 @@ class CurlTransport:
             multi.setopt(pycurl.M_PIPELINING, pycurl.PIPE_MULTIPLEX)
             self._multis.append(multi)
         self._turn = 0
+        # Each multi keeps its own connections. A transfer sent to a multi with no idle
+        # connection to its host opens one while another multi's sits idle (measured: 7,900
+        # connections opened for 30,000 requests at 5,000 connections), so transfers go where
+        # their host's idle connections are: host -> multis, one entry per connection returned.
+        self._idle: dict[str, list[pycurl.CurlMulti]] = {}
 
     # -- libcurl callbacks: keep them tiny, they run per socket event -----------------------------
 
@@ -279,8 +285,12 @@ class CurlTransport:
         multis = self._multis
         multi = multis[0]
         if len(multis) > 1:
-            self._turn = (self._turn + 1) % len(multis)
-            multi = multis[self._turn]
+            idle = self._idle.get(job.host)
+            if idle:  # the multi that holds an idle connection to the host: reuse it
+                multi = idle.pop()
+            else:
+                self._turn = (self._turn + 1) % len(multis)
+                multi = multis[self._turn]
         job.transport_state = (handle, writer, raw_headers, hop, multi)
         self._jobs[id(handle)] = job
         multi.add_handle(handle)
@@ -379,6 +389,14 @@ class CurlTransport:
         del self._jobs[id(handle)]
         job.transport_state = None
         multi.remove_handle(handle)
+        if code == 0 and len(self._multis) > 1:
+            idle = self._idle.get(job.host)
+            if idle is None:
+                if len(self._idle) >= _IDLE_HOSTS:
+                    self._idle.clear()  # a crawl over many hosts: keep this map small
+                idle = self._idle[job.host] = []
+            if len(idle) < _PER_MULTI * len(self._multis):
+                idle.append(multi)
         self.active -= 1
         getinfo = handle.getinfo
         job.elapsed = time.monotonic() - job.t0
