@@ -214,6 +214,7 @@ class ProcessRun:
         self._respawns = 2 * processes
         self._again: deque[tuple[int, Request]] = deque()  # from an engine that died
         self._sent_again: set[str] = set()
+        self._abandoned = 0
         self._position = 0
         self._exhausted = False
         self._stopping = False
@@ -393,7 +394,9 @@ class ProcessRun:
             if again and not (self._stopping or self._cancelling):
                 self._sent_again.add(request_id)
                 self._again.append((position, request))
-            elif not self._stopping:
+            elif self._stopping:
+                self._abandoned += 1  # no record: --resume fetches it
+            else:
                 job = Job(request, request_id, "", position)
                 job.fail("other", message)
                 ready.append((position, job.to_result()))
@@ -415,7 +418,7 @@ class ProcessRun:
     @property
     def unfinished(self) -> int:
         """Inputs read whose record was not produced (after a stop)."""
-        return sum(len(e.held) for e in self._engines) + len(self._again)
+        return sum(len(e.held) for e in self._engines) + len(self._again) + self._abandoned
 
     def _shut_down(self) -> None:
         for engine in self._engines:

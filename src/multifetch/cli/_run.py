@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,7 +19,6 @@ from .._client import Client, Run, RunHandle
 from .._dedup import Dedup
 from .._errors import UsageError
 from .._inputs import InputError, RequestDefaults, check_sources, read_inputs
-from .._processes import ProcessRun
 from .._redact import Redactor
 from .._resources import fit_concurrency
 from .._resume import JSONLResume, SQLiteResume, check_fingerprint, fingerprint, write_fingerprint
@@ -29,6 +28,9 @@ from ..distributed import ClusterRun
 from ..sinks import OPTIONAL_FIELDS, RECORD_FIELDS, Sink, format_for, open_sink
 from ._exit import CLIError, Exit
 from ._terminal import safe_text
+
+if TYPE_CHECKING:
+    from .._processes import ProcessRun
 
 
 @dataclass
