@@ -95,3 +95,19 @@ def test_record_timestamps_match_datetime_isoformat(ts: float) -> None:
     expected = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     assert iso_utc(ts) == expected
     assert iso_utc(ts) == expected  # the cached second
+
+
+@given(st.lists(st.sampled_from(["http://a.com", "http://A.com", "http://a.com.evil", "https://a.com",
+                                 "http://u:p@a.com", "http://a.com:8080", "ftp://a.com", "a.com", ""]).flatmap(
+    lambda heads: st.tuples(st.just(heads), st.sampled_from(["", "/", "/x?y", "?q", "#f", ".b/c", ":1/"]))),
+    max_size=30))
+def test_origin_of_remembers_only_what_it_may(parts: list[tuple[str, str]]) -> None:
+    """origin_of keeps the last origin to answer the next URL of the same host quickly; the
+    answer must be the one it gives with nothing remembered."""
+    from multifetch import _spec
+
+    for head, tail in parts:
+        url = head + tail
+        cached = _spec.origin_of(url)
+        _spec._last = ("\0", "")
+        assert cached == _spec.origin_of(url), url

@@ -14,6 +14,10 @@ _GROWTH = 1.01
 _LOG_GROWTH = math.log(_GROWTH)
 
 
+def bucket(seconds: float) -> int:
+    return 0 if seconds <= _FLOOR else int(math.log(seconds / _FLOOR) / _LOG_GROWTH) + 1
+
+
 class LatencySketch:
     __slots__ = ("count", "counts", "max", "total")
 
@@ -23,8 +27,10 @@ class LatencySketch:
         self.total = 0.0
         self.max: float | None = None
 
-    def add(self, seconds: float) -> None:
-        index = 0 if seconds <= _FLOOR else int(math.log(seconds / _FLOOR) / _LOG_GROWTH) + 1
+    def add(self, seconds: float, index: int | None = None) -> None:
+        """Count ``seconds``; ``index`` is ``bucket(seconds)`` when the caller has it already."""
+        if index is None:
+            index = bucket(seconds)
         self.counts[index] = self.counts.get(index, 0) + 1
         self.count += 1
         self.total += seconds

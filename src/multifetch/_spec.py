@@ -69,12 +69,24 @@ class Request:
 
 def origin_of(url: str) -> str:
     """``scheme://host[:port]`` of an http(s) URL, lower-cased, without userinfo."""
+    global _last
+    prefix, origin = _last  # runs are mostly long stretches of one host: remember the last one
+    if url.startswith(prefix) and url[len(prefix):len(prefix) + 1] in _AFTER_AUTHORITY:
+        return origin
     match = _ORIGIN.match(url)
-    origin = match.group() if match else url
+    if match is None:
+        return url.lower()
+    origin = raw = match.group()
     if "@" in origin:
         scheme, _, authority = origin.partition("://")
         origin = scheme + "://" + authority.rpartition("@")[2]
-    return origin.lower()
+    origin = origin.lower()
+    _last = (raw, origin)  # one tuple: another thread never sees a prefix with a wrong origin
+    return origin
+
+
+_AFTER_AUTHORITY = ("", "/", "?", "#")
+_last = ("\0", "")  # (the URL text of the last origin, that origin); the prefix matches no URL
 
 
 _URL_SAFE = "/?#[]@!$&'()*+,;=:%-._~"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from ._sketch import LatencySketch
+from ._sketch import LatencySketch, bucket
 
 
 class SummaryBuilder:
@@ -44,8 +44,9 @@ class SummaryBuilder:
         self.statuses[record["status"]] += 1
         self.bytes += record.get("size") or 0
         elapsed = record.get("elapsed") or 0.0
-        self.latencies.add(elapsed)
-        entry[2].add(elapsed)
+        index = bucket(elapsed)  # one logarithm for both sketches
+        self.latencies.add(elapsed, index)
+        entry[2].add(elapsed, index)
 
     def summary(self, wall_seconds: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         lat = self.latencies

@@ -234,9 +234,12 @@ class CurlTransport:
         self._launch(job, url, request.method, request.headers, request.body, hop)
 
     def _carries_secrets(self, request: Request) -> bool:
-        if self._has_auth or "@" in request.url.split("/", 3)[2]:
+        if self._has_auth:
             return True
-        return any(k.lower() in self._secret_headers for k, _ in request.headers)
+        url = request.url
+        if "@" in url and "@" in url.split("/", 3)[2]:
+            return True
+        return bool(request.headers) and any(k.lower() in self._secret_headers for k, _ in request.headers)
 
     def _launch(
         self, job: Job, url: str, method: str, headers: Headers, body: bytes | None, hop: Hop | None
