@@ -71,12 +71,22 @@ def test_a_limit_too_small_to_split_pins_the_host_to_one_process(fresh_target: T
 
 
 def test_dividing_the_limits() -> None:
-    shares, pinned = divide_options({"concurrency": 64, "per_host": 8, "rate": "100/s",
-                                     "host_limits": {"a:1": 4}}, 2)
-    assert (shares["concurrency"], shares["per_host"], shares["rate"], pinned) == (32, 4, 50.0, False)
-    assert shares["host_limits"] == {"a:1": 2}
-    shares, pinned = divide_options({"concurrency": 64, "per_host": 2, "per_host_rate": 10}, 4)
-    assert pinned and shares["per_host"] == 2 and shares["per_host_rate"] == 10
+    shares, pinned = divide_options({"concurrency": 64, "per_host": 9, "rate": "100/s",
+                                     "host_limits": {"a:1": 5}}, 2)
+    assert not pinned
+    assert [(s["concurrency"], s["per_host"], s["rate"], s["host_limits"]["a:1"]) for s in shares] == [
+        (32, 5, 50.0, 3), (32, 4, 50.0, 2)]
+    shares, pinned = divide_options({"concurrency": 7, "per_host": 2, "per_host_rate": 10}, 4)
+    assert pinned
+    assert [s["concurrency"] for s in shares] == [2, 2, 2, 1]  # adds up to the whole
+    assert all(s["per_host"] == 2 and s["per_host_rate"] == 10 for s in shares)
+
+
+def test_global_concurrency_holds_across_processes(fresh_target: TargetServer) -> None:
+    urls = [f"{fresh_target.url}/delay/0.03?i={i}" for i in range(60)]
+    results = list(multifetch.fetch(urls, processes=4, concurrency=3, per_host=50))
+    assert all(r.status_code == 200 for r in results)
+    assert fresh_target.stats.max_in_flight(host_of(fresh_target)) == 3  # 3 engines of 1, not 4
 
 
 def test_a_killed_engine_process_loses_nothing(target: TargetServer) -> None:

@@ -17,7 +17,6 @@ idempotent, and recorded with an ``other`` error if not — every input still ge
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 import os
 import queue
@@ -47,24 +46,33 @@ _NO_LIMIT = 3600.0
 _CANCELLED = "the run's --max-time passed before this request started"
 
 
-def divide_options(options: dict[str, Any], processes: int) -> tuple[dict[str, Any], bool]:
-    """Each engine process's options, and whether hosts must be pinned to one process each."""
+def divide_options(options: dict[str, Any], processes: int) -> tuple[list[dict[str, Any]], bool]:
+    """Each engine process's options, and whether hosts must be pinned to one process each.
+
+    Integer limits are split so that the shares add up to the whole (64 over 3: 22, 21, 21);
+    ``processes`` is never more than the concurrency (the caller sees to it).
+    """
     from ._ratelimit import parse_rate
 
-    shares = dict(options)
-    shares["concurrency"] = max(1, math.ceil(options.get("concurrency", 64) / processes))
-    for key in ("rate", "per_host_rate"):
-        if options.get(key) is not None:
-            shares[key] = parse_rate(options[key]) / processes
     per_host = options.get("per_host", 8)
     host_limits: dict[str, int] = dict(options.get("host_limits") or {})
     pinned = per_host < processes or any(v < processes for v in host_limits.values())
+    rates = {key: parse_rate(options[key]) / processes for key in ("rate", "per_host_rate")
+             if options.get(key) is not None}
     if pinned:  # a host lives in one process: its limits stay whole, its rate too
-        shares["per_host_rate"] = options.get("per_host_rate")
-    else:
-        shares["per_host"] = per_host // processes
-        shares["host_limits"] = {k: v // processes for k, v in host_limits.items()}
-    return shares, pinned
+        rates.pop("per_host_rate", None)
+    every = []
+    for index in range(processes):
+        shares = {**options, **rates, "concurrency": _share(options.get("concurrency", 64), processes, index)}
+        if not pinned:
+            shares["per_host"] = _share(per_host, processes, index)
+            shares["host_limits"] = {k: _share(v, processes, index) for k, v in host_limits.items()}
+        every.append(shares)
+    return every, pinned
+
+
+def _share(total: int, parts: int, index: int) -> int:
+    return total // parts + (1 if index < total % parts else 0)
 
 
 # -- the engine process ---------------------------------------------------------------------------
@@ -200,8 +208,9 @@ class ProcessRun:
     ) -> None:
         self._specs = specs
         self._skip = skip
+        processes = max(1, min(processes, options.get("concurrency", 64)))  # an engine has at least one
         self._options, self._pinned = divide_options(options, processes)
-        share = self._options["concurrency"]
+        share = self._options[0]["concurrency"]
         self._cap = (window or max(4 * share, 1024)) + 2 * _BATCH  # held by one process at most
         self._started = time.monotonic()
         self._deadline = None if max_time is None else time.time() + max_time
@@ -210,7 +219,7 @@ class ProcessRun:
         self.processes = processes
         self._poll = select.poll()
         self._by_fd: dict[int, _Engine] = {}
-        self._engines = [self._spawn() for _ in range(processes)]
+        self._engines = [self._spawn(index) for index in range(processes)]
         self._respawns = 2 * processes
         self._again: deque[tuple[int, Request]] = deque()  # from an engine that died
         self._sent_again: set[str] = set()
@@ -225,8 +234,8 @@ class ProcessRun:
         self._statuses: dict[int, int] = {}
         self._bytes = 0
 
-    def _spawn(self) -> _Engine:
-        engine = _Engine(self._context, self._options, self._deadline)
+    def _spawn(self, index: int) -> _Engine:
+        engine = _Engine(self._context, self._options[index], self._deadline)
         fd = engine.conn.fileno()
         self._by_fd[fd] = engine
         self._poll.register(fd, select.POLLIN)
@@ -388,7 +397,7 @@ class ProcessRun:
                 raise MultifetchError(f"engine processes keep exiting (last exit code {code}; "
                                       "their own error is above)")
             self._respawns -= 1
-            self._engines[index] = self._spawn()  # takes what is sent again, then its input ends
+            self._engines[index] = self._spawn(index)  # takes what is sent again, then its input ends
         for request_id, (position, request) in engine.held.items():
             again = request.method in _IDEMPOTENT and request_id not in self._sent_again
             if again and not (self._stopping or self._cancelling):
