@@ -41,6 +41,7 @@ from ._stats import Statistics
 
 _BATCH = 64  # requests a message: amortises pickling and pipe writes, small enough to spread well
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+_LOW_WATER = 4 * _BATCH  # requests an engine holds below which it is sent a partial batch
 _HOLD = 0.002  # longest an engine process keeps a finished result before sending it
 _NO_LIMIT = 3600.0
 _CANCELLED = "the run's --max-time passed before this request started"
@@ -341,7 +342,10 @@ class ProcessRun:
             if target.load() >= self._cap:
                 break
         for engine in engines:
-            engine.send_waiting()
+            # A partial batch goes out only when the engine runs short or the input has ended:
+            # sending after every result message made messages of a few requests each.
+            if self._exhausted or len(engine.held) - len(engine.waiting) < _LOW_WATER:
+                engine.send_waiting()
             if self._exhausted:
                 engine.close_input()
 
