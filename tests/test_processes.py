@@ -179,3 +179,16 @@ def test_cli_to_stdout_with_an_engine_killed_writes_each_record_once(target: Tar
     assert proc.returncode == 0, err
     ids = [r["id"] for r in jsonl(out)]
     assert len(ids) == len(set(ids)) == n
+
+
+def test_asyncio_front_with_processes(target: TargetServer) -> None:
+    """AsyncClient drives the run from its own thread: engines then start as fresh interpreters."""
+    import asyncio
+
+    async def run() -> list[multifetch.Result]:
+        async with multifetch.AsyncClient(processes=2, concurrency=16, per_host=16) as client:
+            return [r async for r in client.stream(f"{target.url}/item/{i}" for i in range(500))]
+
+    results = asyncio.run(run())
+    assert sorted(int(r.id) for r in results) == list(range(500))
+    assert all(r.status_code == 200 for r in results)
