@@ -192,3 +192,11 @@ def test_asyncio_front_with_processes(target: TargetServer) -> None:
     results = asyncio.run(run())
     assert sorted(int(r.id) for r in results) == list(range(500))
     assert all(r.status_code == 200 for r in results)
+
+
+def test_long_runs_of_invalid_lines_are_handed_out_as_they_come(target: TargetServer) -> None:
+    """Invalid inputs become records here, a bounded batch at a time, between valid ones."""
+    urls = ["not a url"] * 2500 + [f"{target.url}/bytes/5?i={i}" for i in range(50)] + ["nor this"] * 1500
+    results = list(multifetch.fetch(urls, processes=2, per_host=8))
+    assert sorted(int(r.id) for r in results) == list(range(len(urls)))
+    assert sum(r.status_code == 200 for r in results) == 50

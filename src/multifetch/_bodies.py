@@ -11,11 +11,11 @@ import os
 import re
 import threading
 from collections import deque
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 
 _FILE_BLOCK = 1 << 20  # bytes gathered before each write to a saved body
 _BLOCKS_AHEAD = 2  # blocks of one body queued for the disk thread at most: bounds memory
@@ -28,10 +28,12 @@ def _disk() -> ThreadPoolExecutor:
     global _disk_pool
     with _disk_lock:
         if _disk_pool is None:
-            from concurrent.futures import ThreadPoolExecutor
+            from concurrent.futures import ThreadPoolExecutor  # only when bodies are saved
 
             _disk_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="multifetch-disk")
         return _disk_pool
+
+
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 

@@ -238,10 +238,12 @@ class Client:
         run = self.start(specs)
         if isinstance(run, Run):
             pairs: Iterator[tuple[int, Result]] = ((job.position, job.to_result()) for job in run.jobs())
-        elif hasattr(run, "positioned"):
-            pairs = run.positioned()
         else:
-            raise UsageError("map() needs the input order; on a cluster, use stream() and the ids")
+            from ._processes import ProcessRun  # already loaded when run is one
+
+            if not isinstance(run, ProcessRun):
+                raise UsageError("map() needs the input order; on a cluster, use stream() and the ids")
+            pairs = run.positioned()
         for position, result in pairs:
             waiting[position] = result
             while expected in waiting:

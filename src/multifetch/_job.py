@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._result import ErrorInfo, Result, Timings
-from ._spec import Request
+from ._spec import InvalidSpec, Request
 
 
 class Job:
@@ -90,3 +90,10 @@ class Job:
             retries=self.retries,
             http_version=self.http_version,
         )
+
+
+def invalid_job(item: InvalidSpec, position: int) -> Job:
+    """The job of an input that cannot be sent: final at once, ``invalid_input``."""
+    job = Job(Request(url=item.text, method=item.method, meta=item.meta), item.id, "", position)
+    job.fail("invalid_input", item.message)
+    return job

@@ -33,14 +33,15 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from ._errors import MultifetchError
-from ._job import Job
+from ._job import Job, invalid_job
 from ._result import Result
 from ._scheduler import NOT_READY, NotReady
 from ._spec import InvalidSpec, Request, origin_of
-from ._stats import Statistics
+from ._stats import Statistics, Tally
 
 _BATCH = 64  # requests a message: amortises pickling and pipe writes, small enough to spread well
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+_READY_MAX = 1024  # records made here (invalid or cancelled inputs) handed out before reading on
 _LOW_WATER = 4 * _BATCH  # requests an engine holds below which it is sent a partial batch
 _HOLD = 0.002  # longest an engine process keeps a finished result before sending it
 _NO_LIMIT = 3600.0
@@ -229,11 +230,8 @@ class ProcessRun:
         self._exhausted = False
         self._stopping = False
         self._cancelling = False
-        self._done = 0
-        self._received = 0
-        self._errors: dict[str, int] = {}
-        self._statuses: dict[int, int] = {}
-        self._bytes = 0
+        self._backlog = False  # _read stopped because ready was full
+        self._tally = Tally()
 
     def _spawn(self, index: int) -> _Engine:
         engine = _Engine(self._context, self._options[index], self._deadline)
@@ -274,10 +272,14 @@ class ProcessRun:
                     else:
                         self._dispatch(ready)
                 for pair in ready:
-                    yield self._count(pair)
+                    self._tally.add(pair[1])
+                    yield pair
                 ready.clear()
                 if self._cancelling and not self._exhausted:
                     self._cancel_input(ready)
+                    continue
+                if self._backlog:  # stopped reading to hand out invalid-input records: read on
+                    self._backlog = False
                     continue
                 if all(e.ended for e in self._engines):
                     return
@@ -304,7 +306,6 @@ class ProcessRun:
         held = engine.held
         for result in message:
             entry = held.pop(result.id, None)
-            self._received += 1
             ready.append((entry[0] if entry else -1, result))
 
     def _dispatch(self, ready: list[tuple[int, Result]]) -> None:
@@ -318,22 +319,10 @@ class ProcessRun:
             target.waiting.append(request)
             target.held[request.id or ""] = (position, request)
         while not self._exhausted:
-            item = next(self._specs, None)
-            if item is None:
-                self._exhausted = True
+            taken = self._read(ready)
+            if taken is None:
                 break
-            if isinstance(item, NotReady):
-                break
-            position = self._position
-            self._position += 1
-            if isinstance(item, InvalidSpec):
-                if self._skip is None or not self._skip(item.id):
-                    ready.append((position, _invalid(item, position)))
-                continue
-            if item.id is None:
-                item = replace(item, id=str(position))
-            if self._skip is not None and self._skip(item.id or ""):
-                continue
+            position, item = taken
             target = self._target(engines, item)
             target.waiting.append(item)
             target.held[item.id or ""] = (position, item)
@@ -370,23 +359,38 @@ class ProcessRun:
             ready.append((position, _cancelled(request, position)))
 
     def _cancel_input(self, ready: list[tuple[int, Result]]) -> None:
-        for _ in range(1024):
+        while len(ready) < _READY_MAX:
+            taken = self._read(ready)
+            if taken is None:
+                return
+            ready.append((taken[0], _cancelled(taken[1], taken[0])))
+
+    def _read(self, ready: list[tuple[int, Result]]) -> tuple[int, Request] | None:
+        """The next input to send, with its position and id; invalid ones go to ``ready`` as records.
+
+        None when the input has nothing now (or has ended), or when ``ready`` is full: the
+        caller hands those records out before reading on.
+        """
+        skip = self._skip
+        while len(ready) < _READY_MAX:
             item = next(self._specs, None)
             if item is None:
                 self._exhausted = True
-                return
+                return None
             if isinstance(item, NotReady):
-                return
+                return None
             position = self._position
             self._position += 1
             if isinstance(item, InvalidSpec):
-                if self._skip is None or not self._skip(item.id):
-                    ready.append((position, _invalid(item, position)))
+                if skip is None or not skip(item.id):
+                    ready.append((position, invalid_job(item, position).to_result()))
                 continue
             if item.id is None:
                 item = replace(item, id=str(position))
-            if self._skip is None or not self._skip(item.id or ""):
-                ready.append((position, _cancelled(item, position)))
+            if skip is None or not skip(item.id or ""):
+                return position, item
+        self._backlog = True
+        return None
 
     def _lost(self, engine: _Engine, ready: list[tuple[int, Result]]) -> None:
         """An engine process died: replace it; what it held is sent again, or recorded."""
@@ -445,32 +449,14 @@ class ProcessRun:
 
     # -- statistics -------------------------------------------------------------------------------
 
-    def _count(self, pair: tuple[int, Result]) -> tuple[int, Result]:
-        result = pair[1]
-        self._done += 1
-        if result.error is not None:
-            self._errors[result.error.kind] = self._errors.get(result.error.kind, 0) + 1
-        else:
-            status = result.status or 0
-            self._statuses[status] = self._statuses.get(status, 0) + 1
-            self._bytes += result.size
-        return pair
-
     def statistics(self) -> Statistics:
         held = sum(len(e.held) for e in self._engines) + len(self._again)
         in_flight = min(held, self._concurrency)  # the engines queue the rest
-        return Statistics(
-            elapsed=time.monotonic() - self._started,
+        return self._tally.statistics(
+            time.monotonic() - self._started,
             inputs_read=self._position,
-            done=self._done,
             in_flight=in_flight,
             queued=held - in_flight,
-            waiting_retry=0,
-            attempts=self._done,
-            retries=0,
-            errors=dict(self._errors),
-            statuses=dict(self._statuses),
-            bytes=self._bytes,
             input_exhausted=self._exhausted,
         )
 
@@ -485,12 +471,6 @@ def _start_method() -> str:
     if getattr(main, "__spec__", None) is None and path is not None and not os.path.exists(path):
         return "fork"
     return "spawn"
-
-
-def _invalid(item: InvalidSpec, position: int) -> Result:
-    job = Job(Request(url=item.text, method=item.method, meta=item.meta), item.id, "", position)
-    job.fail("invalid_input", item.message)
-    return job.to_result()
 
 
 def _cancelled(request: Request, position: int) -> Result:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,3 +41,32 @@ class Statistics:
     def rate(self) -> float:
         """Records a second on average."""
         return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+
+class Tally:
+    """The counts of a run whose records arrive from elsewhere (engine processes, a cluster)."""
+
+    __slots__ = ("bytes", "done", "errors", "statuses")
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.errors: dict[str, int] = {}
+        self.statuses: dict[int, int] = {}
+        self.bytes = 0
+
+    def add(self, result: Any) -> None:
+        self.done += 1
+        if result.error is not None:
+            self.errors[result.error.kind] = self.errors.get(result.error.kind, 0) + 1
+        else:
+            status = result.status or 0
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+            self.bytes += result.size
+
+    def statistics(self, elapsed: float, *, inputs_read: int, in_flight: int, queued: int = 0,
+                   input_exhausted: bool = False) -> Statistics:
+        """A snapshot: every record is one attempt as far as this side knows."""
+        return Statistics(elapsed=elapsed, inputs_read=inputs_read, done=self.done, in_flight=in_flight,
+                          queued=queued, waiting_retry=0, attempts=self.done, retries=0,
+                          errors=dict(self.errors), statuses=dict(self.statuses), bytes=self.bytes,
+                          input_exhausted=input_exhausted)

@@ -10,10 +10,11 @@ from dataclasses import replace
 from typing import Any
 
 from .._errors import UsageError
+from .._job import invalid_job
 from .._result import Result
 from .._scheduler import NotReady
 from .._spec import InvalidSpec, Request, origin_of
-from .._stats import Statistics
+from .._stats import Statistics, Tally
 from ._worker import fetch_batch
 
 BATCH = 1000
@@ -70,13 +71,10 @@ class ClusterRun:
         self._batch = batch
         self._stopping = False
         self._started = time.monotonic()
-        self._done = 0
+        self._tally = Tally()
         self._sent = 0
         self._received = 0
         self._read = 0
-        self._errors: dict[str, int] = {}
-        self._statuses: dict[int, int] = {}
-        self._bytes = 0
         self.dashboard = getattr(dask, "dashboard_link", None)
 
     def results(self) -> Generator[Result, None, None]:
@@ -100,7 +98,7 @@ class ClusterRun:
                 self._read += 1
                 if isinstance(item, InvalidSpec):
                     if self._skip is None or not self._skip(item.id):
-                        yield self._count(_invalid_result(item))
+                        yield self._count(invalid_job(item, position).to_result())
                     position += 1
                     continue
                 if item.id is None:
@@ -137,29 +135,12 @@ class ClusterRun:
                 yield self._count(result)
 
     def _count(self, result: Result) -> Result:
-        self._done += 1
-        if result.error is not None:
-            self._errors[result.error.kind] = self._errors.get(result.error.kind, 0) + 1
-        else:
-            status = result.status or 0
-            self._statuses[status] = self._statuses.get(status, 0) + 1
-            self._bytes += result.size
+        self._tally.add(result)
         return result
 
     def statistics(self) -> Statistics:
-        return Statistics(
-            elapsed=time.monotonic() - self._started,
-            inputs_read=self._read,
-            done=self._done,
-            in_flight=self._sent - self._received,
-            queued=0,
-            waiting_retry=0,
-            attempts=self._done,
-            retries=0,
-            errors=dict(self._errors),
-            statuses=dict(self._statuses),
-            bytes=self._bytes,
-        )
+        return self._tally.statistics(time.monotonic() - self._started, inputs_read=self._read,
+                                      in_flight=self._sent - self._received)
 
     def stop(self, grace: float = 5.0) -> None:
         """Send no more batches; the ones running finish (they are short)."""
@@ -187,10 +168,3 @@ def _divide(options: dict[str, Any], shards: int) -> dict[str, Any]:
 
         divided["rate"] = parse_rate(rate) / shards
     return divided
-
-
-def _invalid_result(item: InvalidSpec) -> Result:
-    from .._result import ErrorInfo
-
-    error = ErrorInfo("invalid_input", item.message)
-    return Result(id=item.id, url=item.text, method=item.method, error=error, meta=item.meta)

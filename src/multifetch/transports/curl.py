@@ -350,11 +350,7 @@ class CurlTransport:
                     action(fd, flags[mask & 63])
                 else:
                     self._drop(fd)
-        now = time.monotonic()
-        for index, due in enumerate(dues):
-            if due is not None and now >= due:
-                dues[index] = None
-                self._multis[index].socket_action(pycurl.SOCKET_TIMEOUT, 0)
+        self.kick()
         done: list[Job] = []
         for multi in self._multis:
             self._collect(multi, done)
