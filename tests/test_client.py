@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import shutil
 from pathlib import Path
 
 import multifetch
-from multifetch import Client
-from multifetch.testing import TargetServer, item_body
+from multifetch import Client, _bodies
+from multifetch.testing import TargetServer, body_for, item_body
 
 
 def test_stream_gives_one_result_per_input(target: TargetServer) -> None:
@@ -66,6 +68,35 @@ def test_bodies_streamed_to_a_folder(target: TargetServer, tmp_path: Path) -> No
         assert path.read_bytes() == item_body(r.url.rsplit("/", 1)[1])
     assert Path(results["b"].body_path or "").name == "b"
     assert not list(tmp_path.glob("*.part"))
+
+
+def test_large_bodies_saved_at_once_each_stay_whole(target: TargetServer, tmp_path: Path) -> None:
+    # Each body is several blocks; the disk threads take blocks of all of them in turns, and every
+    # file and hash must still be its own body, in order.
+    sizes = [3_000_000 + i * 70_001 for i in range(12)]
+    urls = [f"{target.url}/bytes/{n}?seed=s{i}" for i, n in enumerate(sizes)]
+    with Client(concurrency=12, per_host=12, bodies=tmp_path) as client:
+        results = list(client.map(urls))
+    for i, (n, r) in enumerate(zip(sizes, results, strict=True)):
+        body = body_for(n, f"s{i}")
+        assert Path(r.body_path or "").read_bytes() == body, i
+        assert r.sha256 == hashlib.sha256(body).hexdigest() and r.size == n
+    assert _bodies._room._value == _bodies._BLOCKS_QUEUED  # every queued block was let go
+
+
+def test_bodies_the_disk_refuses_give_their_room_back(target: TargetServer, tmp_path: Path) -> None:
+    # More failing bodies than blocks may be queued: if a failed body kept its blocks' room, the
+    # event loop would wait for room forever.
+    folder = tmp_path / "bodies"
+    urls = [f"{target.url}/bytes/2500000?seed={i}" for i in range(3 * _bodies._BLOCKS_QUEUED)]
+    with Client(concurrency=8, per_host=8, bodies=folder, retries=0) as client:
+        shutil.rmtree(folder)
+        folder.write_text("not a folder")  # every file open fails: ENOTDIR
+        failed = list(client.map(urls))
+    assert {r.error.kind if r.error else None for r in failed} == {"write"}
+    assert _bodies._room._value == _bodies._BLOCKS_QUEUED
+    (ok,) = multifetch.fetch([f"{target.url}/bytes/2500000?seed=x"], bodies=tmp_path / "again")
+    assert ok.status == 200 and Path(ok.body_path or "").read_bytes() == body_for(2_500_000, "x")
 
 
 def test_mixed_spec_forms_and_default_headers(target: TargetServer) -> None:

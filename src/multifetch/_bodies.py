@@ -15,23 +15,85 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future, ThreadPoolExecutor
+    from collections.abc import Callable
+    from concurrent.futures import ThreadPoolExecutor
 
 _FILE_BLOCK = 1 << 20  # bytes gathered before each write to a saved body
-_BLOCKS_AHEAD = 2  # blocks of one body queued for the disk thread at most: bounds memory
+_BLOCKS_QUEUED = 16  # blocks handed to the disk threads and not yet stored, all bodies together
+_DISK_THREADS = max(2, min(4, os.cpu_count() or 1))
 _disk_lock = threading.Lock()
 _disk_pool: ThreadPoolExecutor | None = None
+_room = threading.Semaphore(_BLOCKS_QUEUED)  # bounds the memory of saved bodies, however many
 
 
 def _disk() -> ThreadPoolExecutor:
-    """The one disk thread: blocks are written in the order they were queued."""
+    """The disk threads, shared by every saved body (started when the first block is stored)."""
     global _disk_pool
     with _disk_lock:
         if _disk_pool is None:
             from concurrent.futures import ThreadPoolExecutor  # only when bodies are saved
 
-            _disk_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="multifetch-disk")
+            _disk_pool = ThreadPoolExecutor(max_workers=_DISK_THREADS, thread_name_prefix="multifetch-disk")
         return _disk_pool
+
+
+class _Chain:
+    """One body's blocks, stored in order by whichever disk thread is free.
+
+    SHA-256 and write() release the GIL, so the disk threads take the other cores while the event
+    loop goes on. A body's blocks never run concurrently (the hash and the file are sequential),
+    but after each block the body goes to the back of the pool's queue, so bodies take turns and
+    no thread sits idle while another has a backlog.
+    """
+
+    __slots__ = ("_blocks", "_busy", "_failure", "_ready", "_store")
+
+    def __init__(self, store: Callable[[list[bytes]], None]) -> None:
+        self._store = store
+        self._blocks: deque[list[bytes]] = deque()  # the first one is being stored when _busy
+        self._busy = False
+        self._ready = threading.Condition(threading.Lock())
+        self._failure: Exception | None = None
+
+    def put(self, block: list[bytes]) -> None:
+        """Queue a block (waits while the disk threads are _BLOCKS_QUEUED behind); raise their error."""
+        _room.acquire()
+        with self._ready:
+            if self._failure is not None:
+                _room.release()
+                raise self._failure
+            self._blocks.append(block)
+            if not self._busy:
+                self._busy = True
+                _disk().submit(self._store_next)
+
+    def wait(self) -> None:
+        """Return when every queued block is stored; raise a disk thread's error."""
+        with self._ready:
+            while self._busy:
+                self._ready.wait()
+            if self._failure is not None:
+                raise self._failure
+
+    def _store_next(self) -> None:  # on a disk thread
+        failure = None
+        try:
+            self._store(self._blocks[0])
+        except Exception as exc:  # handed to the event loop: OSError aborts the transfer
+            failure = exc
+        with self._ready:
+            self._blocks.popleft()
+            if failure is not None:
+                self._failure = failure
+                if self._blocks:
+                    _room.release(len(self._blocks))
+                self._blocks.clear()  # nothing after a failed block can be stored
+            _room.release()
+            if self._blocks:
+                _disk().submit(self._store_next)
+            else:
+                self._busy = False
+            self._ready.notify_all()
 
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -111,7 +173,7 @@ class FileBody:
         self._fd = -1
         self._buffer: list[bytes] = []
         self._buffered = 0
-        self._pending: deque[Future[None]] = deque()  # blocks handed to the disk thread
+        self._pending = _Chain(self._store)  # blocks handed to the disk threads
         self._resumed = 0  # bytes already on disk from an interrupted download (206)
         self.size = 0
         self.error: OSError | None = None
@@ -127,9 +189,8 @@ class FileBody:
         return (offset, validator) if offset > 0 and validator else None
 
     def write(self, chunk: bytes) -> int | None:
-        # libcurl hands bodies over 16 KB at a time. They are gathered into _FILE_BLOCK blocks,
-        # which the disk thread hashes and writes while the event loop goes on: SHA-256 and
-        # write() release the GIL, so that work takes the other core.
+        # libcurl hands bodies over 16 KB at a time (whatever BUFFERSIZE says). They are gathered
+        # into _FILE_BLOCK blocks, which the disk threads hash and write (see _Chain).
         self._buffer.append(chunk)
         self._buffered += len(chunk)
         self.size += len(chunk)
@@ -142,19 +203,15 @@ class FileBody:
         return None
 
     def _hand_over(self) -> None:
-        """Queue the gathered block; wait when this body has _BLOCKS_AHEAD blocks queued."""
-        pending = self._pending
-        pending.append(_disk().submit(self._store, self._buffer))
+        """Queue the gathered block for the disk threads (waits when too many are queued)."""
+        block = self._buffer
         self._buffer = []
         self._buffered = 0
-        while len(pending) > _BLOCKS_AHEAD or (pending and pending[0].done()):
-            pending.popleft().result()  # raises the disk thread's OSError here
+        self._pending.put(block)
 
     def _drain(self) -> None:
         """Wait for every queued block; raise the first error."""
-        pending = self._pending
-        while pending:
-            pending.popleft().result()
+        self._pending.wait()
 
     def _store(self, chunks: list[bytes]) -> None:  # on the disk thread
         if self._fd < 0:

@@ -50,9 +50,13 @@ _CHUNK = 64 * 1024
 
 
 def body_for(n: int, seed: str = "") -> bytes:
-    """The body of ``/bytes/N?seed=S``: a repeating pattern derived from the seed."""
+    """The body of ``/bytes/N?seed=S``: a pattern derived from the seed, whose 64 KiB pieces each
+    start with their number, so that a body put together out of order never passes for the real one."""
     unit = hashlib.sha256(f"{seed}:{n}".encode()).hexdigest().encode()
-    return (unit * (n // len(unit) + 1))[:n]
+    piece = unit * (_CHUNK // len(unit))
+    if n <= len(piece):
+        return piece[:n]
+    return b"".join(b"%08x" % i + piece[8:] for i in range(n // len(piece) + 1))[:n]
 
 
 def item_body(key: str) -> bytes:
