@@ -99,6 +99,17 @@ def test_bodies_the_disk_refuses_give_their_room_back(target: TargetServer, tmp_
     assert ok.status == 200 and Path(ok.body_path or "").read_bytes() == body_for(2_500_000, "x")
 
 
+def test_bodies_saved_at_once_gather_smaller_blocks(tmp_path: Path) -> None:
+    # Each saved body gathers a block before the disk threads take it: at thousands of bodies at
+    # once, 1 MB each would be gigabytes.
+    assert _bodies.BodyStore(tmp_path, concurrency=8).block == 1 << 20
+    assert _bodies.BodyStore(tmp_path, concurrency=256).block == 256 << 10
+    assert _bodies.BodyStore(tmp_path, concurrency=5000).block == 64 << 10
+    with Client(concurrency=1000, bodies=tmp_path) as client:
+        writer = client._bodies.writer("x")
+        assert isinstance(writer, _bodies.FileBody) and writer.block == (64 << 20) // 1000
+
+
 def test_mixed_spec_forms_and_default_headers(target: TargetServer) -> None:
     specs = [
         target.url + "/headers",

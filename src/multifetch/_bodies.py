@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from concurrent.futures import ThreadPoolExecutor
 
-_FILE_BLOCK = 1 << 20  # bytes gathered before each write to a saved body
+_FILE_BLOCK = 1 << 20  # bytes gathered before each write to a saved body, at most
+_GATHERED = 64 << 20  # bytes gathered by all the bodies saved at once, at most: more bodies, smaller blocks
+_MIN_BLOCK = 64 << 10
 _BLOCKS_QUEUED = 16  # blocks handed to the disk threads and not yet stored, all bodies together
 _DISK_THREADS = max(2, min(4, os.cpu_count() or 1))
 _disk_lock = threading.Lock()
@@ -162,10 +164,11 @@ class FileBody:
     """
 
     __slots__ = ("_buffer", "_buffered", "_fd", "_final", "_hash", "_meta", "_part", "_pending", "_resumed",
-                 "error", "raw_headers", "size")
+                 "block", "error", "raw_headers", "size")
 
-    def __init__(self, folder: Path, job_id: str) -> None:
+    def __init__(self, folder: Path, job_id: str, block: int = _FILE_BLOCK) -> None:
         name = safe_name(job_id)
+        self.block = block
         self._final = folder / name
         self._part = folder / (name + ".part")
         self._meta = folder / (name + ".part.meta")
@@ -190,11 +193,11 @@ class FileBody:
 
     def write(self, chunk: bytes) -> int | None:
         # libcurl hands bodies over 16 KB at a time (whatever BUFFERSIZE says). They are gathered
-        # into _FILE_BLOCK blocks, which the disk threads hash and write (see _Chain).
+        # into blocks, which the disk threads hash and write (see _Chain).
         self._buffer.append(chunk)
         self._buffered += len(chunk)
         self.size += len(chunk)
-        if self._buffered >= _FILE_BLOCK:
+        if self._buffered >= self.block:
             try:
                 self._hand_over()
             except OSError as exc:
@@ -301,9 +304,14 @@ BodyWriter = MemoryBody | HashBody | FileBody
 
 
 class BodyStore:
-    """Which writer each transfer gets: ``"memory"``, ``"hash"``, or a folder path."""
+    """Which writer each transfer gets: ``"memory"``, ``"hash"``, or a folder path.
 
-    def __init__(self, mode: str | os.PathLike[str]) -> None:
+    ``concurrency`` (transfers at once) sizes the blocks saved bodies are gathered in: 1 MB each
+    up to 64 bodies at once, smaller beyond (down to 64 KB), so memory stays bounded.
+    """
+
+    def __init__(self, mode: str | os.PathLike[str], concurrency: int = 1) -> None:
+        self.block = max(_MIN_BLOCK, min(_FILE_BLOCK, _GATHERED // max(1, concurrency)))
         self.folder: Path | None = None
         if mode in ("memory", "hash"):
             self.mode = str(mode)
@@ -318,4 +326,4 @@ class BodyStore:
         if self.mode == "memory":
             return MemoryBody()
         assert self.folder is not None
-        return FileBody(self.folder, job_id)
+        return FileBody(self.folder, job_id, self.block)

@@ -169,7 +169,7 @@ class Client:
         self._transport_options.update(curl_only)
         if user_agent:
             self._transport_options["user_agent"] = user_agent
-        self._bodies = BodyStore(bodies)
+        self._bodies = BodyStore(bodies, self.limits.concurrency)
         self._idle: Transport | None = None  # kept between runs for connection reuse
         self.cluster = cluster
         self._cluster_options = options
