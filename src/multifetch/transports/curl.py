@@ -113,6 +113,7 @@ class CurlTransport:
         self._free: list[pycurl.Curl] = []
         self._dirty: set[int] = set()
         self._jobs: dict[int, Job] = {}  # id(handle) -> job in flight
+        self._ended: list[Job] = []  # attempts that ended inside kick(), for the next poll()
         self.active = 0
         # One DNS cache and TLS session cache for every transfer of the run, across multi handles.
         self._share = pycurl.CurlShare()
@@ -336,6 +337,11 @@ class CurlTransport:
 
     def poll(self, timeout: float) -> list[Job]:
         """Wait up to ``timeout`` seconds for socket events; return the jobs whose attempt ended."""
+        done: list[Job] = []
+        if self._ended:  # attempts that ended inside kick(): hand them out without waiting
+            done, self._ended = self._ended, done
+            self.active -= len(done)
+            timeout = 0.0
         dues = self._dues
         now = time.monotonic()
         for due in dues:
@@ -351,20 +357,36 @@ class CurlTransport:
                     action(fd, flags[mask & 63])
                 else:
                     self._drop(fd)
-        self.kick()
-        done: list[Job] = []
+        self._run_timers()
         for multi in self._multis:
             self._collect(multi, done)
         return done
 
     def kick(self) -> None:
-        """Run libcurl's due timers now: transfers just added send their requests."""
+        """Run libcurl's due timers now: transfers just added send their requests.
+
+        A transfer can end inside this call (over TLS on a fast peer, the answer is often read
+        in the same ``socket_action`` that sent the request). Its socket is then no longer
+        watched and no timer is set, so its completion would wait for an unrelated wake-up:
+        it is collected here and handed out by the next ``poll()``, which then does not wait.
+        """
+        if self._run_timers():
+            ended = self._ended
+            before = len(ended)
+            for multi in self._multis:
+                self._collect(multi, ended)
+            self.active += len(ended) - before  # still in flight until poll() hands them out
+
+    def _run_timers(self) -> bool:
+        ran = False
         dues = self._dues
         now = time.monotonic()
         for index, due in enumerate(dues):
             if due is not None and now >= due:
                 dues[index] = None
                 self._multis[index].socket_action(pycurl.SOCKET_TIMEOUT, 0)
+                ran = True
+        return ran
 
     def _collect(self, multi: pycurl.CurlMulti, done: list[Job]) -> None:
         info_read = multi.info_read
