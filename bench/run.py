@@ -140,10 +140,21 @@ def wrk(url: str, conns: int, seconds: int) -> float:
 
 
 def ensure_peers() -> None:
-    if (PEER_VENV / "bin" / "python").exists():
+    """The peers' venv, made anew when the package list changes.
+
+    niquests brings urllib3-future, whose wheel replaces urllib3 in the venv at every start-up: requests
+    would then run on the fork (and speak HTTP/2). Installed from source with URLLIB3_NO_OVERRIDE=1, the
+    fork stays beside urllib3, so the requests peers measure requests + urllib3.
+    """
+    args = ["install", "-q", "--no-binary", "urllib3-future", *PEER_PACKAGES]
+    stamp = PEER_VENV / "installed.txt"
+    if stamp.exists() and stamp.read_text() == " ".join(args):
         return
+    shutil.rmtree(PEER_VENV, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
-    subprocess.run([str(PEER_VENV / "bin" / "pip"), "install", "-q", *PEER_PACKAGES], check=True)
+    subprocess.run([str(PEER_VENV / "bin" / "pip"), *args], check=True,
+                   env={**os.environ, "URLLIB3_NO_OVERRIDE": "1"})
+    stamp.write_text(" ".join(args))
 
 
 def nginx() -> Nginx:
