@@ -29,7 +29,8 @@ HERE = Path(__file__).resolve().parent
 WORK = HERE / "work"
 PEERS = HERE / "peers"
 PEER_VENV = WORK / "peers-venv"
-PEER_PACKAGES = ["aiohttp", "uvloop", "httpx", "niquests", "curl_cffi", "requests-futures", "grequests", "requests"]
+PEER_PACKAGES = ["aiohttp", "uvloop", "httpx[http2]", "niquests", "curl_cffi", "requests-futures", "grequests",
+                 "requests"]
 ECHO_MODULE = "/usr/lib/nginx/modules/ngx_http_echo_module.so"
 MF = str(Path(sys.executable).with_name("multifetch"))
 PEER_TIMEOUT = 180
@@ -100,12 +101,14 @@ def multifetch_cli(base: str, path: str, n: int, conns: int, extra: tuple[str, .
     return measure(label, cmd, n, count)
 
 
-def multifetch_api(base: str, path: str, n: int, conns: int, processes: int = 1) -> Run:
+def multifetch_api(base: str, path: str, n: int, conns: int, processes: int = 1,
+                   options: dict[str, str] | None = None) -> Run:
+    more = "".join(f", {k}={v!r}" for k, v in (options or {}).items())
     code = (
         "import multifetch,sys\n"
         "urls=(line.strip() for line in open(sys.argv[1]))\n"
         f"ok=sum(r.status_code == 200 for r in multifetch.fetch(urls, concurrency={conns}, "
-        f"per_host={conns}, bodies='hash', processes={processes}))\n"
+        f"per_host={conns}, bodies='hash', processes={processes}{more}))\n"
         "print(ok)\n"
     )
     label = "multifetch API (iterating results)" + (f", processes={processes}" if processes > 1 else "")
@@ -116,16 +119,16 @@ CLI_P2 = "multifetch CLI -P 2 (JSONL to a file)"
 API_P2 = "multifetch API (iterating results), processes=2"
 
 
-def peer(name: str, script: str, base: str, path: str, n: int, conns: int) -> Run:
+def peer(name: str, script: str, base: str, path: str, n: int, conns: int, extra: tuple[str, ...] = ()) -> Run:
     return measure(name, [str(PEER_VENV / "bin" / "python"), str(PEERS / script),
-                          str(url_file(base, path, n)), str(conns)], n)
+                          str(url_file(base, path, n)), str(conns), *extra], n)
 
 
-def curl_parallel(base: str, path: str, n: int, conns: int) -> Run:
+def curl_parallel(base: str, path: str, n: int, conns: int, extra: tuple[str, ...] = ()) -> Run:
     cfg = WORK / f"curl{path.replace('/', '-')}-{n}-{base.rsplit(':', 1)[1]}.cfg"
     if not cfg.exists():
         cfg.write_text("".join(f'url = "{base}{path}?i={i}"\noutput = "/dev/null"\n' for i in range(n)))
-    cmd = ["curl", "--parallel", "--parallel-max", str(conns), "-K", str(cfg), "-s", "-w", "%{http_code}\\n"]
+    cmd = ["curl", "--parallel", "--parallel-max", str(conns), "-K", str(cfg), "-s", "-w", "%{http_code}\\n", *extra]
     return measure("curl --parallel", cmd, n, lambda out: out.split().count("200"))
 
 
