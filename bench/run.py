@@ -30,7 +30,7 @@ WORK = HERE / "work"
 PEERS = HERE / "peers"
 PEER_VENV = WORK / "peers-venv"
 PEER_PACKAGES = ["aiohttp", "uvloop", "httpx[http2]", "niquests", "curl_cffi", "requests-futures", "grequests",
-                 "requests"]
+                 "requests", "pyreqwest>=0.15,<0.16", "rnet>=2.4,<2.5"]
 ECHO_MODULE = "/usr/lib/nginx/modules/ngx_http_echo_module.so"
 MF = str(Path(sys.executable).with_name("multifetch"))
 PEER_TIMEOUT = 180
@@ -175,6 +175,18 @@ def nginx() -> Nginx:
 
 # ---- workloads ---------------------------------------------------------------------------------
 
+# The Python peers: name -> (label, script). Every script takes URL_FILE CONNECTIONS [CA_FILE [HTTP_VERSION]].
+PEER_SCRIPTS = {"classic": ("requests.get in ThreadPoolExecutor (classic)", "classic.py"),
+                "requests-futures": ("requests-futures", "requests_futures_peer.py"),
+                "grequests": ("grequests", "grequests_peer.py"),
+                "aiohttp": ("aiohttp + uvloop", "aiohttp_peer.py"),
+                "httpx": ("httpx AsyncClient", "httpx_peer.py"),
+                "niquests": ("niquests AsyncSession", "niquests_peer.py"),
+                "curl_cffi": ("curl_cffi AsyncSession", "curl_cffi_peer.py"),
+                "pyreqwest": ("pyreqwest (Rust: reqwest, hyper)", "pyreqwest_peer.py"),
+                "rnet": ("rnet (Rust: wreq)", "rnet_peer.py")}
+
+
 def throughput(base: str, key: str, title: str, path: str, conns: int, n: int, bound: float | None,
                peer_counts: dict[str, int]) -> dict[str, object]:
     print(f"({key}) {title}", flush=True)
@@ -188,14 +200,7 @@ def throughput(base: str, key: str, title: str, path: str, conns: int, n: int, b
         m = peer_counts["requests-engine"]
         runs.append(multifetch_cli(base, path, m, conns, ("--engine", "requests"),
                                    label="multifetch CLI --engine requests"))
-    scripts = {"classic": ("requests.get in ThreadPoolExecutor (classic)", "classic.py"),
-               "requests-futures": ("requests-futures", "requests_futures_peer.py"),
-               "grequests": ("grequests", "grequests_peer.py"),
-               "aiohttp": ("aiohttp + uvloop", "aiohttp_peer.py"),
-               "httpx": ("httpx AsyncClient", "httpx_peer.py"),
-               "niquests": ("niquests AsyncSession", "niquests_peer.py"),
-               "curl_cffi": ("curl_cffi AsyncSession", "curl_cffi_peer.py")}
-    for name, (label, script) in scripts.items():
+    for name, (label, script) in PEER_SCRIPTS.items():
         if name in peer_counts:
             runs.append(peer(label, script, base, path, peer_counts[name], conns))
         else:
@@ -378,14 +383,16 @@ def main() -> None:
         results = [
             throughput(base, "a", "1 KB responses, 64 connections", "/1k", 64, 100_000, None,
                        {"classic": 3000, "requests-futures": 3000, "grequests": 3000, "aiohttp": 30_000,
-                        "httpx": 3000, "niquests": 5000, "curl_cffi": 10_000, "requests-engine": 5000}),
+                        "httpx": 3000, "niquests": 5000, "curl_cffi": 10_000, "pyreqwest": 50_000,
+                        "rnet": 30_000, "requests-engine": 5000}),
             throughput(base, "b", "50 ms delay, 500 connections", "/delay50", 500, 100_000, 10_000.0,
                        {"classic": 5000, "requests-futures": 5000, "grequests": 5000, "aiohttp": 20_000,
-                        "httpx": 2000, "niquests": 5000, "curl_cffi": 10_000, "requests-engine": 10_000}),
+                        "httpx": 2000, "niquests": 5000, "curl_cffi": 10_000, "pyreqwest": 20_000,
+                        "rnet": 20_000, "requests-engine": 10_000}),
             # 200,000 at the bound is 8 s: the length of wrk's run, so both pay the 5,000 connects once
             throughput(base, "c", "200 ms delay, 5,000 connections", "/delay200", 5000, 200_000, 25_000.0,
                        {"aiohttp": 50_000, "httpx": 2000, "niquests": 5000, "curl_cffi": 20_000,
-                        "curl": 50_000}),
+                        "pyreqwest": 50_000, "rnet": 50_000, "curl": 50_000}),
         ]
         d = downloads(base)
         e = streaming(base)
