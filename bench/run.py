@@ -385,6 +385,32 @@ def startup(base: str) -> dict[str, object]:
 
 # ---- the report ---------------------------------------------------------------------------------
 
+def targets(w: dict[str, object]) -> list[str]:
+    """The issue's target ratios for (a), (h1) and (h2), from the same run; Python peers are every client
+    that is not multifetch, curl or wrk."""
+    goals = {"a": (1.0, 1.5, None), "h1": (1.0, 1.2, 1.2), "h2": (1.0, 1.2, 1.2)}
+    if w["key"] not in goals:
+        return []
+    on_curl, on_peer, api_on_curl = goals[str(w["key"])]
+    runs: list[Run] = w["runs"]  # type: ignore[assignment]
+    cli, api, cli_p2, api_p2 = (r.rate for r in runs[:4])
+    curl = next((r.rate for r in runs if r.client == "curl --parallel"), 0.0)
+    python = [r for r in runs if r.rate and not r.client.startswith(("multifetch", "curl --parallel"))]
+    fastest = max(python, key=lambda r: r.rate, default=None)
+
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:.2f}" if a and b else "n/a"
+
+    parts = [f"CLI ÷ curl --parallel **{ratio(cli, curl)}** (-P 2: {ratio(cli_p2, curl)}; target ≥ {on_curl})"]
+    if fastest:
+        parts.append(f"CLI ÷ fastest Python peer **{ratio(cli, fastest.rate)}** (-P 2: {ratio(cli_p2, fastest.rate)}; "
+                     f"target ≥ {on_peer}; the fastest: {fastest.client}, {fastest.rate:,.0f} req/s)")
+    if api_on_curl:
+        parts.append(f"API ÷ curl --parallel **{ratio(api, curl)}** (processes=2: {ratio(api_p2, curl)}; "
+                     f"target ≥ {api_on_curl})")
+    return ["Targets, one process (-P 2 / processes=2 in brackets): " + "; ".join(parts) + ".", ""]
+
+
 def write_results(results: list[dict[str, object]], d: dict, e: dict, f: dict, g: dict) -> None:  # type: ignore[type-arg]
     import pycurl
 
@@ -428,6 +454,7 @@ def write_results(results: list[dict[str, object]], d: dict, e: dict, f: dict, g
         name = "bound" if bound else "wrk"
         out += ["", f"multifetch CLI ÷ {name}: **{one / ref:.2f}** one process, **{cli_p2 / ref:.2f}** with -P 2; "
                 f"API ÷ {name}: **{api / ref:.2f}** one process, **{api_p2 / ref:.2f}** with processes=2.", ""]
+        out += targets(w)
     out += ["## (d) 20 files of 50 MB saved to disk, 8 at a time", "",
             "Each client three times (after `sync`); the median wall time, the largest peak RSS. multifetch also "
             "computes every file's SHA-256 (about 0.5 CPU-seconds for the 1 GB here); curl and aria2c do not.", "",
