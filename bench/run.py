@@ -4,6 +4,7 @@ Workloads (same nginx, same connection counts):
   (a) 1 KB responses, 64 connections           (b) 50 ms delay, 500 connections
   (c) 200 ms delay, 5,000 connections           (d) 20 files of 50 MB saved to disk, 8 at a time
   (e) 100,000 vs 1,000,000 inputs streamed      (f) start-up
+  (h1) HTTPS 1 KB, 64 connections, HTTP/1.1     (h2) HTTPS 1 KB, 64 streams, HTTP/2
 Every load is bounded in count and time, and goes only to 127.0.0.1. Writes bench/RESULTS.md.
 """
 
@@ -20,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +32,8 @@ HERE = Path(__file__).resolve().parent
 WORK = HERE / "work"
 PEERS = HERE / "peers"
 PEER_VENV = WORK / "peers-venv"
-PEER_PACKAGES = ["aiohttp", "uvloop", "httpx", "niquests", "curl_cffi", "requests-futures", "grequests", "requests"]
+PEER_PACKAGES = ["aiohttp", "uvloop", "httpx[http2]", "niquests", "curl_cffi", "requests-futures", "grequests",
+                 "requests", "pyreqwest>=0.15,<0.16", "rnet>=2.4,<2.5"]
 ECHO_MODULE = "/usr/lib/nginx/modules/ngx_http_echo_module.so"
 MF = str(Path(sys.executable).with_name("multifetch"))
 PEER_TIMEOUT = 180
@@ -100,12 +104,14 @@ def multifetch_cli(base: str, path: str, n: int, conns: int, extra: tuple[str, .
     return measure(label, cmd, n, count)
 
 
-def multifetch_api(base: str, path: str, n: int, conns: int, processes: int = 1) -> Run:
+def multifetch_api(base: str, path: str, n: int, conns: int, processes: int = 1,
+                   options: dict[str, str] | None = None) -> Run:
+    more = "".join(f", {k}={v!r}" for k, v in (options or {}).items())
     code = (
         "import multifetch,sys\n"
         "urls=(line.strip() for line in open(sys.argv[1]))\n"
         f"ok=sum(r.status_code == 200 for r in multifetch.fetch(urls, concurrency={conns}, "
-        f"per_host={conns}, bodies='hash', processes={processes}))\n"
+        f"per_host={conns}, bodies='hash', processes={processes}{more}))\n"
         "print(ok)\n"
     )
     label = "multifetch API (iterating results)" + (f", processes={processes}" if processes > 1 else "")
@@ -116,16 +122,16 @@ CLI_P2 = "multifetch CLI -P 2 (JSONL to a file)"
 API_P2 = "multifetch API (iterating results), processes=2"
 
 
-def peer(name: str, script: str, base: str, path: str, n: int, conns: int) -> Run:
+def peer(name: str, script: str, base: str, path: str, n: int, conns: int, extra: tuple[str, ...] = ()) -> Run:
     return measure(name, [str(PEER_VENV / "bin" / "python"), str(PEERS / script),
-                          str(url_file(base, path, n)), str(conns)], n)
+                          str(url_file(base, path, n)), str(conns), *extra], n)
 
 
-def curl_parallel(base: str, path: str, n: int, conns: int) -> Run:
+def curl_parallel(base: str, path: str, n: int, conns: int, extra: tuple[str, ...] = ()) -> Run:
     cfg = WORK / f"curl{path.replace('/', '-')}-{n}-{base.rsplit(':', 1)[1]}.cfg"
     if not cfg.exists():
         cfg.write_text("".join(f'url = "{base}{path}?i={i}"\noutput = "/dev/null"\n' for i in range(n)))
-    cmd = ["curl", "--parallel", "--parallel-max", str(conns), "-K", str(cfg), "-s", "-w", "%{http_code}\\n"]
+    cmd = ["curl", "--parallel", "--parallel-max", str(conns), "-K", str(cfg), "-s", "-w", "%{http_code}\\n", *extra]
     return measure("curl --parallel", cmd, n, lambda out: out.split().count("200"))
 
 
@@ -140,10 +146,21 @@ def wrk(url: str, conns: int, seconds: int) -> float:
 
 
 def ensure_peers() -> None:
-    if (PEER_VENV / "bin" / "python").exists():
+    """The peers' venv, made anew when the package list changes.
+
+    niquests brings urllib3-future, whose wheel replaces urllib3 in the venv at every start-up: requests
+    would then run on the fork (and speak HTTP/2). Installed from source with URLLIB3_NO_OVERRIDE=1, the
+    fork stays beside urllib3, so the requests peers measure requests + urllib3.
+    """
+    args = ["install", "-q", "--no-binary", "urllib3-future", *PEER_PACKAGES]
+    stamp = PEER_VENV / "installed.txt"
+    if stamp.exists() and stamp.read_text() == " ".join(args):
         return
+    shutil.rmtree(PEER_VENV, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
-    subprocess.run([str(PEER_VENV / "bin" / "pip"), "install", "-q", *PEER_PACKAGES], check=True)
+    subprocess.run([str(PEER_VENV / "bin" / "pip"), *args], check=True,
+                   env={**os.environ, "URLLIB3_NO_OVERRIDE": "1"})
+    stamp.write_text(" ".join(args))
 
 
 def nginx() -> Nginx:
@@ -159,39 +176,126 @@ def nginx() -> Nginx:
     return Nginx(root, server=delays, modules=(ECHO_MODULE,), worker_connections=16000)
 
 
+# TLS 1.3 only; sessions cached and resumable across connections (tickets, and this cache for clients
+# without them) so a client that reconnects pays an abbreviated handshake, as against a real server.
+TLS_SERVER = "ssl_protocols TLSv1.3; ssl_session_cache shared:bench:10m; ssl_session_timeout 1h;"
+
+
+@contextmanager
+def tls_nginx(server: str = "") -> Iterator[tuple[str, str]]:
+    """Debian's nginx over TLS 1.3 (``ssl http2``: ALPN offers h2 and http/1.1), serving /1k.
+
+    The certificate is for 127.0.0.1, from a local trustme CA made for the run. Yields the base URL and the
+    CA file; ``server`` adds directives to the server block.
+    """
+    import trustme
+
+    root = WORK / "nginx-tls"
+    (root / "www").mkdir(parents=True, exist_ok=True)
+    (root / "www" / "1k").write_bytes(b"x" * 1024)
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cafile, certfile, keyfile = root / "ca.pem", root / "server.pem", root / "server.key"
+    ca.cert_pem.write_to_path(str(cafile))
+    certfile.write_bytes(b"".join(blob.bytes() for blob in cert.cert_chain_pems))
+    cert.private_key_pem.write_to_path(str(keyfile))
+    with Nginx(root, server=TLS_SERVER + server, tls=(str(certfile), str(keyfile))) as base:
+        yield base, str(cafile)
+
+
 # ---- workloads ---------------------------------------------------------------------------------
 
+# The Python peers: name -> (label, script). Every script takes URL_FILE CONNECTIONS [CA_FILE [HTTP_VERSION]].
+PEER_SCRIPTS = {"classic": ("requests.get in ThreadPoolExecutor (classic)", "classic.py"),
+                "requests-futures": ("requests-futures", "requests_futures_peer.py"),
+                "grequests": ("grequests", "grequests_peer.py"),
+                "aiohttp": ("aiohttp + uvloop", "aiohttp_peer.py"),
+                "httpx": ("httpx AsyncClient", "httpx_peer.py"),
+                "niquests": ("niquests AsyncSession", "niquests_peer.py"),
+                "curl_cffi": ("curl_cffi AsyncSession", "curl_cffi_peer.py"),
+                "pyreqwest": ("pyreqwest (Rust: reqwest, hyper)", "pyreqwest_peer.py"),
+                "rnet": ("rnet (Rust: wreq)", "rnet_peer.py")}
+HTTP1_ONLY = {"classic", "requests-futures", "grequests", "aiohttp"}  # libraries with no HTTP/2
+
+
+@dataclass(frozen=True)
+class Tls:
+    """How every client reaches the HTTPS nginx: the CA file that verifies it, the HTTP version ("1.1", "2")."""
+
+    cafile: str
+    http: str
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """multifetch's CLI and curl spell them the same way."""
+        return ("--cacert", self.cafile, "--http1.1" if self.http == "1.1" else "--http2")
+
+    @property
+    def api(self) -> dict[str, str]:
+        return {"cafile": self.cafile, "http_version": self.http}
+
+    @property
+    def peer(self) -> tuple[str, ...]:
+        return (self.cafile, self.http)
+
+
 def throughput(base: str, key: str, title: str, path: str, conns: int, n: int, bound: float | None,
-               peer_counts: dict[str, int]) -> dict[str, object]:
+               peer_counts: dict[str, int], tls: Tls | None = None) -> dict[str, object]:
     print(f"({key}) {title}", flush=True)
-    runs = [multifetch_cli(base, path, n, conns), multifetch_api(base, path, n, conns),
-            multifetch_cli(base, path, n, conns, ("-P", "2"), label=CLI_P2),
-            multifetch_api(base, path, n, conns, processes=2)]
+    flags = tls.flags if tls else ()
+    api = tls.api if tls else None
+    runs = [multifetch_cli(base, path, n, conns, flags), multifetch_api(base, path, n, conns, options=api),
+            multifetch_cli(base, path, n, conns, ("-P", "2", *flags), label=CLI_P2),
+            multifetch_api(base, path, n, conns, processes=2, options=api)]
     if key == "a":
         runs.append(multifetch_cli(base, path, n, conns, label="multifetch CLI (CSV)", suffix=".csv"))
         runs.append(multifetch_cli(base, path, n, conns, label="multifetch CLI (SQLite)", suffix=".db"))
     if "requests-engine" in peer_counts:
         m = peer_counts["requests-engine"]
-        runs.append(multifetch_cli(base, path, m, conns, ("--engine", "requests"),
+        runs.append(multifetch_cli(base, path, m, conns, ("--engine", "requests", *flags),
                                    label="multifetch CLI --engine requests"))
-    scripts = {"classic": ("requests.get in ThreadPoolExecutor (classic)", "classic.py"),
-               "requests-futures": ("requests-futures", "requests_futures_peer.py"),
-               "grequests": ("grequests", "grequests_peer.py"),
-               "aiohttp": ("aiohttp + uvloop", "aiohttp_peer.py"),
-               "httpx": ("httpx AsyncClient", "httpx_peer.py"),
-               "niquests": ("niquests AsyncSession", "niquests_peer.py"),
-               "curl_cffi": ("curl_cffi AsyncSession", "curl_cffi_peer.py")}
-    for name, (label, script) in scripts.items():
+    for name, (label, script) in PEER_SCRIPTS.items():
+        if tls and tls.http == "2" and name in HTTP1_ONLY:
+            label += ", HTTP/1.1 (no HTTP/2 in it)"
         if name in peer_counts:
-            runs.append(peer(label, script, base, path, peer_counts[name], conns))
+            runs.append(peer(label, script, base, path, peer_counts[name], conns, tls.peer if tls else ()))
         else:
             runs.append(Run(label, 0, failure="not run at this connection count (one thread per connection)"))
-    runs.append(curl_parallel(base, path, peer_counts.get("curl", n), conns))
+    runs.append(curl_parallel(base, path, peer_counts.get("curl", n), conns, flags))
     wrk_rps = wrk(base + path, conns, 8)
     for r in runs:
         print(f"    {r.client:45s} {r.rate:10,.0f} req/s  {r.rss_mb:7.1f} MB  {r.failure or ''}", flush=True)
     print(f"    wrk {wrk_rps:,.0f} req/s", flush=True)
     return {"key": key, "title": title, "conns": conns, "n": n, "bound": bound, "wrk": wrk_rps, "runs": runs}
+
+
+HTTPS_PEERS = {"classic": 3000, "requests-futures": 3000, "grequests": 3000, "aiohttp": 30_000, "httpx": 3000,
+               "niquests": 5000, "curl_cffi": 10_000, "pyreqwest": 50_000, "rnet": 30_000, "requests-engine": 5000}
+HTTPS_NOTE = (
+    "TLS 1.3 (nginx `ssl_protocols TLSv1.3`, `listen ... ssl http2`, session cache and tickets on); the "
+    "certificate is for 127.0.0.1 from a local trustme CA, and every client verifies it with the CA file "
+    "(multifetch and curl `--cacert`, the API `cafile=`, each peer its own way)."
+)
+
+
+def https(base: str, cafile: str, n: int = 50_000, peer_counts: dict[str, int] | None = None
+          ) -> list[dict[str, object]]:
+    """(h1) and (h2): 1 KB over HTTPS, 64 connections held to HTTP/1.1, then 64 streams over HTTP/2."""
+    counts = HTTPS_PEERS if peer_counts is None else peer_counts
+    h1 = throughput(base, "h1", "HTTPS 1 KB, 64 connections, HTTP/1.1", "/1k", 64, n, None, counts,
+                    Tls(cafile, "1.1"))
+    h1["note"] = HTTPS_NOTE + (
+        " ALPN offers h2, so every client is held to HTTP/1.1: multifetch and curl `--http1.1`, the API "
+        "`http_version='1.1'`, the peers their HTTP/1.1-only setting where they have HTTP/2. wrk speaks "
+        "HTTP/1.1 over TLS.")
+    h2 = throughput(base, "h2", "HTTPS 1 KB, 64 streams, HTTP/2", "/1k", 64, n, None, counts, Tls(cafile, "2"))
+    h2["note"] = HTTPS_NOTE + (
+        " Clients with HTTP/2 use it (multifetch and curl `--http2`, the API `http_version='2'`, httpx "
+        "`http2=True`, niquests, curl_cffi `V2TLS`, pyreqwest `.http2(True)`, rnet `http2_only`): 64 requests "
+        "at a time, as streams multiplexed on the connections each client opens. Peers marked HTTP/1.1 "
+        "have no HTTP/2 and stay on HTTP/1.1 connections, as does the requests engine. **wrk speaks HTTP/1.1 "
+        "only**: its figure here is 64 HTTP/1.1 connections over TLS, not an HTTP/2 bound.")
+    return [h1, h2]
 
 
 def downloads(base: str) -> dict[str, object]:
@@ -281,6 +385,32 @@ def startup(base: str) -> dict[str, object]:
 
 # ---- the report ---------------------------------------------------------------------------------
 
+def targets(w: dict[str, object]) -> list[str]:
+    """The issue's target ratios for (a), (h1) and (h2), from the same run; Python peers are every client
+    that is not multifetch, curl or wrk."""
+    goals = {"a": (1.0, 1.5, None), "h1": (1.0, 1.2, 1.2), "h2": (1.0, 1.2, 1.2)}
+    if w["key"] not in goals:
+        return []
+    on_curl, on_peer, api_on_curl = goals[str(w["key"])]
+    runs: list[Run] = w["runs"]  # type: ignore[assignment]
+    cli, api, cli_p2, api_p2 = (r.rate for r in runs[:4])
+    curl = next((r.rate for r in runs if r.client == "curl --parallel"), 0.0)
+    python = [r for r in runs if r.rate and not r.client.startswith(("multifetch", "curl --parallel"))]
+    fastest = max(python, key=lambda r: r.rate, default=None)
+
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:.2f}" if a and b else "n/a"
+
+    parts = [f"CLI ÷ curl --parallel **{ratio(cli, curl)}** (-P 2: {ratio(cli_p2, curl)}; target ≥ {on_curl})"]
+    if fastest:
+        parts.append(f"CLI ÷ fastest Python peer **{ratio(cli, fastest.rate)}** (-P 2: {ratio(cli_p2, fastest.rate)}; "
+                     f"target ≥ {on_peer}; the fastest: {fastest.client}, {fastest.rate:,.0f} req/s)")
+    if api_on_curl:
+        parts.append(f"API ÷ curl --parallel **{ratio(api, curl)}** (processes=2: {ratio(api_p2, curl)}; "
+                     f"target ≥ {api_on_curl})")
+    return ["Targets, one process (-P 2 / processes=2 in brackets): " + "; ".join(parts) + ".", ""]
+
+
 def write_results(results: list[dict[str, object]], d: dict, e: dict, f: dict, g: dict) -> None:  # type: ignore[type-arg]
     import pycurl
 
@@ -305,6 +435,7 @@ def write_results(results: list[dict[str, object]], d: dict, e: dict, f: dict, g
         mf_rate = max(one, cli_p2)  # the ratio column: the faster of the two CLI runs
         bound = w["bound"]
         out += [f"## ({w['key']}) {w['title']}", "",
+                *([str(w["note"]), ""] if w.get("note") else []),
                 f"wrk: {w['wrk']:,.0f} req/s" + (f"; bound (connections ÷ delay): {bound:,.0f} req/s" if bound else ""),
                 "", "The last column divides the faster multifetch CLI run (one process or -P 2) by each client."
                 + (" multifetch's request count lasts about as long as wrk's 8-second run at the bound, so both"
@@ -323,6 +454,7 @@ def write_results(results: list[dict[str, object]], d: dict, e: dict, f: dict, g
         name = "bound" if bound else "wrk"
         out += ["", f"multifetch CLI ÷ {name}: **{one / ref:.2f}** one process, **{cli_p2 / ref:.2f}** with -P 2; "
                 f"API ÷ {name}: **{api / ref:.2f}** one process, **{api_p2 / ref:.2f}** with processes=2.", ""]
+        out += targets(w)
     out += ["## (d) 20 files of 50 MB saved to disk, 8 at a time", "",
             "Each client three times (after `sync`); the median wall time, the largest peak RSS. multifetch also "
             "computes every file's SHA-256 (about 0.5 CPU-seconds for the 1 GB here); curl and aria2c do not.", "",
@@ -364,19 +496,23 @@ def main() -> None:
         results = [
             throughput(base, "a", "1 KB responses, 64 connections", "/1k", 64, 100_000, None,
                        {"classic": 3000, "requests-futures": 3000, "grequests": 3000, "aiohttp": 30_000,
-                        "httpx": 3000, "niquests": 5000, "curl_cffi": 10_000, "requests-engine": 5000}),
+                        "httpx": 3000, "niquests": 5000, "curl_cffi": 10_000, "pyreqwest": 50_000,
+                        "rnet": 30_000, "requests-engine": 5000}),
             throughput(base, "b", "50 ms delay, 500 connections", "/delay50", 500, 100_000, 10_000.0,
                        {"classic": 5000, "requests-futures": 5000, "grequests": 5000, "aiohttp": 20_000,
-                        "httpx": 2000, "niquests": 5000, "curl_cffi": 10_000, "requests-engine": 10_000}),
+                        "httpx": 2000, "niquests": 5000, "curl_cffi": 10_000, "pyreqwest": 20_000,
+                        "rnet": 20_000, "requests-engine": 10_000}),
             # 200,000 at the bound is 8 s: the length of wrk's run, so both pay the 5,000 connects once
             throughput(base, "c", "200 ms delay, 5,000 connections", "/delay200", 5000, 200_000, 25_000.0,
                        {"aiohttp": 50_000, "httpx": 2000, "niquests": 5000, "curl_cffi": 20_000,
-                        "curl": 50_000}),
+                        "pyreqwest": 50_000, "rnet": 50_000, "curl": 50_000}),
         ]
         d = downloads(base)
         e = streaming(base)
         f = startup(base)
         g = cluster(base)
+    with tls_nginx() as (tls_base, cafile):
+        results += https(tls_base, cafile)
     write_results(results, d, e, f, g)
     (WORK / "last.json").write_text(json.dumps({"done": time.time()}))
 
