@@ -20,7 +20,9 @@ class Nginx:
     """``with Nginx(root, server="...") as url:`` runs nginx serving ``root/www``.
 
     ``server`` holds extra directives for the server block; ``tls`` is ``(cert, key)`` paths for
-    HTTPS with HTTP/2; ``modules`` are ``load_module`` paths.
+    HTTPS with HTTP/2; ``modules`` are ``load_module`` paths. ``access_log`` writes one line a
+    request to ``root/access.log``: the connection's serial number, the protocol and whether the
+    TLS session was resumed (``r`` or ``.``), for tests that count connections and handshakes.
     """
 
     def __init__(
@@ -31,6 +33,7 @@ class Nginx:
         tls: tuple[str, str] | None = None,
         modules: tuple[str, ...] = (),
         worker_connections: int = 1024,
+        access_log: bool = False,
     ) -> None:
         self.root = root
         self.port = free_port()
@@ -38,6 +41,7 @@ class Nginx:
         self._tls = tls
         self._modules = modules
         self._worker_connections = worker_connections
+        self._access_log = access_log
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -55,6 +59,10 @@ class Nginx:
             tls = f"ssl_certificate {self._tls[0]}; ssl_certificate_key {self._tls[1]};"
         kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
         temp = "".join(f"{k}_temp_path {root}/tmp; " for k in kinds)
+        log = "access_log off;"
+        if self._access_log:
+            log = ("log_format counted '$connection $server_protocol $ssl_session_reused $status';\n"
+                   f"    access_log {root}/access.log counted;")
         return f"""{user}
 {modules}daemon off;
 worker_processes 1;
@@ -63,7 +71,7 @@ pid {root}/nginx.pid;
 error_log {root}/error.log;
 events {{ worker_connections {self._worker_connections}; }}
 http {{
-    access_log off;
+    {log}
     keepalive_requests 1000000;
     keepalive_timeout 60s;
     {temp}

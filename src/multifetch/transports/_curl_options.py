@@ -65,4 +65,9 @@ def base_options(
         "3": getattr(pycurl, "CURL_HTTP_VERSION_3", pycurl.CURL_HTTP_VERSION_2TLS),
     }[o["http_version"]]
     opts.append((pycurl.HTTP_VERSION, version))
+    if o["http_version"] != "1.1":
+        # A transfer to a host whose first connection is still being set up waits to learn
+        # whether it speaks HTTP/2 instead of opening a connection of its own: 64 streams
+        # then share one connection, as the server intends, rather than 64 handshakes.
+        opts.append((pycurl.PIPEWAIT, 1))
     return opts
