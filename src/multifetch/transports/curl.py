@@ -29,6 +29,7 @@ from .._spec import Headers, Request, origin_of
 from .._version import __version__
 from ._curl_errors import error_kind
 from ._curl_options import base_options
+from ._resolver import Resolver
 
 USER_AGENT = f"multifetch/{__version__}"
 
@@ -145,6 +146,20 @@ class CurlTransport:
         self._max_redirects = max_redirects
         self._follow_redirects = follow_redirects
         self._denied: dict[int, str] = {}
+        # Names are resolved here rather than by libcurl, which holds a transfer until both
+        # address families have answered (see _resolver). Not through a proxy (it resolves),
+        # nor with DNS-over-HTTPS or for names the user pinned with --resolve.
+        self._resolver: Resolver | None = None
+        if not self._proxied and not doh_url:
+            self._resolver = Resolver(timeout=timeouts.connect, clock=time.monotonic)
+            fd = self._resolver.fileno()
+            self._epoll.register(fd, select.EPOLLIN)
+            self._owner[fd] = self._on_answers
+        self._pinned = {entry.lstrip("+-").split(":", 1)[0].lower() for entry in resolve or ()}
+        self._endpoints: dict[str, tuple[str, int] | None] = {}  # origin -> (name, port) to resolve
+        self._waiting: dict[str, list[tuple[Job, tuple[str, int]]]] = {}  # name -> jobs waiting
+        self._told: dict[tuple[str, int], int] = {}  # (name, port) -> generation libcurl has
+        self._telling: dict[int, tuple[tuple[str, int], int]] = {}  # id(handle) -> what it tells
         # libcurl looks for a reusable connection by walking the host's connections, so one multi
         # with thousands of connections to a host spends most of its time there (measured: 110 µs
         # per socket_action at 5,000 connections). A multi per 64 transfers keeps that walk short
@@ -287,6 +302,20 @@ class CurlTransport:
         if self._deny_private:
             self._dirty.add(id(handle))
             handle.setopt(pycurl.OPENSOCKETFUNCTION, lambda purpose, address: self._open_socket(job, address))
+        job.transport_state = (handle, writer, raw_headers, hop, None)
+        self._jobs[id(handle)] = job
+        self.active += 1
+        if self._resolver is not None:
+            origin = job.host if hop is None or not hop.hops else origin_of(url)
+            try:
+                endpoint = self._endpoints[origin]
+            except KeyError:
+                endpoint = self._endpoints[origin] = self._endpoint(origin)
+            if endpoint is not None and not self._addressed(job, handle, endpoint):
+                return  # waits for its name's answers, or has failed
+        self._add(job, handle)
+
+    def _add(self, job: Job, handle: pycurl.Curl) -> None:
         multis = self._multis
         multi = multis[0]
         if len(multis) > 1:
@@ -296,10 +325,65 @@ class CurlTransport:
             else:
                 self._turn = (self._turn + 1) % len(multis)
                 multi = multis[self._turn]
-        job.transport_state = (handle, writer, raw_headers, hop, multi)
-        self._jobs[id(handle)] = job
+        job.transport_state = (*job.transport_state[:4], multi)
         multi.add_handle(handle)
-        self.active += 1
+
+    # -- names --------------------------------------------------------------------------------------
+
+    def _endpoint(self, origin: str) -> tuple[str, int] | None:
+        """``(name, port)`` of an origin whose host must be resolved; None for an address."""
+        if len(self._endpoints) > 100_000:
+            self._endpoints.clear()  # a crawl over very many hosts: keep this map small
+        scheme, _, authority = origin.partition("://")
+        if authority.startswith("["):
+            return None  # an IPv6 address
+        name, _, port = authority.partition(":")
+        if not name or name.replace(".", "").isdigit() or name == "localhost" or name in self._pinned:
+            return None  # an IPv4 address; libcurl knows localhost; the user's --resolve
+        return name, int(port) if port.isdigit() else (443 if scheme == "https" else 80)
+
+    def _addressed(self, job: Job, handle: pycurl.Curl, endpoint: tuple[str, int]) -> bool:
+        """Give libcurl the addresses of ``job``'s host; False when the job cannot go yet
+        (it waits for the answers) or at all (it has failed, for the next poll())."""
+        assert self._resolver is not None
+        name = endpoint[0]
+        generation, answer = self._resolver.addresses(name)
+        if answer is None:
+            self._waiting.setdefault(name, []).append((job, endpoint))
+            return False
+        if isinstance(answer, str):
+            self._end_unsent(job, handle, "dns", answer)
+            return False
+        if self._told.get(endpoint) != generation:
+            # Every transfer carries the addresses until one that did has run: transfers in
+            # other multi handles may start before the first, and libcurl would resolve itself.
+            self._dirty.add(id(handle))
+            handle.setopt(pycurl.RESOLVE, [f"{name}:{endpoint[1]}:{','.join(answer)}"])
+            self._telling[id(handle)] = (endpoint, generation)
+        return True
+
+    def _on_answers(self, fd: int, flags: int) -> None:
+        assert self._resolver is not None
+        self._settle(self._resolver.answered())
+
+    def _settle(self, names: list[str]) -> None:
+        """Names whose answers changed: start (or fail) the jobs that waited for them."""
+        for name in names:
+            jobs = self._waiting.pop(name, None)
+            for job, endpoint in jobs or ():
+                handle = job.transport_state[0]
+                if self._addressed(job, handle, endpoint):
+                    self._add(job, handle)
+
+    def _end_unsent(self, job: Job, handle: pycurl.Curl, kind: str, message: str) -> None:
+        """An attempt that ends before libcurl sees it: handed out by the next poll()."""
+        del self._jobs[id(handle)]
+        job.transport_state[1].abort()
+        job.transport_state = None
+        self._free.append(handle)
+        job.elapsed = time.monotonic() - job.t0
+        job.fail(kind, message)
+        self._ended.append(job)  # still counted in self.active until poll() hands it out
 
     def _follow(self, job: Job, handle: pycurl.Curl, writer: BodyWriter, hop: Hop) -> bool:
         """Take one redirect of a request that carries secrets; False when the answer is final."""
@@ -330,6 +414,7 @@ class CurlTransport:
 
     def _release(self, handle: pycurl.Curl, multi: pycurl.CurlMulti) -> None:
         self._jobs.pop(id(handle), None)
+        self._telling.pop(id(handle), None)
         multi.remove_handle(handle)
         self.active -= 1
         self._dirty.add(id(handle))
@@ -344,10 +429,15 @@ class CurlTransport:
             timeout = 0.0
         dues = self._dues
         now = time.monotonic()
+        resolver = self._resolver
+        if resolver is not None:
+            dues = [*dues, resolver.due()]
         for due in dues:
             if due is not None and due - now < timeout:
                 timeout = due - now if due > now else 0.0
         events = self._epoll.poll(timeout)
+        if resolver is not None and resolver.due() is not None:
+            self._settle(resolver.advance())
         if events:
             owner = self._owner
             flags = _FLAGS
@@ -360,6 +450,10 @@ class CurlTransport:
         self._run_timers()
         for multi in self._multis:
             self._collect(multi, done)
+        if self._ended:  # requests to names that failed to resolve
+            done += self._ended
+            self.active -= len(self._ended)
+            self._ended = []
         return done
 
     def kick(self) -> None:
@@ -411,6 +505,10 @@ class CurlTransport:
         del self._jobs[id(handle)]
         job.transport_state = None
         multi.remove_handle(handle)
+        if self._telling:
+            told = self._telling.pop(id(handle), None)
+            if told is not None and code == 0:
+                self._told[told[0]] = told[1]
         if code == 0 and len(self._multis) > 1:
             idle = self._idle.get(job.host)
             if idle is None:
@@ -484,11 +582,22 @@ class CurlTransport:
         handle, writer, _, _, multi = state
         job.transport_state = None
         del self._jobs[id(handle)]
-        multi.remove_handle(handle)
+        self._telling.pop(id(handle), None)
+        if multi is not None:
+            multi.remove_handle(handle)
+        else:  # still waiting for its name's addresses
+            self._forget_waiting(job)
         writer.abort()
         self.active -= 1
         self._dirty.add(id(handle))
         self._free.append(handle)
+
+    def _forget_waiting(self, job: Job) -> None:
+        for waiting in self._waiting.values():
+            for index, (other, _) in enumerate(waiting):
+                if other is job:
+                    del waiting[index]
+                    return
 
     def in_flight(self) -> list[Job]:
         return list(self._jobs.values())
@@ -503,5 +612,7 @@ class CurlTransport:
         self._free.clear()
         for multi in self._multis:
             multi.close()
+        if self._resolver is not None:
+            self._resolver.close()
         self._epoll.close()
         self._denied.clear()
