@@ -27,7 +27,10 @@ from ._stats import HostSnapshot, Statistics
 
 log = logging.getLogger("multifetch")
 
-_CONNECT_KINDS = frozenset({"dns", "connect"})
+# Failures that count towards pausing a host. Not "dns": the lookup never reaches the host, and
+# the curl engine remembers a name that failed (one question for all its requests), so pausing
+# would only hold back records whose outcome is already known.
+_CONNECT_KINDS = frozenset({"connect"})
 _SLOW_DOWN_STATUSES = frozenset({429, 503})
 _IDLE_WAIT = 0.5  # longest sleep with nothing scheduled: bounds how late a stop() is noticed
 
