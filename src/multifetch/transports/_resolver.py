@@ -49,14 +49,14 @@ Answer = tuple[str, ...] | Failure
 class _Name:
     """What is known about one name. ``None``: that family has not answered yet."""
 
-    __slots__ = ("expires", "failure", "generation", "ipv4", "ipv4_at", "ipv6", "reason", "refreshing",
+    __slots__ = ("expires", "failure", "generation", "ipv4", "ipv4_usable_at", "ipv6", "reason", "refreshing",
                  "started")
 
     def __init__(self, started: float) -> None:
         self.started = started
         self.ipv4: tuple[str, ...] | None = None
         self.ipv6: tuple[str, ...] | None = None
-        self.ipv4_at = 0.0  # when the IPv4 answer came (the resolution delay counts from there)
+        self.ipv4_usable_at = 0.0  # the IPv4 answer's arrival plus the resolution delay
         self.reason = ""  # the first lookup failure's message
         self.failure = ""  # set when the name cannot be used: requests to it fail with this
         self.expires = float("inf")
@@ -74,7 +74,7 @@ class _Name:
         if self.ipv6:
             return True
         if self.ipv4:
-            return self.ipv6 is not None or now - self.ipv4_at >= RESOLUTION_DELAY
+            return self.ipv6 is not None or now >= self.ipv4_usable_at
         return False
 
 
@@ -153,9 +153,9 @@ class Resolver:
             before = entry.addresses()
             if family == socket.AF_INET:
                 entry.ipv4 = found
-                entry.ipv4_at = now
+                entry.ipv4_usable_at = now + RESOLUTION_DELAY  # the same sum as the event's time
                 if found and entry.ipv6 is None:
-                    self._add_event(now + RESOLUTION_DELAY, name)
+                    self._add_event(entry.ipv4_usable_at, name)
             else:
                 entry.ipv6 = found
             if isinstance(answer, Failure):

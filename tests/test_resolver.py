@@ -1,0 +1,172 @@
+"""The engine's name resolution rules, with an injected clock and lookup (no DNS at all).
+
+The lookups still run on the resolver's threads, as in a real run; the tests wait for their
+answers on the resolver's wake-up descriptor, as the event loop does.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import threading
+from collections.abc import Callable
+
+import pytest
+
+from multifetch.transports._resolver import RESOLUTION_DELAY, Resolver
+
+V4, V6 = socket.AF_INET, socket.AF_INET6
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Lookups:
+    """Answers by (name, family); a family listed in ``held`` answers only when released."""
+
+    def __init__(self, answers: dict[tuple[str, int], tuple[str, ...] | OSError]) -> None:
+        self.answers = answers
+        self.asked: list[tuple[str, int]] = []
+        self.held: dict[tuple[str, int], threading.Event] = {}
+
+    def hold(self, name: str, family: int) -> Callable[[], None]:
+        event = self.held[(name, family)] = threading.Event()
+        return event.set
+
+    def __call__(self, name: str, family: int) -> tuple[str, ...]:
+        self.asked.append((name, family))
+        event = self.held.get((name, family))
+        if event is not None:
+            event.wait(5)
+        answer = self.answers.get((name, family), socket.gaierror(socket.EAI_NODATA, "No address"))
+        if isinstance(answer, OSError):
+            raise answer
+        return answer
+
+
+def wait_answers(resolver: Resolver, count: int) -> list[str]:
+    """Collect ``count`` answers the way the loop does: wait on the descriptor, then take them."""
+    names: list[str] = []
+    poller = select.poll()
+    poller.register(resolver.fileno(), select.POLLIN)
+    while len(names) < count:
+        assert poller.poll(5000), "no answer within 5 s"
+        names += resolver.answered()
+    return names
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def test_ipv4_waits_the_resolution_delay_for_ipv6(clock: Clock) -> None:
+    lookups = Lookups({("a.test", V4): ("10.0.0.1",)})
+    release = lookups.hold("a.test", V6)
+    resolver = Resolver(timeout=10, clock=clock, lookup=lookups)
+    try:
+        assert resolver.addresses("a.test") == (0, None)
+        wait_answers(resolver, 1)
+        assert resolver.addresses("a.test")[1] is None  # A known, AAAA may still come
+        assert resolver.due() == pytest.approx(clock.now + RESOLUTION_DELAY)
+        clock.now += RESOLUTION_DELAY
+        assert "a.test" in resolver.advance()
+        generation, addresses = resolver.addresses("a.test")
+        assert addresses == ("10.0.0.1",) and generation > 0
+        release()
+    finally:
+        resolver.close()
+
+
+def test_both_families_when_both_answer(clock: Clock) -> None:
+    lookups = Lookups({("b.test", V4): ("10.0.0.2",), ("b.test", V6): ("fd00::2",)})
+    resolver = Resolver(timeout=10, clock=clock, lookup=lookups)
+    try:
+        resolver.addresses("b.test")
+        wait_answers(resolver, 2)
+        assert resolver.addresses("b.test")[1] == ("[fd00::2]", "10.0.0.2")  # IPv6 first
+    finally:
+        resolver.close()
+
+
+def test_ipv6_answer_is_used_at_once(clock: Clock) -> None:
+    lookups = Lookups({("c.test", V6): ("fd00::3",), ("c.test", V4): ("10.0.0.3",)})
+    release = lookups.hold("c.test", V4)
+    resolver = Resolver(timeout=10, clock=clock, lookup=lookups)
+    try:
+        resolver.addresses("c.test")
+        wait_answers(resolver, 1)
+        assert resolver.addresses("c.test")[1] == ("[fd00::3]",)
+        release()
+        wait_answers(resolver, 1)
+        assert resolver.addresses("c.test")[1] == ("[fd00::3]", "10.0.0.3")
+    finally:
+        resolver.close()
+
+
+def test_a_name_that_does_not_exist_fails_once_and_is_remembered(clock: Clock) -> None:
+    lookups = Lookups({("gone.test", V4): socket.gaierror(socket.EAI_NONAME, "Name or service not known")})
+    release = lookups.hold("gone.test", V6)  # NXDOMAIN settles both families: no wait for AAAA
+    resolver = Resolver(timeout=10, negative_ttl=30, clock=clock, lookup=lookups)
+    try:
+        resolver.addresses("gone.test")
+        wait_answers(resolver, 1)
+        _, failure = resolver.addresses("gone.test")
+        assert isinstance(failure, str) and "Could not resolve host: gone.test" in failure
+        clock.now += 29
+        assert resolver.addresses("gone.test")[1] == failure  # from the cache: nothing asked
+        assert lookups.asked.count(("gone.test", V4)) == 1
+        release()
+        clock.now += 2  # past the negative TTL: asked again
+        assert resolver.addresses("gone.test") == (0, None)
+    finally:
+        resolver.close()
+
+
+def test_a_lookup_that_never_answers_times_out(clock: Clock) -> None:
+    lookups = Lookups({})
+    release_v4 = lookups.hold("slow.test", V4)
+    release_v6 = lookups.hold("slow.test", V6)
+    resolver = Resolver(timeout=2, clock=clock, lookup=lookups)
+    try:
+        resolver.addresses("slow.test")
+        clock.now += 2
+        assert resolver.advance() == ["slow.test"]
+        assert resolver.addresses("slow.test")[1] == "Resolving timed out after 2000 ms"
+    finally:
+        release_v4()
+        release_v6()
+        resolver.close()
+
+
+def test_expired_answers_keep_serving_while_refreshed(clock: Clock) -> None:
+    lookups = Lookups({("d.test", V4): ("10.0.0.4",), ("d.test", V6): ("fd00::4",)})
+    resolver = Resolver(timeout=10, ttl=60, clock=clock, lookup=lookups)
+    try:
+        resolver.addresses("d.test")
+        wait_answers(resolver, 2)
+        generation, addresses = resolver.addresses("d.test")
+        assert addresses == ("[fd00::4]", "10.0.0.4")
+        lookups.answers[("d.test", V4)] = ("10.0.0.5",)
+        clock.now += 61
+        assert resolver.addresses("d.test") == (generation, addresses)  # stale, not waiting
+        wait_answers(resolver, 2)
+        new_generation, addresses = resolver.addresses("d.test")
+        assert addresses == ("[fd00::4]", "10.0.0.5") and new_generation > generation
+        assert lookups.asked.count(("d.test", V4)) == 2
+    finally:
+        resolver.close()
+
+
+def test_closing_with_a_lookup_in_progress_returns_at_once(clock: Clock) -> None:
+    lookups = Lookups({})
+    release = lookups.hold("stuck.test", V6)
+    resolver = Resolver(timeout=10, clock=clock, lookup=lookups)
+    resolver.addresses("stuck.test")
+    resolver.close()  # the stuck thread must not write to a closed (or reused) descriptor
+    release()
