@@ -292,7 +292,9 @@ class CurlTransport:
                 handle.setopt(pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in headers])
             if body is not None:
                 handle.setopt(pycurl.POSTFIELDSIZE_LARGE, len(body))
-                handle.setopt(pycurl.COPYPOSTFIELDS, body)
+                # POSTFIELDS, not COPYPOSTFIELDS: pycurl refuses NUL bytes in a copied body;
+                # it keeps a reference to this one until the handle is reset.
+                handle.setopt(pycurl.POSTFIELDS, body)
                 if method != "POST":
                     handle.setopt(pycurl.CUSTOMREQUEST, method)
             elif method == "HEAD":
