@@ -4,7 +4,11 @@ Workloads (same nginx, same connection counts):
   (a) 1 KB responses, 64 connections           (b) 50 ms delay, 500 connections
   (c) 200 ms delay, 5,000 connections           (d) 20 files of 50 MB saved to disk, 8 at a time
   (e) 100,000 vs 1,000,000 inputs streamed      (f) start-up
+<<<<<<< HEAD
   (h1) HTTPS 1 KB, 64 connections, HTTP/1.1     (h2) HTTPS 1 KB, 64 streams, HTTP/2
+=======
+  (n) 1,000 host names via the system resolver, AAAA answered after 3 s, 256 connections, 4 a host
+>>>>>>> names
 Every load is bounded in count and time, and goes only to 127.0.0.1. Writes bench/RESULTS.md.
 """
 
@@ -363,6 +367,122 @@ def cluster(base: str) -> dict[str, object]:
     return {"runs": runs}
 
 
+# Peers as in (a), with fewer requests for the slow ones. niquests is left out: its peer script
+# (pool_connections=4) hangs once a run has more hosts than pools, even with DNS answered at once.
+NAMES_PEERS = (("aiohttp + uvloop", "aiohttp_peer.py", 20_000),
+               ("curl_cffi AsyncSession", "curl_cffi_peer.py", 5000),
+               ("httpx AsyncClient", "httpx_peer.py", 1000),
+               ("requests-futures", "requests_futures_peer.py", 2000),
+               ("grequests", "grequests_peer.py", 2000),
+               ("requests.get in ThreadPoolExecutor (classic)", "classic.py", 2000))
+# The CLI exits 1 when some records are errors (cancelled at --max-time): still a measured run.
+SOME_FAILED_IS_A_RUN = '"$@"; s=$?; [ "$s" = 1 ] && exit 0; exit "$s"'
+
+
+def names(base: str, n: int = 20_000, count: int = 1000, conns: int = 256, per_host: int = 4,
+          aaaa_delay: float = 3.0, max_time: float = 30.0) -> dict[str, object]:
+    """(n): ``count`` host names in a private /etc/hosts (IPv4 only) whose AAAA questions go to a local
+    DNS server answering after ``aaaa_delay``; every client runs in that private mount namespace, so
+    nothing asks the machine's DNS server. multifetch runs stop at ``max_time`` (what is left then is
+    cancelled, and counted as not done)."""
+    from multifetch.testing import PrivateResolver, host_names
+
+    print(f"(n) {count:,} host names, AAAA after {aaaa_delay:g} s, {n:,} requests, {conns} connections, "
+          f"{per_host} a host", flush=True)
+    port = base.rsplit(":", 1)[1]
+    hosts = host_names(count)
+    folder = WORK / "names"
+    folder.mkdir(exist_ok=True)
+
+    def urls(m: int) -> Path:
+        """``m`` URLs, as many a name as in the full run (fewer names for clients given fewer requests)."""
+        src = folder / f"urls-{m}.txt"
+        used = hosts[: max(1, min(count, m * count // n))]
+        src.write_text("".join(f"http://{used[i % len(used)]}:{port}/1k?i={i}\n" for i in range(m)))
+        return src
+
+    runs: list[Run] = []
+    asked: dict[str, tuple[int, int]] = {}
+    elapsed: dict[str, tuple[float, float, float]] = {}
+    with PrivateResolver(dict.fromkeys(hosts, "127.0.0.1"), aaaa_delay=aaaa_delay) as env:
+
+        def client(label: str, cmd: list[str], m: int, count_ok: object = None) -> None:
+            env.dns.reset()
+            runs.append(measure(label, env.command(*cmd), m, count_ok))
+            asked[label] = (env.dns.total("A"), env.dns.total("AAAA"))
+
+        def cli(label: str, m: int, *extra: str) -> None:
+            out = folder / "out.jsonl"
+            out.unlink(missing_ok=True)
+            cmd = [MF, "fetch", str(urls(m)), "-o", str(out), "-q", "-c", str(conns), "--per-host", str(per_host),
+                   "--max-time", str(max_time), *extra]
+            client(label, ["sh", "-c", SOME_FAILED_IS_A_RUN, "sh", *cmd], m, lambda _o: records_ok(out))
+            lines = out.read_text().splitlines() if out.exists() else []
+            done = sorted(json.loads(line)["elapsed"] for line in lines if '"status":200' in line) or [0.0]
+            elapsed[label] = (done[len(done) // 2], done[min(len(done) - 1, int(0.99 * len(done)))], done[-1])
+
+        cli("multifetch CLI (JSONL to a file)", n)
+        cli(CLI_P2, n, "-P", "2")
+        code = ("import multifetch,sys\n"
+                "urls=(line.strip() for line in open(sys.argv[1]))\n"
+                f"ok=sum(r.status_code == 200 for r in multifetch.fetch(urls, concurrency={conns}, "
+                f"per_host={per_host}, bodies='hash', max_time={max_time}))\n"
+                "print(ok)\n")
+        client("multifetch API (iterating results)", [sys.executable, "-c", code, str(urls(n))], n)
+        cli("multifetch CLI --engine requests", 5000, "--engine", "requests")
+        for label, script, m in NAMES_PEERS:
+            client(label, [str(PEER_VENV / "bin" / "python"), str(PEERS / script), str(urls(m)), str(conns)], m)
+        cfg = folder / "curl.cfg"
+        cfg.write_text("".join(f'url = "{u.strip()}"\noutput = "/dev/null"\n' for u in urls(n).open()))
+        client("curl --parallel", ["curl", "--parallel", "--parallel-max", str(conns), "-K", str(cfg), "-s", "-w",
+                                   "%{http_code}\\n"], n, lambda out: out.split().count("200"))
+    for r in runs:
+        a, aaaa = asked[r.client]
+        print(f"    {r.client:45s} {r.rate:10,.0f} req/s  {r.rss_mb:7.1f} MB  DNS {a:,} A {aaaa:,} AAAA  "
+              f"{r.failure or ''}", flush=True)
+    for label, (p50, p99, top) in elapsed.items():
+        print(f"    {label}: elapsed p50 {p50:.3f} p99 {p99:.3f} max {top:.3f} s", flush=True)
+    return {"n": n, "count": count, "conns": conns, "per_host": per_host, "aaaa_delay": aaaa_delay,
+            "max_time": max_time, "runs": runs, "asked": asked, "elapsed": elapsed}
+
+
+def names_section(nm: dict) -> list[str]:  # type: ignore[type-arg]
+    runs: list[Run] = nm["runs"]
+    cli = runs[0]
+    curl = next(r for r in runs if r.client == "curl --parallel")
+    out = [f"## (n) {nm['count']:,} host names, AAAA answered after {nm['aaaa_delay']:g} s "
+           f"({nm['n']:,} × 1 KB, -c {nm['conns']} --per-host {nm['per_host']})", "",
+           "The names are in a private /etc/hosts (IPv4 only); their AAAA questions go to a local DNS server "
+           f"that answers after {nm['aaaa_delay']:g} s. Every client runs in that private mount namespace "
+           "(`multifetch.testing.PrivateResolver`) and resolves through the system resolver. Clients given fewer "
+           "requests get fewer names, as many requests a name as in the full run. multifetch runs stop at "
+           f"{nm['max_time']:g} s (`--max-time`). The DNS column counts the questions the client's run sent. "
+           "No wrk: it resolves one name once. niquests is left out: its peer script hangs once a run has more "
+           "hosts than its 4 pools.", "",
+           "| client | requests | req/s | peak RSS MB | CPU s / 1,000 req | DNS questions A / AAAA "
+           "| multifetch CLI ÷ client |",
+           "|---|---|---|---|---|---|---|"]
+    for r in runs:
+        a, aaaa = nm["asked"][r.client]
+        if r.failure and not r.rate:
+            failure = r.failure.splitlines()[-1] if r.failure.strip() else r.failure
+            done = f" ({r.ok:,} in {r.wall:.0f} s)" if r.wall else ""
+            out.append(f"| {r.client} | {r.requests:,} | {failure}{done} | | | {a:,} / {aaaa:,} | |")
+            continue
+        cpu = r.cpu / r.ok * 1000 if r.ok else 0.0
+        ratio = f"{cli.rate / r.rate:.2f}" if r.rate and cli.rate else ""
+        out.append(f"| {r.client} | {r.requests:,} | {r.rate:,.0f} | {r.rss_mb:.0f} | {cpu:.3f} | {a:,} / {aaaa:,} "
+                   f"| {ratio} |")
+    out.append("")
+    for label, (p50, p99, top) in nm["elapsed"].items():
+        out.append(f"{label}: `elapsed` of the successful records p50 {p50:.3f} s, p99 {p99:.3f} s, "
+                   f"max {top:.3f} s.  ")
+    ratio = cli.rate / curl.rate if curl.rate else 0.0
+    unfinished = f"; the CLI did not finish: {cli.ok:,} of {cli.requests:,} in {cli.wall:.0f} s" if cli.failure else ""
+    out += ["", f"multifetch CLI ÷ curl --parallel: **{ratio:.2f}** (target ≥ 1.0{unfinished}).", ""]
+    return out
+
+
 def startup(base: str) -> dict[str, object]:
     def timed(cmd: list[str], times: int) -> float:
         samples = []
@@ -411,7 +531,7 @@ def targets(w: dict[str, object]) -> list[str]:
     return ["Targets, one process (-P 2 / processes=2 in brackets): " + "; ".join(parts) + ".", ""]
 
 
-def write_results(results: list[dict[str, object]], d: dict, e: dict, f: dict, g: dict) -> None:  # type: ignore[type-arg]
+def write_results(results: list[dict[str, object]], d: dict, e: dict, f: dict, g: dict, nm: dict | None = None) -> None:  # type: ignore[type-arg]
     import pycurl
 
     import multifetch
@@ -481,6 +601,8 @@ def write_results(results: list[dict[str, object]], d: dict, e: dict, f: dict, g
         else:
             out.append(f"| {r.client} | {r.rate:,.0f} | {r.cpu / r.ok * 1000:.3f} |")
     out.append("")
+    if nm is not None:
+        out += names_section(nm)
     (HERE / "RESULTS.md").write_text("\n".join(out))
     print("\n".join(out))
 
@@ -511,9 +633,10 @@ def main() -> None:
         e = streaming(base)
         f = startup(base)
         g = cluster(base)
+        nm = names(base)
     with tls_nginx() as (tls_base, cafile):
         results += https(tls_base, cafile)
-    write_results(results, d, e, f, g)
+    write_results(results, d, e, f, g, nm)
     (WORK / "last.json").write_text(json.dumps({"done": time.time()}))
 
 
