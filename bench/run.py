@@ -4,11 +4,8 @@ Workloads (same nginx, same connection counts):
   (a) 1 KB responses, 64 connections           (b) 50 ms delay, 500 connections
   (c) 200 ms delay, 5,000 connections           (d) 20 files of 50 MB saved to disk, 8 at a time
   (e) 100,000 vs 1,000,000 inputs streamed      (f) start-up
-<<<<<<< HEAD
   (h1) HTTPS 1 KB, 64 connections, HTTP/1.1     (h2) HTTPS 1 KB, 64 streams, HTTP/2
-=======
   (n) 1,000 host names via the system resolver, AAAA answered after 3 s, 256 connections, 4 a host
->>>>>>> names
 Every load is bounded in count and time, and goes only to 127.0.0.1. Writes bench/RESULTS.md.
 """
 
