@@ -366,7 +366,9 @@ def cluster(base: str) -> dict[str, object]:
 
 # Peers as in (a), with fewer requests for the slow ones. niquests is left out: its peer script
 # (pool_connections=4) hangs once a run has more hosts than pools, even with DNS answered at once.
-NAMES_PEERS = (("aiohttp + uvloop", "aiohttp_peer.py", 20_000),
+NAMES_PEERS = (("pyreqwest", "pyreqwest_peer.py", 20_000),
+               ("rnet", "rnet_peer.py", 20_000),
+               ("aiohttp + uvloop", "aiohttp_peer.py", 20_000),
                ("curl_cffi AsyncSession", "curl_cffi_peer.py", 5000),
                ("httpx AsyncClient", "httpx_peer.py", 1000),
                ("requests-futures", "requests_futures_peer.py", 2000),

@@ -80,6 +80,9 @@ class Scheduler:
         self._record_retries = record_retries
         self._rng = rng or random.Random()
         self._kick: Callable[[], None] | None = getattr(transport, "kick", None)
+        # Told of each new host as its first request enters the window, so a transport can look
+        # its name up while the request waits its turn (the lookup is then off the request's path).
+        self._expect: Callable[[str], None] | None = getattr(transport, "expect", None)
         self._on_idle = on_idle  # called before each wait for the network; returns the longest wait
         self._hosts: dict[str, Host] = {}
         self._ready: deque[Host] = deque()
@@ -246,6 +249,8 @@ class Scheduler:
         limits = self._limits
         host = Host(name, limits.limit_for(name), limits.per_host_rate, limits.burst)
         self._hosts[name] = host
+        if self._expect is not None:
+            self._expect(name)
         return host
 
     # -- admission ----------------------------------------------------------------------------------

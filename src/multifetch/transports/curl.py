@@ -344,6 +344,15 @@ class CurlTransport:
             return None  # an IPv4 address; libcurl knows localhost; the user's --resolve
         return name, int(port) if port.isdigit() else (443 if scheme == "https" else 80)
 
+    def expect(self, origin: str) -> None:
+        """A request to ``origin`` is coming: start looking its name up now."""
+        if self._resolver is not None:
+            endpoint = self._endpoints.get(origin)
+            if endpoint is None and origin not in self._endpoints:
+                endpoint = self._endpoints[origin] = self._endpoint(origin)
+            if endpoint is not None:
+                self._resolver.addresses(endpoint[0])
+
     def _addressed(self, job: Job, handle: pycurl.Curl, endpoint: tuple[str, int]) -> bool:
         """Give libcurl the addresses of ``job``'s host; False when the job cannot go yet
         (it waits for the answers) or at all (it has failed, for the next poll())."""
