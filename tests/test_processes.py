@@ -200,3 +200,40 @@ def test_long_runs_of_invalid_lines_are_handed_out_as_they_come(target: TargetSe
     results = list(multifetch.fetch(urls, processes=2, per_host=8))
     assert sorted(int(r.id) for r in results) == list(range(len(urls)))
     assert sum(r.status_code == 200 for r in results) == 50
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_engine_processes_end_with_a_killed_parent(target: TargetServer, tmp_path: Path) -> None:
+    """After kill -9 of the parent, its engines once lived on forever (each held the other's pipe
+    end), keeping connections, memory and any pipe a caller reads from."""
+    src = tmp_path / "urls.txt"
+    src.write_text("".join(f"{target.url}/delay/0.2?i={i}\n" for i in range(2000)))
+    proc = subprocess.Popen([sys.executable, "-m", "multifetch", "fetch", str(src), "-o", str(tmp_path / "o.jsonl"),
+                             "-P", "2", "-c", "8", "-q"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    engines: list[int] = []
+    while len(engines) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        engines = _children(proc.pid)
+    assert len(engines) == 2, "the engine processes did not start"
+    time.sleep(0.5)
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in engines) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in engines), "engine processes outlived their parent"

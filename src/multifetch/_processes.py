@@ -79,10 +79,30 @@ def _share(total: int, parts: int, index: int) -> int:
 
 # -- the engine process ---------------------------------------------------------------------------
 
+def _die_with_parent() -> None:
+    """End this engine when the process that started it ends, however it ends (``kill -9``).
+
+    Its pipe cannot tell it: an engine forked after another holds a copy of the parent's end of
+    the other's pipe, so neither sees the end of its input. The kernel can (Linux's
+    ``PR_SET_PDEATHSIG``); the parent's death before the call is caught by the check after it.
+    """
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the parent's normal exit still ends us
+        return
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def _engine_main(conn: Connection, options: dict[str, Any], deadline: float | None) -> None:
     """Run the normal engine over the requests that arrive on ``conn``; send results back."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the parent decides, and tells us
+    _die_with_parent()
     # A forked copy of the parent's stdout may hold records not yet written; multiprocessing
     # flushes sys.stdout when this process ends, which would write them a second time.
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115  # lives as long as the process
