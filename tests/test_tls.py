@@ -2,8 +2,8 @@
 fallback, and the certificate options.
 
 The stall checks are correctness checks of the event loop, not speed assertions: an idle nginx on
-loopback answers 1 KB in a few milliseconds, so an answer that took 100 ms more than its TLS
-handshake waited for something that was never delivered (the loop's idle wake-up came after 0.5 s).
+loopback answers 1 KB on an open connection in a few milliseconds, so an answer that took 100 ms
+waited for something that was never delivered (the loop's idle wake-up came after 0.5 s).
 Every run is bounded by ``max_time``: a stalled engine ends with ``cancelled`` records, not a hang.
 """
 
@@ -59,14 +59,23 @@ def outcomes(results: list[Result] | list[dict[str, Any]]) -> Counter[object]:
     return counted
 
 
-def assert_no_stall(results: list[Result], n: int, http_version: str) -> None:
-    """Every answer came, over ``http_version``, and none waited beyond its TLS handshake."""
+def assert_no_stall(results: list[Result], n: int, http_version: str) -> int:
+    """Every answer came, over ``http_version``, and none stalled; returns the connections opened.
+
+    The first answer on a connection comes after a full TLS handshake, and while 64 handshakes
+    run at once on 2 cores even its wait after its own handshake can near 100 ms: such answers
+    (libcurl's ``timings.tls`` is 0 on a reused connection) need only stay short of a stall.
+    """
     assert len(results) == n
     assert outcomes(results) == {200: n}
     assert {r.http_version for r in results} == {http_version}
-    late = sorted(r.elapsed - r.timings.tls for r in results if r.timings is not None)
-    late = [t for t in late if t >= SLOW]
-    assert not late, f"{len(late)} of {n} answers took over {SLOW} s beyond their TLS handshake: {late[-5:]}"
+    first = sorted(r.elapsed for r in results if r.timings is not None and r.timings.tls > 0)
+    later = sorted(r.elapsed for r in results if r.timings is not None and r.timings.tls == 0)
+    assert len(first) + len(later) == n
+    slow = [t for t in later if t >= SLOW]
+    assert not slow, f"{len(slow)} of {n} answers on open connections took over {SLOW} s: {slow[-5:]}"
+    assert not first or first[-1] < STALL, f"stalled first answers on new connections: {first[-5:]}"
+    return len(first)
 
 
 def assert_records_no_stall(records: list[dict[str, Any]], n: int, handshakes: int) -> None:
@@ -91,7 +100,11 @@ def write_urls(path: Path, urls: list[str]) -> str:
 def test_no_stall(nginx_tls: LoggedServer, ca_file: str, http_version: str, concurrency: int) -> None:
     results, longest = run([nginx_tls.url + "/1k"] * N, concurrency=concurrency, per_host=concurrency,
                            cafile=ca_file, http_version=http_version)
-    assert_no_stall(results, N, http_version)
+    connections = assert_no_stall(results, N, http_version)
+    if http_version == "2":
+        assert connections == 1  # every transfer multiplexed on the host's first connection
+    else:
+        assert 1 <= connections <= concurrency
     assert longest < STALL, f"results stopped coming for {longest:.3f} s"
 
 
@@ -100,13 +113,10 @@ def test_no_stall_over_plain_http_and_tls_hosts_at_once(target: TargetServer, ng
                                                        ca_file: str, http_version: str) -> None:
     urls = [target.url + "/bytes/1024", nginx_tls.url + "/1k"] * (N // 2)
     results, longest = run(urls, concurrency=8, per_host=4, cafile=ca_file, http_version=http_version)
-    assert len(results) == N
-    assert outcomes(results) == {200: N}
-    versions = Counter({"1.1": N // 2})  # the plain HTTP host
-    versions[http_version] += N // 2
-    assert Counter(r.http_version for r in results) == versions
-    late = sorted(r.elapsed - r.timings.tls for r in results if r.timings is not None)
-    assert late[-1] < SLOW, f"answers over {SLOW} s beyond their TLS handshake: {late[-5:]}"
+    https = [r for r in results if r.url.startswith("https:")]
+    assert len(https) == N // 2
+    assert_no_stall(https, N // 2, http_version)
+    assert_no_stall([r for r in results if r.url.startswith("http:")], N // 2, "1.1")
     assert longest < STALL
 
 
@@ -133,7 +143,7 @@ def test_no_stall_through_the_cli(nginx_tls: LoggedServer, ca_file: str, tmp_pat
 def test_no_stall_with_engine_processes(nginx_tls: LoggedServer, ca_file: str) -> None:
     results, longest = run([nginx_tls.url + "/1k"] * N, concurrency=4, per_host=4, processes=2,
                            cafile=ca_file, http_version="1.1")
-    assert_no_stall(results, N, "1.1")
+    assert assert_no_stall(results, N, "1.1") == 4  # two connections in each engine process
     assert longest < STALL
 
 
