@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 import ssl
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import trustme
 
 from multifetch.testing import FaultServer, TargetServer
-from multifetch.testing._nginx import Nginx
+
+from helpers import AccessLog, LoggedServer, tls_nginx
 
 
 @pytest.fixture(scope="session")
@@ -64,13 +63,22 @@ def tls_target(ca: trustme.CA) -> Iterator[TargetServer]:
 @pytest.fixture(scope="session")
 def nginx_h2(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """nginx serving HTTP/2 over TLS (certificates from trustme) on 127.0.0.1."""
-    if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
-        pytest.fail("nginx is needed for the HTTP/2 tests: run `make test` (it installs it)")
     root = tmp_path_factory.mktemp("nginx")
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    cert.private_key_pem.write_to_path(str(root / "key.pem"))
-    cert.cert_chain_pems[0].write_to_path(str(root / "cert.pem"))
     (root / "www").mkdir()
     (root / "www" / "hello.txt").write_text("hello over h2\n")
-    with Nginx(root, tls=(str(root / "cert.pem"), str(root / "key.pem"))) as url:
+    with tls_nginx(ca, root) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def nginx_tls(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoggedServer]:
+    """nginx over TLS 1.3 serving a 1 KB file at /1k, with an access log of connections and resumptions.
+
+    TLS 1.3 sessions are resumed from tickets (on by default), so no session cache is set: the
+    server keeps no state, as many do. (Debian's nginx 1.22 offers TLS 1.2 unless told.)
+    """
+    root = tmp_path_factory.mktemp("nginx-tls")
+    (root / "www").mkdir()
+    (root / "www" / "1k").write_bytes(bytes(range(256)) * 4)
+    with tls_nginx(ca, root, server="ssl_protocols TLSv1.3;", access_log=True) as url:
+        yield LoggedServer(url, AccessLog(root / "access.log"))
