@@ -116,6 +116,15 @@ def test_05_accepts_but_never_answers(faults: FaultServer) -> None:
     assert_error(result, "timeout")
 
 
+def test_05b_a_tls_handshake_that_never_ends_says_so(faults: FaultServer) -> None:
+    """A server that accepts and then never speaks TLS: the timeout names the handshake, not a
+    transfer that never began."""
+    port = faults.url.rsplit(":", 1)[1]
+    result = fetch_one(f"https://127.0.0.1:{port}/hang", timeout=1)
+    assert_error(result, "timeout")
+    assert result.error is not None and "(in the TLS handshake)" in result.error.message
+
+
 def test_06_reset_before_answer_retries_get_not_post(faults: FaultServer) -> None:
     retry = RetryPolicy(retries=2, backoff=0.01)
     with Client(retries=retry) as client:

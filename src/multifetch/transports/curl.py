@@ -584,8 +584,13 @@ class CurlTransport:
         if kind == "write" and getattr(writer, "error", None) is not None:
             msg = f"cannot save body: {writer.error}"  # type: ignore[union-attr]
         elif kind == "timeout":
-            phase = "connecting" if handle.getinfo(pycurl.CONNECT_TIME) == 0 else "transferring"
-            msg = f"{msg} (while {phase})"
+            if handle.getinfo(pycurl.CONNECT_TIME) == 0:
+                phase = "while connecting"
+            elif handle.getinfo(pycurl.APPCONNECT_TIME) == 0 and job.request.url[:6].lower() == "https:":
+                phase = "in the TLS handshake"
+            else:
+                phase = "while transferring"
+            msg = f"{msg} ({phase})"
         job.raw_headers = None
         job.fail(kind, msg or f"libcurl error {code}")
 
