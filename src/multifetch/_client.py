@@ -21,7 +21,15 @@ from ._policy import Limits, RetryPolicy, Timeouts
 from ._resources import fit_concurrency
 from ._result import Result
 from ._scheduler import Input, NotReady, Scheduler, Transport
-from ._spec import InvalidSpec, Request, ascii_url, check_url, make_request, request_from_json
+from ._spec import (
+    InvalidSpec,
+    Request,
+    _header_pairs,
+    ascii_url,
+    check_url,
+    make_request,
+    request_from_json,
+)
 from ._stats import Statistics
 
 if TYPE_CHECKING:
@@ -139,7 +147,7 @@ class Client:
             if isinstance(timeout, Timeouts)
             else Timeouts(connect=connect_timeout, total=timeout)
         )
-        self.headers = tuple((headers or {}).items())
+        self.headers = _header_pairs(headers)  # refused as a spec's own headers would be
         self.max_time = max_time
         self.health = health or HostHealth()
         self.record_retries = record_retries
@@ -168,7 +176,7 @@ class Client:
             raise UsageError(f"{', '.join(curl_only)}: the requests transport takes these from the session")
         self._transport_options.update(curl_only)
         if user_agent:
-            self._transport_options["user_agent"] = user_agent
+            self._transport_options["user_agent"] = check_user_agent(user_agent)
         self._bodies = BodyStore(bodies, self.limits.concurrency)
         self._idle: Transport | None = None  # kept between runs for connection reuse
         self.cluster = cluster
@@ -328,6 +336,12 @@ class Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def check_user_agent(value: str) -> str:
+    """``value``, refused (``InvalidInput``) as any header value with a line break is."""
+    ((_, checked),) = _header_pairs((("User-Agent", value),))
+    return checked
 
 
 def _coerce(spec: SpecLike | InvalidSpec | NotReady, position: int) -> Request | InvalidSpec | NotReady:
