@@ -151,8 +151,7 @@ class Client:
         self.max_time = max_time
         self.health = health or HostHealth()
         self.record_retries = record_retries
-        if transport not in ("curl", "requests"):
-            raise UsageError(f"unknown transport {transport!r}: use 'curl' or 'requests'")
+        check_transport(transport)
         if (session is not None or keep_response) and transport != "requests":
             raise UsageError("session= and keep_response= need transport='requests'")
         self.transport = transport
@@ -336,6 +335,18 @@ class Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def check_transport(name: str) -> None:
+    """Refuse (``UsageError``) a transport that is unknown or whose package is not installed."""
+    if name not in ("curl", "requests"):
+        raise UsageError(f"unknown transport {name!r}: use 'curl' or 'requests'")
+    if name == "requests":
+        from importlib.util import find_spec
+
+        if find_spec("requests") is None:
+            raise UsageError("the requests engine needs the requests package: "
+                             "pip install 'multifetch[requests]'")
 
 
 def check_user_agent(value: str) -> str:

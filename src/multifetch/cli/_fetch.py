@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .._client import check_user_agent
+from .._client import check_transport, check_user_agent
 from .._errors import UsageError
 from .._policy import RetryPolicy
 from ._exit import Exit
@@ -125,8 +125,10 @@ def fetch(inputs: tuple[str, ...], **options: Any) -> None:
     if options["retry_failed"] and not options["resume"]:
         raise UsageError("--retry-failed goes with --resume")
     headers = tuple(parse_header(h) for h in options["headers"])
+    # before anything is written:
     if options["user_agent"]:
-        check_user_agent(options["user_agent"])  # before anything is written
+        check_user_agent(options["user_agent"])
+    check_transport(options["engine"])
     retry = RetryPolicy(
         retries=options["retries"],
         retry_non_idempotent=options["retry_post"],
