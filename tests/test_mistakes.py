@@ -65,3 +65,48 @@ def test_the_requests_engine_without_requests_says_what_to_install(tmp_path: Pat
         multifetch.Client(transport="requests")
     with pytest.raises(multifetch.UsageError, match=r"multifetch\[requests\]"):
         list(multifetch.fetch(["http://127.0.0.1:1/"], transport="requests"))
+
+
+def one_error_line(proc: subprocess.CompletedProcess[bytes], status: int = 2) -> str:
+    assert proc.returncode == status, proc.stderr.decode()
+    lines = proc.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("multifetch: error: "), lines
+    return lines[0]
+
+
+@pytest.mark.parametrize("flags", [[], ["--overwrite"], ["--resume"]])
+def test_an_output_that_is_a_folder_is_refused(tmp_path: Path, flags: list[str]) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "keep").write_text("x")
+    line = one_error_line(mf("fetch", "http://127.0.0.1:1/", "-o", str(folder), "-q", *flags))
+    assert "is a folder" in line
+    assert (folder / "keep").read_text() == "x"
+
+
+def test_a_bodies_folder_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    out = tmp_path / "out.jsonl"
+    line = one_error_line(mf("fetch", "http://127.0.0.1:1/", "-o", str(out), "--save-bodies", str(victim)))
+    assert "not a folder" in line
+    assert victim.read_text() == "keep" and not out.exists()
+    with pytest.raises(multifetch.UsageError, match="not a folder"):
+        multifetch.Client(bodies=str(victim))
+
+
+@pytest.mark.parametrize("name", ["out.xlsx", "out.jsonl.gz", "out.parquet"])
+def test_an_unknown_output_extension_is_refused_unless_format_says(target: TargetServer, tmp_path: Path,
+                                                                   name: str) -> None:
+    out = tmp_path / name
+    line = one_error_line(mf("fetch", f"{target.url}/bytes/1", "-o", str(out), "-q"))
+    assert "--format" in line and not out.exists()
+    proc = mf("fetch", f"{target.url}/bytes/1", "-o", str(out), "-q", "--format", "jsonl")
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert len(jsonl(out)) == 1
+
+
+@pytest.mark.parametrize("name", ["out.JSONL", "out.ndjson", "out.json", "out.sqlite3", "results"])
+def test_known_output_extensions_are_taken(target: TargetServer, tmp_path: Path, name: str) -> None:
+    proc = mf("fetch", f"{target.url}/bytes/1", "-o", str(tmp_path / name), "-q")
+    assert proc.returncode == 0, proc.stderr.decode()
