@@ -110,3 +110,30 @@ def test_an_unknown_output_extension_is_refused_unless_format_says(target: Targe
 def test_known_output_extensions_are_taken(target: TargetServer, tmp_path: Path, name: str) -> None:
     proc = mf("fetch", f"{target.url}/bytes/1", "-o", str(tmp_path / name), "-q")
     assert proc.returncode == 0, proc.stderr.decode()
+
+
+@pytest.mark.parametrize("args", [["-c", "0"], ["--per-host", "x"], ["--no-such-option"], ["--engine", "wget"]])
+def test_bad_option_values_are_one_line(args: list[str]) -> None:
+    line = one_error_line(mf("fetch", "http://127.0.0.1:1/", *args))
+    assert "Usage:" not in line
+
+
+def broken(*args: str) -> subprocess.CompletedProcess[bytes]:
+    """The CLI with a bug planted in the run."""
+    code = ("import sys; import multifetch.cli._fetch as f\n"
+            "def run_fetch(job): raise RuntimeError('planted')\n"
+            "f.run_fetch = run_fetch\n"
+            "from multifetch.cli.main import main; sys.argv[0] = 'multifetch'; main()")
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, timeout=60, check=False)
+
+
+def test_an_internal_error_says_rerun_with_traceback_and_that_works_anywhere() -> None:
+    line = one_error_line(broken("fetch", "http://127.0.0.1:1/"), status=70)
+    assert line == "multifetch: error: internal error: RuntimeError: planted (rerun with --traceback)"
+    for args in (["--traceback", "fetch", "http://127.0.0.1:1/"], ["fetch", "--traceback", "http://127.0.0.1:1/"],
+                 ["fetch", "http://127.0.0.1:1/", "--traceback"]):
+        proc = broken(*args)
+        assert proc.returncode == 70, proc.stderr.decode()
+        err = proc.stderr.decode()
+        assert "Traceback (most recent call last)" in err and "RuntimeError: planted" in err
+        assert err.splitlines()[-1] == "multifetch: error: internal error: RuntimeError: planted"
