@@ -137,3 +137,12 @@ def test_an_internal_error_says_rerun_with_traceback_and_that_works_anywhere() -
         err = proc.stderr.decode()
         assert "Traceback (most recent call last)" in err and "RuntimeError: planted" in err
         assert err.splitlines()[-1] == "multifetch: error: internal error: RuntimeError: planted"
+
+
+def test_one_url_string_is_one_input(target: TargetServer) -> None:
+    (result,) = multifetch.fetch(f"{target.url}/bytes/3")  # type: ignore[arg-type]
+    assert result.status_code == 200 and len(result.content) == 3
+    (result,) = multifetch.fetch({"url": f"{target.url}/bytes/2", "id": "a"})  # type: ignore[arg-type]
+    assert result.id == "a" and result.size == 2
+    with multifetch.Client() as client:
+        assert [r.size for r in client.map(f"{target.url}/bytes/4")] == [4]  # type: ignore[arg-type]

@@ -284,6 +284,8 @@ class Client:
 
     def _coerce_all(self, specs: Iterable[SpecLike | InvalidSpec | NotReady]) -> Input:
         headers = self.headers
+        if isinstance(specs, str | bytes | Mapping | Request):
+            specs = [specs]  # one spec, not its characters or keys
         for position, spec in enumerate(specs):
             item = _coerce(spec, position)
             if headers and isinstance(item, Request):
