@@ -146,3 +146,12 @@ def test_one_url_string_is_one_input(target: TargetServer) -> None:
     assert result.id == "a" and result.size == 2
     with multifetch.Client() as client:
         assert [r.size for r in client.map(f"{target.url}/bytes/4")] == [4]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("scheme_url", ["ftp://127.0.0.1/x", "file:///etc/passwd", "gopher://127.0.0.1/"])
+def test_other_schemes_are_refused_as_the_readme_says(target: TargetServer, scheme_url: str) -> None:
+    """An input naming another scheme is invalid_input (it is never sent); a redirect to one is blocked."""
+    (given,) = multifetch.fetch([scheme_url])
+    assert given.error is not None and given.error.kind == "invalid_input" and given.attempts == 0
+    (redirected,) = multifetch.fetch([f"{target.url}/redirect-to?url={scheme_url}"], retries=0)
+    assert redirected.error is not None and redirected.error.kind == "blocked"
