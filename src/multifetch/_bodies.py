@@ -14,6 +14,8 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ._errors import UsageError
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from concurrent.futures import ThreadPoolExecutor
@@ -303,6 +305,12 @@ class FileBody:
 BodyWriter = MemoryBody | HashBody | FileBody
 
 
+def check_folder(path: str | os.PathLike[str]) -> None:
+    """Refuse (``UsageError``) a bodies folder that names something other than a folder."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"bodies folder {str(path)!r} exists and is not a folder")
+
+
 class BodyStore:
     """Which writer each transfer gets: ``"memory"``, ``"hash"``, or a folder path.
 
@@ -318,7 +326,12 @@ class BodyStore:
         else:
             self.mode = "files"
             self.folder = Path(mode)
-            self.folder.mkdir(parents=True, exist_ok=True)
+            check_folder(self.folder)
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                why = exc.strerror or exc
+                raise UsageError(f"cannot make the bodies folder {str(mode)!r}: {why}") from None
 
     def writer(self, job_id: str) -> BodyWriter:
         if self.mode == "hash":

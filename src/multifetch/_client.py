@@ -21,7 +21,15 @@ from ._policy import Limits, RetryPolicy, Timeouts
 from ._resources import fit_concurrency
 from ._result import Result
 from ._scheduler import Input, NotReady, Scheduler, Transport
-from ._spec import InvalidSpec, Request, ascii_url, check_url, make_request, request_from_json
+from ._spec import (
+    InvalidSpec,
+    Request,
+    _header_pairs,
+    ascii_url,
+    check_url,
+    make_request,
+    request_from_json,
+)
 from ._stats import Statistics
 
 if TYPE_CHECKING:
@@ -139,12 +147,11 @@ class Client:
             if isinstance(timeout, Timeouts)
             else Timeouts(connect=connect_timeout, total=timeout)
         )
-        self.headers = tuple((headers or {}).items())
+        self.headers = _header_pairs(headers)  # refused as a spec's own headers would be
         self.max_time = max_time
         self.health = health or HostHealth()
         self.record_retries = record_retries
-        if transport not in ("curl", "requests"):
-            raise UsageError(f"unknown transport {transport!r}: use 'curl' or 'requests'")
+        check_transport(transport)
         if (session is not None or keep_response) and transport != "requests":
             raise UsageError("session= and keep_response= need transport='requests'")
         self.transport = transport
@@ -168,7 +175,7 @@ class Client:
             raise UsageError(f"{', '.join(curl_only)}: the requests transport takes these from the session")
         self._transport_options.update(curl_only)
         if user_agent:
-            self._transport_options["user_agent"] = user_agent
+            self._transport_options["user_agent"] = check_user_agent(user_agent)
         self._bodies = BodyStore(bodies, self.limits.concurrency)
         self._idle: Transport | None = None  # kept between runs for connection reuse
         self.cluster = cluster
@@ -277,6 +284,8 @@ class Client:
 
     def _coerce_all(self, specs: Iterable[SpecLike | InvalidSpec | NotReady]) -> Input:
         headers = self.headers
+        if isinstance(specs, str | bytes | Mapping | Request):
+            specs = [specs]  # one spec, not its characters or keys
         for position, spec in enumerate(specs):
             item = _coerce(spec, position)
             if headers and isinstance(item, Request):
@@ -328,6 +337,24 @@ class Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def check_transport(name: str) -> None:
+    """Refuse (``UsageError``) a transport that is unknown or whose package is not installed."""
+    if name not in ("curl", "requests"):
+        raise UsageError(f"unknown transport {name!r}: use 'curl' or 'requests'")
+    if name == "requests":
+        from importlib.util import find_spec
+
+        if find_spec("requests") is None:
+            raise UsageError("the requests engine needs the requests package: "
+                             "pip install 'multifetch[requests]'")
+
+
+def check_user_agent(value: str) -> str:
+    """``value``, refused (``InvalidInput``) as any header value with a line break is."""
+    ((_, checked),) = _header_pairs((("User-Agent", value),))
+    return checked
 
 
 def _coerce(spec: SpecLike | InvalidSpec | NotReady, position: int) -> Request | InvalidSpec | NotReady:

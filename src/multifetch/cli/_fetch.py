@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import gc
+import os
+from pathlib import Path
 from typing import Any
 
 import click
 
+from .._bodies import check_folder
+from .._client import check_transport, check_user_agent
 from .._errors import UsageError
 from .._policy import RetryPolicy
 from ._exit import Exit
@@ -124,6 +128,13 @@ def fetch(inputs: tuple[str, ...], **options: Any) -> None:
     if options["retry_failed"] and not options["resume"]:
         raise UsageError("--retry-failed goes with --resume")
     headers = tuple(parse_header(h) for h in options["headers"])
+    # before anything is written:
+    if options["user_agent"]:
+        check_user_agent(options["user_agent"])
+    check_transport(options["engine"])
+    _check_output(options["output"], options["fmt"])
+    if options["save_bodies"]:
+        check_folder(options["save_bodies"])
     retry = RetryPolicy(
         retries=options["retries"],
         retry_non_idempotent=options["retry_post"],
@@ -178,6 +189,21 @@ def fetch(inputs: tuple[str, ...], **options: Any) -> None:
     status = run_fetch(job)
     if status != Exit.OK:
         raise SystemExit(int(status))
+
+
+#: Output extensions whose format is known; others need --format.
+_EXTENSIONS = (".jsonl", ".ndjson", ".json", ".csv", ".db", ".sqlite", ".sqlite3")
+
+
+def _check_output(output: str | None, fmt: str | None) -> None:
+    if output is None or output == "-":
+        return
+    if os.path.isdir(output):
+        raise UsageError(f"-o {output}: is a folder; give a file")
+    suffix = Path(output).suffix.lower()
+    if fmt is None and suffix and suffix not in _EXTENSIONS:
+        raise UsageError(f"-o {output}: unknown extension {suffix!r}: use .jsonl, .csv or .db, "
+                         "or say which format with --format jsonl|csv|sqlite")
 
 
 def _transport_options(options: dict[str, Any]) -> dict[str, Any]:

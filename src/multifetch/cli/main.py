@@ -18,6 +18,8 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:  # a bad option value, an unknown option: one line too
+            _fail(ctx, exc.format_message(), Exit.USAGE)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except CLIError as exc:
@@ -30,10 +32,13 @@ class _Group(click.Group):
             sys.stderr.close()  # the reader went away (`| head`): not an error worth a word
             ctx.exit(Exit.OK)
         except Exception as exc:
+            hint = " (rerun with --traceback)"
             if ctx.meta.get("traceback"):
-                raise
-            _fail(ctx, f"internal error: {type(exc).__name__}: {exc} (rerun with --traceback)",
-                  Exit.INTERNAL)
+                import traceback
+
+                traceback.print_exc()
+                hint = ""
+            _fail(ctx, f"internal error: {type(exc).__name__}: {exc}{hint}", Exit.INTERNAL)
 
 
 def _status_of(exc: UsageError) -> Exit:
@@ -53,14 +58,18 @@ def _fail(ctx: click.Context, message: str, status: int) -> None:
 
 
 def _traceback(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
-    ctx.meta["traceback"] = value
+    if value:  # ctx.meta is shared by the group and its commands: either may say it
+        ctx.meta["traceback"] = True
     return value
+
+
+def _traceback_option() -> click.Option:
+    return click.Option(["--traceback"], is_flag=True, expose_value=False, is_eager=True, callback=_traceback,
+                        help="On an unexpected error, show the full Python traceback.")
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="multifetch")
-@click.option("--traceback", is_flag=True, expose_value=False, is_eager=True, callback=_traceback,
-              help="On an unexpected error, show the full Python traceback.")
 def cli() -> None:
     """Make many HTTP requests concurrently: fast, polite, and never losing a result.
 
@@ -78,9 +87,10 @@ def _register() -> None:
     from ._report import report
     from ._serve import serve
 
-    cli.add_command(fetch)
-    cli.add_command(report)
-    cli.add_command(serve)
+    cli.params.append(_traceback_option())
+    for command in (fetch, report, serve):
+        command.params.append(_traceback_option())  # accepted after the command's name too
+        cli.add_command(command)
 
 
 _register()

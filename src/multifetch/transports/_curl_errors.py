@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
+
+import pycurl
 
 _KINDS: Final[dict[int, str]] = {
     1: "blocked",  # UNSUPPORTED_PROTOCOL: a scheme we do not allow (file://, ftp:// ...)
@@ -53,6 +55,18 @@ def error_kind(code: int, message: str = "", proxied: bool = False) -> str:
         return "proxy"
     if code == 1 and "HTTP/" in message:
         return "protocol"  # "Received HTTP/0.9 when not allowed", "Unsupported HTTP version"
+    if code in (55, 56) and "SSL" in message and "alert" in message:
+        return "tls"  # a TLS alert after the handshake: "tlsv13 alert certificate required"
     if code == 56 and "Recv failure" not in message and "reset" not in message.lower():
         return "protocol"  # RECV_ERROR also reports bad framing ("chunk hex-length char ...")
     return _KINDS.get(code, "other")
+
+
+def timeout_phase(handle: Any) -> str:
+    """What a transfer that timed out was doing, for its message: "while connecting",
+    "during the TLS handshake" or "while transferring" (libcurl's times of ``handle`` say)."""
+    connected = handle.getinfo(pycurl.CONNECT_TIME) > 0
+    if connected and handle.getinfo(pycurl.APPCONNECT_TIME) == 0 \
+            and str(handle.getinfo(pycurl.EFFECTIVE_URL)).lower().startswith("https:"):
+        return "during the TLS handshake"
+    return "while transferring" if connected else "while connecting"
