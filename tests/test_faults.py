@@ -122,7 +122,7 @@ def test_05b_a_tls_handshake_that_never_ends_says_so(faults: FaultServer) -> Non
     port = faults.url.rsplit(":", 1)[1]
     result = fetch_one(f"https://127.0.0.1:{port}/hang", timeout=1)
     assert_error(result, "timeout")
-    assert result.error is not None and "(in the TLS handshake)" in result.error.message
+    assert result.error is not None and "(during the TLS handshake)" in result.error.message
 
 
 def test_06_reset_before_answer_retries_get_not_post(faults: FaultServer) -> None:

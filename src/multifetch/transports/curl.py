@@ -27,7 +27,7 @@ from .._policy import Timeouts
 from .._result import Timings
 from .._spec import Headers, Request, origin_of
 from .._version import __version__
-from ._curl_errors import error_kind
+from ._curl_errors import error_kind, timeout_phase
 from ._curl_options import base_options
 from ._resolver import Resolver
 
@@ -584,13 +584,7 @@ class CurlTransport:
         if kind == "write" and getattr(writer, "error", None) is not None:
             msg = f"cannot save body: {writer.error}"  # type: ignore[union-attr]
         elif kind == "timeout":
-            if handle.getinfo(pycurl.CONNECT_TIME) == 0:
-                phase = "while connecting"
-            elif handle.getinfo(pycurl.APPCONNECT_TIME) == 0 and job.request.url[:6].lower() == "https:":
-                phase = "in the TLS handshake"
-            else:
-                phase = "while transferring"
-            msg = f"{msg} ({phase})"
+            msg = f"{msg} ({timeout_phase(handle)})"
         job.raw_headers = None
         job.fail(kind, msg or f"libcurl error {code}")
 
