@@ -111,3 +111,22 @@ def test_origin_of_remembers_only_what_it_may(parts: list[tuple[str, str]]) -> N
         cached = _spec.origin_of(url)
         _spec._last = ("\0", "")
         assert cached == _spec.origin_of(url), url
+
+
+record_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8)
+
+
+@settings(max_examples=1000)
+@given(st.dictionaries(st.text(max_size=8), record_values, max_size=6))
+def test_record_lines_read_back_as_the_standard_library_writes_them(record: dict[str, object]) -> None:
+    """The JSONL encoder (orjson, the standard library for what orjson would write otherwise) gives
+    one ASCII line holding the same JSON as the standard library's encoding."""
+    from multifetch.sinks._jsonl import encode_line
+
+    line = encode_line(record)
+    assert line.endswith(b"\n") and b"\n" not in line[:-1]
+    assert line.isascii()
+    assert json.loads(line) == json.loads(json.dumps(record)) == record
