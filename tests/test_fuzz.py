@@ -130,3 +130,30 @@ def test_record_lines_read_back_as_the_standard_library_writes_them(record: dict
     assert line.endswith(b"\n") and b"\n" not in line[:-1]
     assert line.isascii()
     assert json.loads(line) == json.loads(json.dumps(record)) == record
+
+
+@given(st.builds(
+    dict,
+    status=st.none() | st.integers(100, 599),
+    error=st.none() | st.tuples(st.sampled_from(["timeout", "invalid_input", "cancelled"]), st.text(max_size=20)),
+    attempt=st.integers(0, 5),
+    elapsed=st.floats(0, 1e4),
+    size=st.integers(0, 2**40),
+    sha256=st.none() | st.just("ab" * 32),
+    content=st.none() | st.binary(max_size=20),
+    body_path=st.none() | st.text(max_size=10),
+    started_at=st.none() | st.floats(0, 4e9),
+    final_url=st.none() | st.text(max_size=20),
+    meta=json_values,
+))
+def test_a_jobs_record_is_its_results_record(fields: dict[str, object]) -> None:
+    """The CLI makes records straight from jobs; they must be the records of the jobs' results."""
+    from multifetch._job import Job
+
+    job = Job(Request(url="http://a.test/x", method="POST", id="7", meta=fields.pop("meta")), "7", "", 3)
+    error = fields.pop("error")
+    for name, value in fields.items():
+        setattr(job, name, value)
+    if error is not None:
+        job.fail(*error)  # type: ignore[misc]
+    assert job.to_record() == job.to_result().to_record()
