@@ -157,3 +157,23 @@ def test_a_jobs_record_is_its_results_record(fields: dict[str, object]) -> None:
     if error is not None:
         job.fail(*error)  # type: ignore[misc]
     assert job.to_record() == job.to_result().to_record()
+
+
+@given(st.lists(st.lists(st.floats(0, 1e3), max_size=30), max_size=5))
+def test_merged_latency_sketches_answer_as_one(groups: list[list[float]]) -> None:
+    """The summary keeps a sketch a host and merges them for the run's figures."""
+    from math import isclose
+
+    from multifetch._sketch import LatencySketch
+
+    one, merged = LatencySketch(), LatencySketch()
+    for values in groups:
+        part = LatencySketch()
+        for v in values:
+            one.add(v)
+            part.add(v)
+        merged.merge(part)
+    for q in (0.0, 0.5, 0.9, 0.99, 1.0):
+        assert merged.quantile(q) == one.quantile(q)
+    assert (merged.count, merged.max, merged.counts) == (one.count, one.max, one.counts)
+    assert isclose(merged.total, one.total, rel_tol=1e-9, abs_tol=1e-9)
