@@ -177,3 +177,29 @@ def test_merged_latency_sketches_answer_as_one(groups: list[list[float]]) -> Non
         assert merged.quantile(q) == one.quantile(q)
     assert (merged.count, merged.max, merged.counts) == (one.count, one.max, one.counts)
     assert isclose(merged.total, one.total, rel_tol=1e-9, abs_tol=1e-9)
+
+
+url_parts = st.lists(st.sampled_from(["http://", "HTTPS://", "ftp://", "a", "B", "0", "9", ".", "-", ":", "::",
+                                      "@", "/", "?", "#", "[", "]", "[::1]", " ", "\x7f", "\t", "%", "é",
+                                      "65535", "65536", "99999", "1234", "123456"]), max_size=12)
+
+
+@settings(max_examples=2000)
+@given(st.sampled_from(["http://", "https://", "HTTP://", ""]), url_parts)
+def test_the_quick_url_check_passes_only_what_the_full_checks_pass(scheme: str, parts: list[str]) -> None:
+    """check_url accepts most URLs with one regex; whatever that accepts, the full checks accept."""
+    from multifetch import _spec
+
+    url = scheme + "".join(parts)
+    if _spec._PLAIN_URL.fullmatch(url):
+        assert _spec._url_problem(url) is None, url
+
+
+def test_the_quick_url_check_takes_the_common_urls() -> None:
+    from multifetch import _spec
+
+    for url in ("http://127.0.0.1:41971/1k?i=1", "https://example.org", "HTTPS://u:p@Example.org:443/a#b",
+                "http://[::1]:8080/x?y=1", "http://xn--bcher-kva.example/stra%C3%9Fe?q=%C3%BC", "http://a:65535"):
+        assert _spec._PLAIN_URL.fullmatch(url), url
+    for url in ("http://a:65536/", "http://a b/", "http://a@b@c/", "ftp://a/", "http://:80/", "http://a:8x/"):
+        assert not _spec._PLAIN_URL.fullmatch(url), url
