@@ -278,7 +278,7 @@ class Client:
     def _coerce_all(self, specs: Iterable[SpecLike | InvalidSpec | NotReady]) -> Input:
         headers = self.headers
         for position, spec in enumerate(specs):
-            item = _coerce(spec, position)
+            item = spec if spec.__class__ is Request else _coerce(spec, position)
             if headers and isinstance(item, Request):
                 item = _with_default_headers(item, headers)
             yield item
