@@ -222,8 +222,9 @@ def iso_utc(ts: float | None) -> str | None:
     if second != _last_second:
         _last_prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
         _last_second = second
-    return f"{_last_prefix}{fraction // 1000:03d}Z"
+    return _last_prefix + _MILLISECONDS[fraction // 1000]
 
 
 _last_second = -1
 _last_prefix = ""
+_MILLISECONDS = tuple(f"{ms:03d}Z" for ms in range(1000))  # a lookup costs half of formatting

@@ -194,6 +194,9 @@ def _drive(
     want_retries = "retries" in fields
     progress = make_progress(run, job.inputs, job.quiet, job.progress)
     redact = Redactor(job.secret_params).record
+    # Most records hold nothing to mask: they skip the redactor unless secret parameters or headers
+    # are asked for, or a URL has userinfo, or an error message may quote one.
+    redact_all = bool(job.secret_params) or want_headers
     written = 0
     with _Signals(run, job.grace) as signals:
         # A run in this process hands over its jobs: their records are made without a Result each.
@@ -203,11 +206,15 @@ def _drive(
             for outcome in outcomes:
                 record = outcome.to_record()
                 url = record["url"]
+                error = record["error"]
+                final_url = record["final_url"]
                 if want_headers:
                     record["headers"] = _headers(outcome)
                 if want_retries:
                     record["retries"] = outcome.retries or []
-                redact(record)
+                if redact_all or error is not None or "@" in url or (
+                        final_url is not None and "@" in final_url):
+                    redact(record)
                 try:
                     sink.write(record)
                 except OSError as exc:
@@ -215,7 +222,6 @@ def _drive(
                     status = Exit.OUTPUT
                     break
                 written += 1
-                error = record["error"]
                 if error is None:
                     summary.add(record, origin_of(url))
                 else:
