@@ -97,6 +97,20 @@ def test_record_timestamps_match_datetime_isoformat(ts: float) -> None:
     assert iso_utc(ts) == expected  # the cached second
 
 
+@given(st.integers(1, 4_000_000_000), st.lists(st.floats(-2e-6, 1 + 2e-6), max_size=20))
+def test_record_timestamps_near_the_remembered_second(second: int, offsets: list[float]) -> None:
+    """Timestamps just around the second iso_utc remembers (carries into the next second included)."""
+    from datetime import UTC, datetime
+
+    from multifetch._result import iso_utc
+
+    iso_utc(float(second))
+    for offset in offsets:
+        ts = second + offset
+        expected = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        assert iso_utc(ts) == expected, ts
+
+
 @given(st.lists(st.sampled_from(["http://a.com", "http://A.com", "http://a.com.evil", "https://a.com",
                                  "http://u:p@a.com", "http://a.com:8080", "ftp://a.com", "a.com", ""]).flatmap(
     lambda heads: st.tuples(st.just(heads), st.sampled_from(["", "/", "/x?y", "?q", "#f", ".b/c", ":1/"]))),
