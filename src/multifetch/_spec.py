@@ -40,7 +40,7 @@ _PLAIN_URL = re.compile(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Request:
     """One request. ``url`` is kept as given; ``full_url`` adds ``params``.
 
@@ -57,6 +57,28 @@ class Request:
     id: str | None = None
     meta: Any = field(default=None, compare=False)
 
+    def __init__(
+        self,
+        url: str,
+        method: str = "GET",
+        headers: Headers = (),
+        params: tuple[tuple[str, str], ...] = (),
+        body: bytes | None = None,
+        timeout: float | None = None,
+        id: str | None = None,
+        meta: Any = None,
+    ) -> None:
+        # The __init__ a frozen dataclass makes sets each field through object.__setattr__; the slots'
+        # own descriptors set them in half the time (a Request an input: it shows at 30,000 a second).
+        _set_url(self, url)
+        _set_method(self, method)
+        _set_headers(self, headers)
+        _set_params(self, params)
+        _set_body(self, body)
+        _set_timeout(self, timeout)
+        _set_id(self, id)
+        _set_meta(self, meta)
+
     def __reduce__(self) -> tuple[Any, ...]:  # a plain tuple: 3x quicker to send to an engine process
         return (Request, (self.url, self.method, self.headers, self.params, self.body, self.timeout, self.id,
                           self.meta))
@@ -72,6 +94,12 @@ class Request:
     def host(self) -> str:
         """``scheme://host:port``: the key of per-host limits."""
         return origin_of(self.url)
+
+
+_set_url, _set_method, _set_headers, _set_params, _set_body, _set_timeout, _set_id, _set_meta = (
+    Request.__dict__[name].__set__
+    for name in ("url", "method", "headers", "params", "body", "timeout", "id", "meta")
+)
 
 
 def origin_of(url: str) -> str:
