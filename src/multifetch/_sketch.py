@@ -12,6 +12,7 @@ import math
 _FLOOR = 1e-6  # 1 µs: anything faster lands in the first bucket
 _GROWTH = 1.01
 _LOG_GROWTH = math.log(_GROWTH)
+_log = math.log
 
 
 class LatencySketch:
@@ -25,7 +26,7 @@ class LatencySketch:
 
     def add(self, seconds: float) -> None:
         """Count ``seconds`` in its bucket: the ``i``-th holds (1 µs × 1.01^(i-1), 1 µs × 1.01^i]."""
-        index = 0 if seconds <= _FLOOR else int(math.log(seconds / _FLOOR) / _LOG_GROWTH) + 1
+        index = 0 if seconds <= _FLOOR else int(_log(seconds / _FLOOR) / _LOG_GROWTH) + 1
         self.counts[index] = self.counts.get(index, 0) + 1
         self.count += 1
         self.total += seconds

@@ -106,7 +106,8 @@ def origin_of(url: str) -> str:
     """``scheme://host[:port]`` of an http(s) URL, lower-cased, without userinfo."""
     global _last
     prefix, origin = _last  # runs are mostly long stretches of one host: remember the last one
-    if url.startswith(prefix) and url[len(prefix):len(prefix) + 1] in _AFTER_AUTHORITY:
+    end = len(prefix)
+    if url.startswith(prefix) and (len(url) == end or url[end] in "/?#"):  # the authority ends there
         return origin
     match = _ORIGIN.match(url)
     if match is None:
@@ -120,7 +121,6 @@ def origin_of(url: str) -> str:
     return origin
 
 
-_AFTER_AUTHORITY = ("", "/", "?", "#")
 _last = ("\0", "")  # (the URL text of the last origin, that origin); the prefix matches no URL
 
 

@@ -26,7 +26,7 @@ class SummaryBuilder:
     def add(self, record: dict[str, Any], host: str) -> None:
         self.records += 1
         attempts = record["attempts"]
-        if attempts and attempts > 1:
+        if attempts > 1:
             self.retries += attempts - 1
         host = host or "(invalid input)"
         entry = self.hosts.get(host)

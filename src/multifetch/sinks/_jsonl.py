@@ -40,11 +40,13 @@ class JSONLSink:
         self._file = DurableFile(path, append=append, sync_interval=sync_interval)
         self.path = self._file.path
         self._fields = fields
+        self._count = len(fields)
+        self._write = self._file.write
 
     def write(self, record: dict[str, Any]) -> None:
-        if len(record) != len(self._fields):
+        if len(record) != self._count:
             record = {f: record.get(f) for f in self._fields}
-        self._file.write(encode_line(record))
+        self._write(encode_line(record))
 
     def flush(self) -> None:
         self._file.flush()
