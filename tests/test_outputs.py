@@ -130,3 +130,27 @@ def test_jsonl_lines_stay_ascii_and_take_what_orjson_refuses() -> None:
     assert encode_line({"meta": {1: "a"}}) == b'{"meta":{"1":"a"}}\n'
     # NaN and infinities (which Python's JSON reader lets into meta) become null: valid JSON
     assert encode_line({"meta": [float("nan"), float("inf")]}) == b'{"meta":[null,null]}\n'
+
+
+def test_csv_rows_are_their_cells(tmp_path: Path) -> None:
+    """The CSV sink writes common rows by hand; every row must be what the csv module makes of cell()s."""
+    import csv
+    import io
+
+    from multifetch.sinks import open_sink
+
+    fields = ("id", "status", "elapsed", "error", "meta", "body_path", "size")
+    rows = [("=1+1", 200, 0.5, None, {"a": [1, None]}, "-x", 0), ("-5", None, 1e-07, {"kind": "timeout", "message": "@t"},
+            True, None, -3), ("", 404, float("inf"), None, ["=x"], "+", 2**70),
+            ("a1", 200, 0.25, None, None, None, 1024), ("a,b", 200, 1e-07, None, 'say "x"', "l\nm", 5),
+            ("7", 200, -0.5, None, None, None, 1), ("8", None, 0.0, None, "\tx", "\r", None), ("", None, None, None, None, None, None)]
+    sink = open_sink(str(tmp_path / "o.csv"), "csv", fields)
+    for row in rows:
+        sink.write(dict(zip(fields, row, strict=True)))
+    sink.close()
+    expected = io.StringIO()
+    writer = csv.writer(expected, lineterminator="\n")
+    writer.writerow(fields)
+    for row in rows:
+        writer.writerow([cell(v) for v in row])
+    assert (tmp_path / "o.csv").read_bytes() == expected.getvalue().encode()
