@@ -97,6 +97,20 @@ def test_record_timestamps_match_datetime_isoformat(ts: float) -> None:
     assert iso_utc(ts) == expected  # the cached second
 
 
+@given(st.integers(1, 4_000_000_000), st.lists(st.floats(-2e-6, 1 + 2e-6), max_size=20))
+def test_record_timestamps_near_the_remembered_second(second: int, offsets: list[float]) -> None:
+    """Timestamps just around the second iso_utc remembers (carries into the next second included)."""
+    from datetime import UTC, datetime
+
+    from multifetch._result import iso_utc
+
+    iso_utc(float(second))
+    for offset in offsets:
+        ts = second + offset
+        expected = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        assert iso_utc(ts) == expected, ts
+
+
 @given(st.lists(st.sampled_from(["http://a.com", "http://A.com", "http://a.com.evil", "https://a.com",
                                  "http://u:p@a.com", "http://a.com:8080", "ftp://a.com", "a.com", ""]).flatmap(
     lambda heads: st.tuples(st.just(heads), st.sampled_from(["", "/", "/x?y", "?q", "#f", ".b/c", ":1/"]))),
@@ -111,3 +125,95 @@ def test_origin_of_remembers_only_what_it_may(parts: list[tuple[str, str]]) -> N
         cached = _spec.origin_of(url)
         _spec._last = ("\0", "")
         assert cached == _spec.origin_of(url), url
+
+
+record_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8)
+
+
+@settings(max_examples=1000)
+@given(st.dictionaries(st.text(max_size=8), record_values, max_size=6))
+def test_record_lines_read_back_as_the_standard_library_writes_them(record: dict[str, object]) -> None:
+    """The JSONL encoder (orjson, the standard library for what orjson would write otherwise) gives
+    one ASCII line holding the same JSON as the standard library's encoding."""
+    from multifetch.sinks._jsonl import encode_line
+
+    line = encode_line(record)
+    assert line.endswith(b"\n") and b"\n" not in line[:-1]
+    assert line.isascii()
+    assert json.loads(line) == json.loads(json.dumps(record)) == record
+
+
+@given(st.builds(
+    dict,
+    status=st.none() | st.integers(100, 599),
+    error=st.none() | st.tuples(st.sampled_from(["timeout", "invalid_input", "cancelled"]), st.text(max_size=20)),
+    attempt=st.integers(0, 5),
+    elapsed=st.floats(0, 1e4),
+    size=st.integers(0, 2**40),
+    sha256=st.none() | st.just("ab" * 32),
+    content=st.none() | st.binary(max_size=20),
+    body_path=st.none() | st.text(max_size=10),
+    started_at=st.none() | st.floats(0, 4e9),
+    final_url=st.none() | st.text(max_size=20),
+    meta=json_values,
+))
+def test_a_jobs_record_is_its_results_record(fields: dict[str, object]) -> None:
+    """The CLI makes records straight from jobs; they must be the records of the jobs' results."""
+    from multifetch._job import Job
+
+    job = Job(Request(url="http://a.test/x", method="POST", id="7", meta=fields.pop("meta")), "7", "", 3)
+    error = fields.pop("error")
+    for name, value in fields.items():
+        setattr(job, name, value)
+    if error is not None:
+        job.fail(*error)  # type: ignore[misc]
+    assert job.to_record() == job.to_result().to_record()
+
+
+@given(st.lists(st.lists(st.floats(0, 1e3), max_size=30), max_size=5))
+def test_merged_latency_sketches_answer_as_one(groups: list[list[float]]) -> None:
+    """The summary keeps a sketch a host and merges them for the run's figures."""
+    from math import isclose
+
+    from multifetch._sketch import LatencySketch
+
+    one, merged = LatencySketch(), LatencySketch()
+    for values in groups:
+        part = LatencySketch()
+        for v in values:
+            one.add(v)
+            part.add(v)
+        merged.merge(part)
+    for q in (0.0, 0.5, 0.9, 0.99, 1.0):
+        assert merged.quantile(q) == one.quantile(q)
+    assert (merged.count, merged.max, merged.counts) == (one.count, one.max, one.counts)
+    assert isclose(merged.total, one.total, rel_tol=1e-9, abs_tol=1e-9)
+
+
+url_parts = st.lists(st.sampled_from(["http://", "HTTPS://", "ftp://", "a", "B", "0", "9", ".", "-", ":", "::",
+                                      "@", "/", "?", "#", "[", "]", "[::1]", " ", "\x7f", "\t", "%", "é",
+                                      "65535", "65536", "99999", "1234", "123456"]), max_size=12)
+
+
+@settings(max_examples=2000)
+@given(st.sampled_from(["http://", "https://", "HTTP://", ""]), url_parts)
+def test_the_quick_url_check_passes_only_what_the_full_checks_pass(scheme: str, parts: list[str]) -> None:
+    """check_url accepts most URLs with one regex; whatever that accepts, the full checks accept."""
+    from multifetch import _spec
+
+    url = scheme + "".join(parts)
+    if _spec._PLAIN_URL.fullmatch(url):
+        assert _spec._url_problem(url) is None, url
+
+
+def test_the_quick_url_check_takes_the_common_urls() -> None:
+    from multifetch import _spec
+
+    for url in ("http://127.0.0.1:41971/1k?i=1", "https://example.org", "HTTPS://u:p@Example.org:443/a#b",
+                "http://[::1]:8080/x?y=1", "http://xn--bcher-kva.example/stra%C3%9Fe?q=%C3%BC", "http://a:65535"):
+        assert _spec._PLAIN_URL.fullmatch(url), url
+    for url in ("http://a:65536/", "http://a b/", "http://a@b@c/", "ftp://a/", "http://:80/", "http://a:8x/"):
+        assert not _spec._PLAIN_URL.fullmatch(url), url

@@ -135,3 +135,19 @@ def test_34_duplicate_own_ids_are_invalid(tmp_path: Path) -> None:
     assert isinstance(first, Request) and first.id == "u7"
     assert isinstance(second, InvalidSpec) and second.id == "2" and "already used" in second.message
     assert isinstance(third, Request) and third.id == "3"
+
+
+def test_request_init_keeps_the_dataclass_contract() -> None:
+    """Request has its own quick __init__: same defaults, order, immutability and equality as the fields say."""
+    import dataclasses
+
+    plain = Request("http://a.test/")
+    for f in dataclasses.fields(Request):
+        assert getattr(plain, f.name) == (f.default if f.name != "url" else "http://a.test/"), f.name
+    args = ("http://a.test/", "POST", (("A", "b"),), (("q", "1"),), b"x", 2.5, "7", {"m": 1})
+    full = Request(*args)
+    assert tuple(getattr(full, f.name) for f in dataclasses.fields(Request)) == args
+    assert full == Request(**{f.name: a for f, a in zip(dataclasses.fields(Request), args, strict=True)})
+    assert dataclasses.replace(full, method="PUT").method == "PUT"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        full.url = "http://b.test/"  # type: ignore[misc]

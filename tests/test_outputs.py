@@ -117,3 +117,40 @@ def test_a_body_that_cannot_be_saved_is_a_write_error(target: TargetServer, tmp_
     assert records["1"]["error"]["kind"] == "write" and "cannot save body" in records["1"]["error"]["message"]
     assert all(records[str(i)]["status"] == 200 and records[str(i)]["size"] == 3000 for i in range(2, 7))
     assert not (folder / "1").exists()
+
+
+def test_jsonl_lines_stay_ascii_and_take_what_orjson_refuses() -> None:
+    from multifetch.sinks._jsonl import encode_line
+
+    assert encode_line({"id": "1", "elapsed": 0.0125, "error": None}) == b'{"id":"1","elapsed":0.0125,"error":null}\n'
+    # non-ASCII text is escaped as before: a C1 control (CSI) never reaches a terminal raw
+    assert encode_line({"meta": "caf\u00e9\x9b[2J"}) == b'{"meta":"caf\\u00e9\\u009b[2J"}\n'
+    assert encode_line({"meta": 2**70}) == b'{"meta":1180591620717411303424}\n'
+    assert encode_line({"meta": "\udc80"}) == b'{"meta":"\\udc80"}\n'
+    assert encode_line({"meta": {1: "a"}}) == b'{"meta":{"1":"a"}}\n'
+    # NaN and infinities (which Python's JSON reader lets into meta) become null: valid JSON
+    assert encode_line({"meta": [float("nan"), float("inf")]}) == b'{"meta":[null,null]}\n'
+
+
+def test_csv_rows_are_their_cells(tmp_path: Path) -> None:
+    """The CSV sink writes common rows by hand; every row must be what the csv module makes of cell()s."""
+    import csv
+    import io
+
+    from multifetch.sinks import open_sink
+
+    fields = ("id", "status", "elapsed", "error", "meta", "body_path", "size")
+    rows = [("=1+1", 200, 0.5, None, {"a": [1, None]}, "-x", 0), ("-5", None, 1e-07, {"kind": "timeout", "message": "@t"},
+            True, None, -3), ("", 404, float("inf"), None, ["=x"], "+", 2**70),
+            ("a1", 200, 0.25, None, None, None, 1024), ("a,b", 200, 1e-07, None, 'say "x"', "l\nm", 5),
+            ("7", 200, -0.5, None, None, None, 1), ("8", None, 0.0, None, "\tx", "\r", None), ("", None, None, None, None, None, None)]
+    sink = open_sink(str(tmp_path / "o.csv"), "csv", fields)
+    for row in rows:
+        sink.write(dict(zip(fields, row, strict=True)))
+    sink.close()
+    expected = io.StringIO()
+    writer = csv.writer(expected, lineterminator="\n")
+    writer.writerow(fields)
+    for row in rows:
+        writer.writerow([cell(v) for v in row])
+    assert (tmp_path / "o.csv").read_bytes() == expected.getvalue().encode()

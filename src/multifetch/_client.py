@@ -287,7 +287,7 @@ class Client:
         if isinstance(specs, str | bytes | Mapping | Request):
             specs = [specs]  # one spec, not its characters or keys
         for position, spec in enumerate(specs):
-            item = _coerce(spec, position)
+            item = spec if spec.__class__ is Request else _coerce(spec, position)
             if headers and isinstance(item, Request):
                 item = _with_default_headers(item, headers)
             yield item

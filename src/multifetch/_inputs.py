@@ -74,30 +74,19 @@ def read_inputs(
     several = len(sources) > 1
     own_ids = IdSet()  # ids specs chose themselves (line-number ids are unique by construction)
     try:
-        yield from _all_items(sources, several, defaults, template, stdin, own_ids)
+        for number, source in enumerate(sources, 1):
+            prefix = f"{number}:" if several else ""
+            if is_url(source):
+                yield _from_line(source, f"{prefix}1", "argument", defaults)
+                continue
+            name = "<stdin>" if source == "-" else source
+            with _open(source, stdin) as stream:
+                if template is not None or (source.endswith((".csv", ".csv.gz")) and source != "-"):
+                    yield from _csv_items(stream, name, prefix, template, defaults)
+                else:
+                    yield from _line_items(stream, name, prefix, defaults, own_ids)
     finally:
         own_ids.close()
-
-
-def _all_items(
-    sources: Sequence[str],
-    several: bool,
-    defaults: RequestDefaults,
-    template: str | None,
-    stdin: IO[bytes] | None,
-    own_ids: IdSet,
-) -> Iterator[Request | InvalidSpec]:
-    for number, source in enumerate(sources, 1):
-        prefix = f"{number}:" if several else ""
-        if is_url(source):
-            yield _from_line(source, f"{prefix}1", "argument", defaults)
-            continue
-        name = "<stdin>" if source == "-" else source
-        with _open(source, stdin) as stream:
-            if template is not None or (source.endswith((".csv", ".csv.gz")) and source != "-"):
-                yield from _csv_items(stream, name, prefix, template, defaults)
-            else:
-                yield from _line_items(stream, name, prefix, defaults, own_ids)
 
 
 def count_lines(sources: Sequence[str]) -> int | None:
@@ -135,28 +124,28 @@ def _open(source: str, stdin: IO[bytes] | None) -> IO[bytes]:
     return open(source, "rb", buffering=1 << 20)
 
 
-def _lines(stream: IO[bytes], name: str) -> Iterator[tuple[int, bytes]]:
-    number = 0
-    try:
-        for number, raw in enumerate(stream, 1):
-            yield number, raw
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise InputError(f"{name}:{number + 1}: cannot read: {exc}") from None
-
-
 def _line_items(
     stream: IO[bytes], name: str, prefix: str, defaults: RequestDefaults, own_ids: IdSet
 ) -> Iterator[Request | InvalidSpec]:
-    for number, raw in _lines(stream, name):
+    plain = defaults.method is None and not defaults.headers and defaults.data is None
+    lines = enumerate(stream, 1)
+    number = 0
+    while True:
+        try:
+            number, raw = next(lines)
+        except StopIteration:
+            return
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise InputError(f"{name}:{number + 1}: cannot read: {exc}") from None
         try:
             line = raw.decode("utf-8").strip()
         except UnicodeDecodeError:
             yield InvalidSpec(f"{prefix}{number}", raw[:200].decode("utf-8", "replace").strip(),
                               f"{name}:{number}: line is not UTF-8")
             continue
-        if not line or line.startswith("#"):
+        if not line or line[0] == "#":
             continue
-        if line.startswith("{"):
+        if line[0] == "{":
             item = _from_json(line, f"{prefix}{number}", f"{name}:{number}", defaults)
             if item.id != f"{prefix}{number}":  # a spec's own id: it must be unique in the run
                 if item.id in own_ids:
@@ -165,6 +154,8 @@ def _line_items(
                 else:
                     own_ids.add(str(item.id))
             yield item
+        elif plain and line.isascii() and check_url(line) is None:
+            yield Request(line, id=f"{prefix}{number}")  # the common case, kept cheap: a bare URL line
         else:
             yield _from_line(line, f"{prefix}{number}", f"{name}:{number}", defaults)
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from ._result import ErrorInfo, Result, Timings
+from ._result import ErrorInfo, Result, Timings, iso_utc
 from ._spec import InvalidSpec, Request
 
 
@@ -90,6 +91,30 @@ class Job:
             retries=self.retries,
             http_version=self.http_version,
         )
+
+    def to_record(self) -> dict[str, Any]:
+        """``self.to_result().to_record()`` without making the ``Result``: the CLI's path, a
+        record per request (tests check that the two agree)."""
+        request = self.request
+        kind = self.error_kind
+        sha256 = self.sha256
+        if sha256 is None and self.content is not None:
+            sha256 = hashlib.sha256(self.content).hexdigest()
+        return {
+            "id": self.id,
+            "url": request.url,
+            "final_url": self.final_url,
+            "method": request.method,
+            "status": self.status,
+            "error": None if kind is None else {"kind": kind, "message": self.error_message},
+            "attempts": self.attempt,
+            "elapsed": round(self.elapsed, 6),
+            "size": self.size,
+            "sha256": sha256,
+            "body_path": self.body_path,
+            "started_at": iso_utc(self.started_at),
+            "meta": request.meta,
+        }
 
 
 def invalid_job(item: InvalidSpec, position: int) -> Job:

@@ -32,9 +32,12 @@ class Redactor:
         return value
 
     def record(self, record: dict[str, Any]) -> dict[str, Any]:
+        # once a record: URLs are looked at only where a mask can apply
+        params = self._param_re is not None
         for key in ("url", "final_url"):
-            if isinstance(record.get(key), str):
-                record[key] = self.text(record[key])
+            value = record.get(key)
+            if isinstance(value, str) and (params or "@" in value):
+                record[key] = self.text(value)
         error = record.get("error")
         if error:
             error["message"] = self.text(error["message"])

@@ -214,16 +214,20 @@ def iso_utc(ts: float | None) -> str | None:
     """``2026-11-25T08:42:48.123Z``; one record each, so the date part is formatted once a second."""
     if ts is None:
         return None
-    second = int(ts // 1)
-    fraction = round((ts - second) * 1_000_000)  # as datetime rounds: the fraction alone
-    if fraction == 1_000_000:
-        second, fraction = second + 1, 0
-    global _last_second, _last_prefix
-    if second != _last_second:
-        _last_prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
-        _last_second = second
-    return f"{_last_prefix}{fraction // 1000:03d}Z"
+    global _last
+    second, prefix = _last  # one tuple: another thread never sees a second with another's prefix
+    # Microseconds past the remembered second, rounded as datetime rounds the fraction alone (the
+    # subtraction is exact, so inside that second this is the same number as from int(ts // 1)).
+    fraction = round((ts - second) * 1_000_000)
+    if not 0 <= fraction < 1_000_000:
+        second = int(ts // 1)
+        fraction = round((ts - second) * 1_000_000)
+        if fraction == 1_000_000:
+            second, fraction = second + 1, 0
+        prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        _last = (second, prefix)
+    return prefix + _MILLISECONDS[fraction // 1000]
 
 
-_last_second = -1
-_last_prefix = ""
+_last = (-(2**40), "")  # (the second last formatted, its date and time up to the seconds)
+_MILLISECONDS = tuple(f"{ms:03d}Z" for ms in range(1000))  # a lookup costs half of formatting

@@ -12,10 +12,7 @@ import math
 _FLOOR = 1e-6  # 1 µs: anything faster lands in the first bucket
 _GROWTH = 1.01
 _LOG_GROWTH = math.log(_GROWTH)
-
-
-def bucket(seconds: float) -> int:
-    return 0 if seconds <= _FLOOR else int(math.log(seconds / _FLOOR) / _LOG_GROWTH) + 1
+_log = math.log
 
 
 class LatencySketch:
@@ -27,15 +24,23 @@ class LatencySketch:
         self.total = 0.0
         self.max: float | None = None
 
-    def add(self, seconds: float, index: int | None = None) -> None:
-        """Count ``seconds``; ``index`` is ``bucket(seconds)`` when the caller has it already."""
-        if index is None:
-            index = bucket(seconds)
+    def add(self, seconds: float) -> None:
+        """Count ``seconds`` in its bucket: the ``i``-th holds (1 µs × 1.01^(i-1), 1 µs × 1.01^i]."""
+        index = 0 if seconds <= _FLOOR else int(_log(seconds / _FLOOR) / _LOG_GROWTH) + 1
         self.counts[index] = self.counts.get(index, 0) + 1
         self.count += 1
         self.total += seconds
         if self.max is None or seconds > self.max:
             self.max = seconds
+
+    def merge(self, other: LatencySketch) -> None:
+        """Count every latency ``other`` counted: the same as adding each of them here."""
+        for index, n in other.counts.items():
+            self.counts[index] = self.counts.get(index, 0) + n
+        self.count += other.count
+        self.total += other.total
+        if other.max is not None and (self.max is None or other.max > self.max):
+            self.max = other.max
 
     def quantile(self, q: float) -> float | None:
         """The ``q`` quantile (nearest rank), within 1 %; None when empty."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from ._sketch import LatencySketch, bucket
+from ._sketch import LatencySketch
 
 
 class SummaryBuilder:
@@ -13,26 +13,27 @@ class SummaryBuilder:
 
     def __init__(self) -> None:
         self.records = 0
-        self.statuses: Counter[int] = Counter()
+        self.statuses: dict[int, int] = {}
         self.errors: Counter[str] = Counter()
         self.error_examples: dict[str, dict[str, str]] = {}
-        self.latencies = LatencySketch()
         self.bytes = 0
         self.retries = 0
         self.first_start: float | None = None
-        self.hosts: dict[str, list[Any]] = {}  # host -> [requests, errors, LatencySketch]
+        # host -> [requests, errors, LatencySketch]; the run's latencies are the hosts' merged at the
+        # end, so a record costs one sketch update, not two
+        self.hosts: dict[str, list[Any]] = {}
 
     def add(self, record: dict[str, Any], host: str) -> None:
         self.records += 1
-        host = host or "(invalid input)"
-        error = record.get("error")
-        attempts = record.get("attempts") or 0
+        attempts = record["attempts"]
         if attempts > 1:
             self.retries += attempts - 1
+        host = host or "(invalid input)"
         entry = self.hosts.get(host)
         if entry is None:
             entry = self.hosts[host] = [0, 0, LatencySketch()]
         entry[0] += 1
+        error = record["error"]
         if error:
             kind = error["kind"]
             self.errors[kind] += 1
@@ -41,12 +42,18 @@ class SummaryBuilder:
                 self.error_examples[kind] = {"id": record["id"], "url": record["url"],
                                              "message": error["message"]}
             return
-        self.statuses[record["status"]] += 1
-        self.bytes += record.get("size") or 0
-        elapsed = record.get("elapsed") or 0.0
-        index = bucket(elapsed)  # one logarithm for both sketches
-        self.latencies.add(elapsed, index)
-        entry[2].add(elapsed, index)
+        status = record["status"]
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        self.bytes += record["size"] or 0
+        entry[2].add(record["elapsed"] or 0.0)
+
+    @property
+    def latencies(self) -> LatencySketch:
+        """Every answered request's latency: the hosts' sketches merged."""
+        merged = LatencySketch()
+        for _, _, sketch in self.hosts.values():
+            merged.merge(sketch)
+        return merged
 
     def summary(self, wall_seconds: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         lat = self.latencies

@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,9 +18,12 @@ import click
 from .._client import Client, Run, RunHandle
 from .._dedup import Dedup
 from .._errors import UsageError
+from .._headers import Headers
 from .._inputs import InputError, RequestDefaults, check_sources, read_inputs
+from .._job import Job
 from .._redact import Redactor
 from .._resources import fit_concurrency
+from .._result import Result
 from .._resume import JSONLResume, SQLiteResume, check_fingerprint, fingerprint, write_fingerprint
 from .._spec import InvalidSpec, Request, origin_of
 from .._summary import SummaryBuilder
@@ -191,17 +194,27 @@ def _drive(
     want_retries = "retries" in fields
     progress = make_progress(run, job.inputs, job.quiet, job.progress)
     redact = Redactor(job.secret_params).record
+    # Most records hold nothing to mask: they skip the redactor unless secret parameters or headers
+    # are asked for, or a URL has userinfo, or an error message may quote one.
+    redact_all = bool(job.secret_params) or want_headers
     written = 0
     with _Signals(run, job.grace) as signals:
-        results = run.results()
+        # A run in this process hands over its jobs: their records are made without a Result each.
+        outcomes: Generator[Job, None, None] | Generator[Result, None, None] = (
+            run.jobs() if isinstance(run, Run) else run.results())
         try:
-            for result in results:
-                record = result.to_record()
+            for outcome in outcomes:
+                record = outcome.to_record()
+                url = record["url"]
+                error = record["error"]
+                final_url = record["final_url"]
                 if want_headers:
-                    record["headers"] = dict(result.headers) if result.status is not None else None
+                    record["headers"] = _headers(outcome)
                 if want_retries:
-                    record["retries"] = result.retries or []
-                redact(record)
+                    record["retries"] = outcome.retries or []
+                if redact_all or error is not None or "@" in url or (
+                        final_url is not None and "@" in final_url):
+                    redact(record)
                 try:
                     sink.write(record)
                 except OSError as exc:
@@ -209,14 +222,16 @@ def _drive(
                     status = Exit.OUTPUT
                     break
                 written += 1
-                invalid = result.error is not None and result.error.kind == "invalid_input"
-                summary.add(record, "" if invalid else origin_of(result.url))
-                if record["error"] is not None and status == Exit.OK:
-                    status = Exit.SOME_FAILED
+                if error is None:
+                    summary.add(record, origin_of(url))
+                else:
+                    summary.add(record, "" if error["kind"] == "invalid_input" else origin_of(url))
+                    if status == Exit.OK:
+                        status = Exit.SOME_FAILED
         except InputError as exc:
             failure, status = str(exc), Exit.INPUT
         finally:
-            results.close()
+            outcomes.close()
             if progress is not None:
                 progress.stop()
             try:
@@ -247,6 +262,15 @@ def _drive(
     if interrupted is not None or status in (Exit.OUTPUT, Exit.INPUT):
         _say_how_to_resume(job, written)
     return status
+
+
+def _headers(outcome: Job | Result) -> dict[str, str] | None:
+    """The answer's headers for ``--include-headers``; None when there was no answer."""
+    if outcome.status is None:
+        return None
+    if isinstance(outcome, Result):
+        return dict(outcome.headers)
+    return dict(Headers.from_raw(outcome.raw_headers or []))
 
 
 def _say_how_to_resume(job: FetchJob, written: int) -> None:

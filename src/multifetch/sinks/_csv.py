@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 from typing import Any
@@ -35,6 +34,18 @@ def _is_number(text: str) -> bool:
     return True
 
 
+class _Encoded:
+    """The CSV writer's file: each row it writes goes to the durable file as UTF-8."""
+
+    __slots__ = ("_write",)
+
+    def __init__(self, file: DurableFile) -> None:
+        self._write = file.write
+
+    def write(self, text: str) -> None:
+        self._write(text.encode())
+
+
 class CSVSink:
     def __init__(
         self, path: str | None, fields: tuple[str, ...], *, append: bool, sync_interval: float
@@ -43,20 +54,36 @@ class CSVSink:
         self._file = DurableFile(path, append=append, sync_interval=sync_interval)
         self.path = self._file.path
         self._fields = fields
-        self._buffer = io.StringIO()
-        self._writer = csv.writer(self._buffer, lineterminator="\n")
+        self._writerow = csv.writer(_Encoded(self._file), lineterminator="\n").writerow
+        self._write = self._file.write
+        self._commas = len(fields) - 1
         if not has_header:
-            self._writer.writerow(fields)
-            self._drain()
-
-    def _drain(self) -> None:
-        self._file.write(self._buffer.getvalue().encode())
-        self._buffer.seek(0)
-        self._buffer.truncate()
+            self._writerow(fields)
 
     def write(self, record: dict[str, Any]) -> None:
-        self._writer.writerow([cell(record.get(f)) for f in self._fields])
-        self._drain()
+        # Once a record, so the common row is joined by hand: text, numbers and None only, and no
+        # cell the csv module would quote (no comma, quote or line break) or cell() would change (no
+        # formula start). Any other row goes through cell() and the csv module.
+        texts: list[str] = []
+        value: Any
+        for value in map(record.get, self._fields):
+            cls = value.__class__
+            if cls is str:
+                texts.append(value)
+            elif value is None:
+                texts.append("")
+            elif cls is int or cls is float:
+                texts.append(str(value))
+            else:
+                break
+        else:
+            line = ",".join(texts)
+            if (line and line.count(",") == self._commas and '"' not in line and "\n" not in line
+                    and "\r" not in line and not line.startswith(_FORMULA_START) and ",=" not in line
+                    and ",+" not in line and ",-" not in line and ",@" not in line and ",\t" not in line):
+                self._write((line + "\n").encode())
+                return
+        self._writerow([cell(value) for value in map(record.get, self._fields)])
 
     def flush(self) -> None:
         self._file.flush()

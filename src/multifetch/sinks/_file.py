@@ -8,6 +8,7 @@ import time
 from typing import BinaryIO
 
 _BUFFER = 1 << 20
+_monotonic = time.monotonic
 
 
 class DurableFile:
@@ -24,11 +25,10 @@ class DurableFile:
         self._next_sync = time.monotonic() + sync_interval
         self.write = self._write
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes) -> None:  # once a record: kept to a write and a clock reading
         self._file.write(data)
-        now = time.monotonic()
-        if now >= self._next_sync:
-            self._next_sync = now + self._sync_interval
+        if _monotonic() >= self._next_sync:
+            self._next_sync = _monotonic() + self._sync_interval
             self.flush()
 
     def flush(self) -> None:
