@@ -9,7 +9,24 @@ from collections.abc import Callable
 from typing import Self
 
 
-class BackgroundServer:
+class Service:
+    """Something a test starts and stops: ``start()``/``stop()``, or ``with``."""
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+
+class BackgroundServer(Service):
     """Subclasses implement ``_connection``; ``start()``/``stop()`` (or ``with``) run it in a thread,
     ``await serve()`` runs it in the caller's loop."""
 
@@ -30,13 +47,6 @@ class BackgroundServer:
         scheme = "https" if self.ssl_context else "http"
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{scheme}://{host}:{self.port}"
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def start(self) -> None:
         self._thread = threading.Thread(

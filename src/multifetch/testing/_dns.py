@@ -28,7 +28,9 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Self
+from typing import Any
+
+from ._background import Service
 
 _POLL = 0.2  # how often blocked threads look at the stop flag
 _UDP_LIMIT = 512  # without EDNS, larger UDP answers are truncated (TC) and asked again over TCP
@@ -79,7 +81,7 @@ class _Timer:
             send()
 
 
-class DnsServer:
+class DnsServer(Service):
     """A DNS server on ``host``:``port`` (UDP and TCP) run by background threads; see the module doc.
 
     ``records`` maps a name (no trailing dot, any case) to its addresses, IPv4 and IPv6 alike;
@@ -153,13 +155,6 @@ class DnsServer:
             self._counts.clear()
 
     # ---- running --------------------------------------------------------------------------------
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def start(self) -> None:
         self._udp, self._tcp = self._bind()

@@ -17,8 +17,9 @@ import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
+from ._background import Service
 from ._dns import DnsServer
 
 _FILES = ("hosts", "resolv.conf", "nsswitch.conf")
@@ -53,7 +54,7 @@ def namespace_problem() -> str | None:
     return None
 
 
-class PrivateResolver:
+class PrivateResolver(Service):
     """The resolver files and DNS server that commands run with ``command()`` or ``run()`` see.
 
     ``hosts`` maps names to the IPv4 addresses written in the namespace's /etc/hosts (IPv4 only, so
@@ -83,13 +84,6 @@ class PrivateResolver:
         self.resolv_options = resolv_options
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.folder = Path()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def start(self) -> None:
         self.dns.start()
