@@ -125,20 +125,16 @@ def test_api_names_slow_aaaa(web: int) -> None:
     assert_no_stall(records, wall, 6000, wall_max=8)
 
 
-def test_cli_processes_names_slow_aaaa(web: int) -> None:
-    names = host_names(500)
+@pytest.mark.parametrize(("count", "n", "args"), [
+    pytest.param(500, 10_000, ("-P", "2", "-c", "256", "--per-host", "4"), id="processes"),
+    pytest.param(100, 1000, ("--engine", "requests", "-c", "64", "--per-host", "4"), id="requests-engine"),
+])
+def test_cli_names_slow_aaaa(web: int, count: int, n: int, args: tuple[str, ...]) -> None:
+    names = host_names(count)
     with PrivateResolver(loopback(names), aaaa_delay=AAAA_DELAY) as env:
-        src = url_file(env.folder, names, web, 10_000)
-        records, wall = cli(env, src, "-P", "2", "-c", "256", "--per-host", "4", "--max-time", "10")
-    assert_no_stall(records, wall, 10_000, wall_max=10)
-
-
-def test_requests_engine_names_slow_aaaa(web: int) -> None:
-    names = host_names(100)
-    with PrivateResolver(loopback(names), aaaa_delay=AAAA_DELAY) as env:
-        src = url_file(env.folder, names, web, 1000)
-        records, wall = cli(env, src, "--engine", "requests", "-c", "64", "--per-host", "4", "--max-time", "8")
-    assert_no_stall(records, wall, 1000, wall_max=8)
+        src = url_file(env.folder, names, web, n)
+        records, wall = cli(env, src, *args, "--max-time", "10")
+    assert_no_stall(records, wall, n, wall_max=10)
 
 
 def test_names_known_only_to_dns(web: int) -> None:
