@@ -199,14 +199,16 @@ url_parts = st.lists(st.sampled_from(["http://", "HTTPS://", "ftp://", "a", "B",
 
 
 @settings(max_examples=2000)
-@given(st.sampled_from(["http://", "https://", "HTTP://", ""]), url_parts)
-def test_the_quick_url_check_passes_only_what_the_full_checks_pass(scheme: str, parts: list[str]) -> None:
-    """check_url accepts most URLs with one regex; whatever that accepts, the full checks accept."""
+@given(st.lists(st.tuples(st.sampled_from(["http://", "https://", "HTTP://", ""]), url_parts), max_size=8))
+def test_the_quick_url_checks_answer_as_the_full_checks(urls: list[tuple[str, list[str]]]) -> None:
+    """check_url passes most URLs with one regex, or after the remembered authority of the last one
+    with none; whatever it answers, the full checks answer the same."""
     from multifetch import _spec
 
-    url = scheme + "".join(parts)
-    if _spec._PLAIN_URL.fullmatch(url):
-        assert _spec._url_problem(url) is None, url
+    for scheme, parts in urls:
+        url = scheme + "".join(parts)
+        for rest in ("", "/x", "?y", "#z", ":1", "@h", " ", "/\x7f"):
+            assert _spec.check_url(url + rest) == _spec._url_problem(url + rest), url + rest
 
 
 def test_the_quick_url_check_takes_the_common_urls() -> None:

@@ -143,7 +143,8 @@ def test_csv_rows_are_their_cells(tmp_path: Path) -> None:
     rows = [("=1+1", 200, 0.5, None, {"a": [1, None]}, "-x", 0), ("-5", None, 1e-07, {"kind": "timeout", "message": "@t"},
             True, None, -3), ("", 404, float("inf"), None, ["=x"], "+", 2**70),
             ("a1", 200, 0.25, None, None, None, 1024), ("a,b", 200, 1e-07, None, 'say "x"', "l\nm", 5),
-            ("7", 200, -0.5, None, None, None, 1), ("8", None, 0.0, None, "\tx", "\r", None), ("", None, None, None, None, None, None)]
+            ("7", 200, -0.5, None, None, None, 1), ("8", None, 0.0, None, "\tx", "\r", None), ("", None, None, None, None, None, None),
+            (" a\x00b ", 200, 2.0, None, "a\u2028b\x0b\x85", "é;'\\", 9)]
     sink = open_sink(str(tmp_path / "o.csv"), "csv", fields)
     for row in rows:
         sink.write(dict(zip(fields, row, strict=True)))

@@ -34,9 +34,10 @@ _AUTHORITY = re.compile(
 
 # A URL this matches whole passes every check of check_url (ports up to 65535): one regex pass for
 # the common case, a check a request; anything else gets the checks one by one, for their messages.
+# Group 1 is the scheme and authority, remembered for the next URLs (see check_url).
 _PLAIN_URL = re.compile(
-    r"(?i)https?://(?:[^/?#@\x00-\x20\x7f]*@)?(?:\[[0-9a-f:.]+\]|[^/?#:@\[\]\x00-\x20\x7f]+)"
-    r"(?::(?:\d{0,4}|[0-5]\d{4}|6[0-4]\d{3}|65[0-4]\d\d|655[0-2]\d|6553[0-5]))?(?:[/?#][^\x00-\x20\x7f]*)?"
+    r"(?i)(https?://(?:[^/?#@\x00-\x20\x7f]*@)?(?:\[[0-9a-f:.]+\]|[^/?#:@\[\]\x00-\x20\x7f]+)"
+    r"(?::(?:\d{0,4}|[0-5]\d{4}|6[0-4]\d{3}|65[0-4]\d\d|655[0-2]\d|6553[0-5]))?)(?:[/?#][^\x00-\x20\x7f]*)?"
 )
 
 
@@ -156,9 +157,23 @@ def ascii_url(url: str) -> str:
 
 def check_url(url: str) -> str | None:
     """Why ``url`` cannot be fetched, or None when it can."""
-    if url.__class__ is str and _PLAIN_URL.fullmatch(url):
-        return None
+    global _last_authority
+    if url.__class__ is str:
+        # Runs are mostly long stretches of one host: after the authority of the last URL that
+        # passed, only the rest needs looking at (no space or control character anywhere).
+        authority = _last_authority
+        end = len(authority)
+        if url.startswith(authority) and (len(url) == end or url[end] in "/?#") and (
+                url.isprintable() and " " not in url):
+            return None
+        match = _PLAIN_URL.fullmatch(url)
+        if match is not None:
+            _last_authority = match.group(1)
+            return None
     return _url_problem(url)
+
+
+_last_authority = "\0"  # scheme and authority of the last URL _PLAIN_URL passed; no URL starts so
 
 
 def _url_problem(url: str) -> str | None:

@@ -12,27 +12,23 @@ class SummaryBuilder:
     """Feed it records (``add``); ``summary()`` gives the figures, with stable keys."""
 
     def __init__(self) -> None:
-        self.records = 0
         self.statuses: dict[int, int] = {}
         self.errors: Counter[str] = Counter()
         self.error_examples: dict[str, dict[str, str]] = {}
         self.bytes = 0
         self.retries = 0
-        self.first_start: float | None = None
-        # host -> [requests, errors, LatencySketch]; the run's latencies are the hosts' merged at the
-        # end, so a record costs one sketch update, not two
+        # host ("" for invalid inputs) -> [records, errors, LatencySketch]; the run's counts and
+        # latencies are the hosts' added up at the end, so a record costs one sketch update, not two
         self.hosts: dict[str, list[Any]] = {}
 
     def add(self, record: dict[str, Any], host: str) -> None:
-        self.records += 1
-        attempts = record["attempts"]
-        if attempts > 1:
-            self.retries += attempts - 1
-        host = host or "(invalid input)"
         entry = self.hosts.get(host)
         if entry is None:
             entry = self.hosts[host] = [0, 0, LatencySketch()]
         entry[0] += 1
+        attempts = record["attempts"]
+        if attempts > 1:
+            self.retries += attempts - 1
         error = record["error"]
         if error:
             kind = error["kind"]
@@ -43,9 +39,14 @@ class SummaryBuilder:
                                              "message": error["message"]}
             return
         status = record["status"]
-        self.statuses[status] = self.statuses.get(status, 0) + 1
-        self.bytes += record["size"] or 0
-        entry[2].add(record["elapsed"] or 0.0)
+        statuses = self.statuses
+        statuses[status] = statuses.get(status, 0) + 1
+        self.bytes += record["size"]
+        entry[2].add(record["elapsed"])
+
+    @property
+    def records(self) -> int:
+        return sum(entry[0] for entry in self.hosts.values())
 
     @property
     def latencies(self) -> LatencySketch:
@@ -57,10 +58,11 @@ class SummaryBuilder:
 
     def summary(self, wall_seconds: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         lat = self.latencies
+        records = self.records
         hosts = []
         for name, (count, errors, latencies) in self.hosts.items():
             hosts.append({
-                "host": name,
+                "host": name or "(invalid input)",
                 "requests": count,
                 "errors": errors,
                 "error_rate": round(errors / count, 4) if count else 0.0,
@@ -70,7 +72,7 @@ class SummaryBuilder:
         slowest = sorted((h for h in hosts if h["p50"] is not None), key=lambda h: -h["p50"])[:5]
         failing = sorted((h for h in hosts if h["errors"]), key=lambda h: -h["errors"])[:5]
         out: dict[str, Any] = {
-            "records": self.records,
+            "records": records,
             "ok": sum(self.statuses.values()),
             "errors": sum(self.errors.values()),
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
@@ -86,7 +88,7 @@ class SummaryBuilder:
                 "mean": lat.mean,
             },
             "wall_seconds": round(wall_seconds, 3),
-            "throughput": round(self.records / wall_seconds, 1) if wall_seconds > 0 else None,
+            "throughput": round(records / wall_seconds, 1) if wall_seconds > 0 else None,
             "bytes": self.bytes,
             "retries": self.retries,
             "slowest_hosts": slowest,
