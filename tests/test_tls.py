@@ -9,6 +9,7 @@ Every run is bounded by ``max_time``: a stalled engine ends with ``cancelled`` r
 
 from __future__ import annotations
 
+import gc
 import ssl
 import time
 from collections import Counter
@@ -39,12 +40,20 @@ def run(urls: list[Any], **options: Any) -> tuple[list[Result], float]:
     results: list[Result] = []
     longest = 0.0
     last = None
-    for result in multifetch.fetch(urls, **options):
-        now = time.monotonic()
-        if last is not None:
-            longest = max(longest, now - last)
-        last = now
-        results.append(result)
+    # A full collection of this test process's heap (the suite's earlier tests leave plenty) can
+    # pause it for over 100 ms: that would be counted in an answer's elapsed time, and the
+    # event loop is what is measured here, not the test process.
+    gc.collect()
+    gc.disable()
+    try:
+        for result in multifetch.fetch(urls, **options):
+            now = time.monotonic()
+            if last is not None:
+                longest = max(longest, now - last)
+            last = now
+            results.append(result)
+    finally:
+        gc.enable()
     return results, longest
 
 
