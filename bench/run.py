@@ -243,6 +243,7 @@ class Tls:
 def throughput(base: str, key: str, title: str, path: str, conns: int, n: int, bound: float | None,
                peer_counts: dict[str, int], tls: Tls | None = None) -> dict[str, object]:
     print(f"({key}) {title}", flush=True)
+    wrk(base + path, conns, 2)  # a warm-up, not measured: the first client does not pay for a cold server
     flags = tls.flags if tls else ()
     api = tls.api if tls else None
     runs = [multifetch_cli(base, path, n, conns, flags), multifetch_api(base, path, n, conns, options=api),
@@ -613,6 +614,7 @@ def main() -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # wrk, curl and nginx: one fd a connection
     ensure_peers()
+    os.sync()  # the peers' venv, when just made, is still being written back: not during (a)
     with nginx() as base:
         results = [
             throughput(base, "a", "1 KB responses, 64 connections", "/1k", 64, 100_000, None,
