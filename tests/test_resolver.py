@@ -170,3 +170,35 @@ def test_closing_with_a_lookup_in_progress_returns_at_once(clock: Clock) -> None
     resolver.addresses("stuck.test")
     resolver.close()  # the stuck thread must not write to a closed (or reused) descriptor
     release()
+
+
+def test_past_its_bound_it_forgets_settled_names_not_pending_ones(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crawl over very many names keeps the cache bounded; a name whose answers are awaited is
+    kept (jobs wait on it), and a name asked again never reuses a generation already handed out."""
+    monkeypatch.setattr("multifetch.transports._resolver.MAX_NAMES", 3)
+    answers: dict[tuple[str, int], tuple[str, ...] | OSError] = {}
+    for i in range(5):
+        answers[(f"n{i}.test", V4)] = (f"10.0.1.{i}",)
+        answers[(f"n{i}.test", V6)] = (f"fd00::{i}",)
+    lookups = Lookups(answers)
+    release = lookups.hold("pending.test", V4)
+    release_v6 = lookups.hold("pending.test", V6)
+    resolver = Resolver(timeout=10, clock=clock, lookup=lookups)
+    try:
+        resolver.addresses("pending.test")
+        generations = set()
+        for i in range(2):
+            resolver.addresses(f"n{i}.test")
+            wait_answers(resolver, 2)
+            generations.add(resolver.addresses(f"n{i}.test")[0])
+        resolver.addresses("n2.test")  # the fourth name: the settled ones are forgotten
+        assert set(resolver._names) == {"pending.test", "n2.test"}
+        wait_answers(resolver, 2)
+        resolver.addresses("n0.test")  # asked again
+        wait_answers(resolver, 2)
+        generation, addresses = resolver.addresses("n0.test")
+        assert addresses == ("[fd00::0]", "10.0.1.0") and generation not in generations
+    finally:
+        release()
+        release_v6()
+        resolver.close()

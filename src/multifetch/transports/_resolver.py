@@ -31,6 +31,7 @@ from typing import Final, NamedTuple
 
 RESOLUTION_DELAY: Final = 0.05  # RFC 8305 §3: how long an IPv4 answer waits for the IPv6 one
 _THREADS_PER_FAMILY: Final = 32  # lookups in progress at once, per family
+MAX_NAMES: Final = 100_000  # names remembered; past this, settled ones are forgotten (a crawl)
 
 Clock = Callable[[], float]
 
@@ -60,7 +61,7 @@ class _Name:
         self.reason = ""  # the first lookup failure's message
         self.failure = ""  # set when the name cannot be used: requests to it fail with this
         self.expires = float("inf")
-        self.generation = 0  # bumped whenever the addresses change: libcurl must be told again
+        self.generation = 0  # renewed whenever the addresses change: libcurl must be told again
         self.refreshing = 0  # refresh answers still to come
 
     def addresses(self) -> tuple[str, ...]:
@@ -96,6 +97,10 @@ class Resolver:
         self._clock = clock
         self._lookup = lookup or _getaddrinfo
         self._names: dict[str, _Name] = {}
+        self._forget_at = MAX_NAMES
+        # Generations are unique across names and forgotten names: a name asked again after it
+        # was forgotten never shows a generation the transport has already told libcurl about.
+        self._generations = itertools.count(1)
         self._events: list[tuple[float, int, str]] = []  # (when, seq, name): delays and timeouts
         self._seq = itertools.count()
         self._answers: list[tuple[str, int, Answer]] = []
@@ -117,6 +122,8 @@ class Resolver:
         entry = self._names.get(name)
         now = self._clock()
         if entry is None or (entry.failure and now >= entry.expires):
+            if len(self._names) >= self._forget_at:
+                self._forget(now)
             entry = self._names[name] = _Name(now)
             self._ask_both(name)
             self._add_event(now + self._timeout, name)
@@ -164,7 +171,7 @@ class Resolver:
                     entry.ipv4 = () if entry.ipv4 is None else entry.ipv4
                     entry.ipv6 = () if entry.ipv6 is None else entry.ipv6
             if entry.addresses() != before:
-                entry.generation += 1
+                entry.generation = next(self._generations)
             if found:
                 entry.failure = ""
                 entry.expires = now + self._ttl
@@ -173,6 +180,11 @@ class Resolver:
                 entry.expires = now + self._negative_ttl
             changed.append(name)
         return changed
+
+    def _forget(self, now: float) -> None:
+        """Drop the names whose answers are in (lookups in progress are kept: jobs wait on them)."""
+        self._names = {n: e for n, e in self._names.items() if not (e.failure or e.usable(now))}
+        self._forget_at = max(MAX_NAMES, 2 * len(self._names))
 
     def due(self) -> float | None:
         """When ``advance()`` next has something to do."""

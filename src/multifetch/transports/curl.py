@@ -29,7 +29,7 @@ from .._spec import Headers, Request, origin_of
 from .._version import __version__
 from ._curl_errors import error_kind, timeout_phase
 from ._curl_options import base_options
-from ._resolver import Resolver
+from ._resolver import MAX_NAMES, Resolver
 
 USER_AGENT = f"multifetch/{__version__}"
 
@@ -523,6 +523,8 @@ class CurlTransport:
         if self._telling:
             told = self._telling.pop(id(handle), None)
             if told is not None and code == 0:
+                if len(self._told) >= MAX_NAMES:
+                    self._told.clear()  # forgotten ones are told again: the addresses ride along
                 self._told[told[0]] = told[1]
         if code == 0 and len(self._multis) > 1:
             idle = self._idle.get(job.host)
