@@ -151,3 +151,17 @@ def test_request_init_keeps_the_dataclass_contract() -> None:
     assert dataclasses.replace(full, method="PUT").method == "PUT"
     with pytest.raises(dataclasses.FrozenInstanceError):
         full.url = "http://b.test/"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_utf8_byte_order_mark_is_not_part_of_the_input(tmp_path: Path, gz: bool) -> None:
+    """Excel's "CSV UTF-8" starts with a BOM: the CSV once lacked its 'url' column, a URL line was invalid."""
+    bom = b"\xef\xbb\xbf"
+    table = bom + b"url,name\nhttp://127.0.0.1:9/a,x\n"
+    lines = bom + b"http://127.0.0.1:9/b\n"
+    if gz:
+        table, lines = gzip.compress(table), gzip.compress(lines)
+    (from_csv,) = items(tmp_path, table, name="in.csv.gz" if gz else "in.csv")
+    (from_line,) = items(tmp_path, lines)
+    assert isinstance(from_csv, Request) and from_csv.url == "http://127.0.0.1:9/a"
+    assert isinstance(from_line, Request) and from_line.url == "http://127.0.0.1:9/b"

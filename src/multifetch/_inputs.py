@@ -9,6 +9,7 @@ when several inputs are given (``"2:12"``).
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
 import json
@@ -24,6 +25,7 @@ from ._errors import InvalidInput, UsageError
 from ._idset import IdSet
 from ._spec import InvalidSpec, Request, ascii_url, check_url, make_request, request_from_json
 
+_BOM = b"\xef\xbb\xbf"
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -110,18 +112,22 @@ def count_lines(sources: Sequence[str]) -> int | None:
 
 
 def _open(source: str, stdin: IO[bytes] | None) -> IO[bytes]:
-    """The source as bytes, decompressed when it starts with gzip's magic (whatever its name)."""
+    """The source as bytes, decompressed when it starts with gzip's magic (whatever its name),
+    without the UTF-8 byte order mark that Excel's "CSV UTF-8" and some editors put first."""
+    stream: Any
     if source == "-":
         raw: Any = stdin if stdin is not None else sys.stdin.buffer
-        buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)
-        if buffered.peek(2)[:2] == _GZIP_MAGIC:
-            return cast(IO[bytes], gzip.GzipFile(fileobj=buffered, mode="rb"))
-        return cast(IO[bytes], buffered)
-    with open(source, "rb") as probe:
-        magic = probe.read(2)
-    if magic == _GZIP_MAGIC:
-        return cast(IO[bytes], gzip.open(source, "rb"))
-    return open(source, "rb", buffering=1 << 20)
+        stream = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)
+        if stream.peek(2)[:2] == _GZIP_MAGIC:
+            stream = gzip.GzipFile(fileobj=stream, mode="rb")
+    else:
+        with open(source, "rb") as probe:
+            magic = probe.read(2)
+        opener: Any = gzip.open if magic == _GZIP_MAGIC else functools.partial(open, buffering=1 << 20)
+        stream = opener(source, "rb")  # the caller's `with` closes it
+    if stream.peek(3)[:3] == _BOM:
+        stream.read(3)
+    return cast(IO[bytes], stream)
 
 
 def _line_items(
