@@ -14,10 +14,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._bodies import BodyStore
+from ._driver import Driver
 from ._errors import InvalidInput, UsageError, exception_for
 from ._hosts import HostHealth
 from ._job import Job
 from ._policy import Limits, RetryPolicy, Timeouts
+from ._readahead import ReadAhead
 from ._resources import fit_concurrency
 from ._result import Result
 from ._scheduler import Input, NotReady, Scheduler, Transport
@@ -37,6 +39,10 @@ if TYPE_CHECKING:
     from .distributed import ClusterRun
 
 SpecLike = Request | str | Mapping[str, Any]
+# Inputs parsed ahead of the scheduler by the input's own thread: memory stays bounded, and the
+# engine seldom finds none ready while the input has more.
+_READ_AHEAD = 1024
+
 log = logging.getLogger("multifetch")
 
 
@@ -52,18 +58,31 @@ class RunHandle(Protocol):
 
 
 class Run:
-    """One run of the scheduler: iterate ``jobs()``; ``statistics()`` and ``stop()`` any time."""
+    """One run of the scheduler on the engine's thread: iterate ``jobs()`` (or ``results()``) once;
+    ``statistics()`` and ``stop()`` any time, from any thread."""
 
-    def __init__(self, scheduler: Scheduler, transport: Transport, on_close: Callable[[], None]):
+    def __init__(self, scheduler: Scheduler, on_close: Callable[[], None],
+                 read_ahead: ReadAhead[Any] | None = None) -> None:
         self._scheduler = scheduler
-        self._transport = transport
-        self._on_close = on_close
+        self._read_ahead = read_ahead
+
+        def on_end() -> None:
+            if read_ahead is not None:
+                read_ahead.close()
+            on_close()
+
+        self._driver = Driver(scheduler, on_end)
 
     def jobs(self) -> Generator[Job, None, None]:
-        try:
-            yield from self._scheduler.run()
-        finally:
-            self._on_close()
+        return self._driver.jobs()
+
+    def take(self, timeout: float | None) -> list[Job] | None:
+        """The jobs finished so far (waiting up to ``timeout`` for one); None when all were taken."""
+        return self._driver.take(timeout)
+
+    def close(self) -> None:
+        """Abort what is in flight and end the run (``jobs()`` does this when it ends or is closed)."""
+        self._driver.close()
 
     def results(self) -> Generator[Result, None, None]:
         for job in self.jobs():
@@ -201,11 +220,13 @@ class Client:
         window: int | None = None,
         on_idle: Callable[[], float] | None = None,
         local: bool = False,
+        read: bool = True,
     ) -> Run | ClusterRun | ProcessRun:
         """Begin a run over ``specs`` (lazily read); ids default to the input position.
 
         ``local`` keeps the run in this process even when the client has ``processes``;
-        ``on_idle`` is called before each wait for the network and returns the longest wait.
+        ``on_idle`` is called before each wait for the network and returns the longest wait;
+        ``read=False`` when ``specs`` never blocks (it yields ``NOT_READY`` instead): no thread reads it.
         """
         if self.processes > 1 and not local:
             from ._processes import ProcessRun
@@ -220,8 +241,14 @@ class Client:
                 self._dask = open_cluster(self.cluster) if isinstance(self.cluster, str) else self.cluster
             return ClusterRun(self._dask, self._coerce_all(specs), self._cluster_options, skip=skip)
         transport = self._take_transport()
+        items: Input = self._coerce_all(specs)
+        read_ahead = None
+        # What is already in memory never makes the engine wait: only other iterables get a thread.
+        if read and not isinstance(specs, list | tuple | str | bytes | Mapping | Request):
+            read_ahead = ReadAhead(items, min(_READ_AHEAD, window or _READ_AHEAD), transport.wake)
+            items = iter(read_ahead)
         scheduler = Scheduler(
-            self._coerce_all(specs),
+            items,
             transport,
             limits=self.limits,
             retry=self.retry,
@@ -232,7 +259,7 @@ class Client:
             record_retries=self.record_retries,
             on_idle=on_idle,
         )
-        return Run(scheduler, transport, lambda: self._give_back(transport))
+        return Run(scheduler, lambda: self._give_back(transport), read_ahead)
 
     def stream(self, specs: Iterable[SpecLike]) -> Iterator[Result]:
         """Results as they complete, one per spec (failures are data: ``Result.error``)."""

@@ -49,7 +49,8 @@ class IdSet:
 
         fd, self._path = tempfile.mkstemp(prefix="multifetch-ids-", suffix=".db", dir=self._folder)
         os.close(fd)
-        self._db = sqlite3.connect(self._path)
+        # filled by the thread that reads the input, closed by the caller's once the run is over
+        self._db = sqlite3.connect(self._path, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
         self._db.execute("CREATE TABLE ids (id TEXT PRIMARY KEY) WITHOUT ROWID")

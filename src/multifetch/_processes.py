@@ -110,28 +110,14 @@ def _engine_main(conn: Connection, options: dict[str, Any], deadline: float | No
     from ._client import Client, Run
 
     inbox: queue.SimpleQueue[list[Request] | None] = queue.SimpleQueue()
-    outbox: list[Result] = []
-    oldest = 0.0  # when the first result in outbox arrived
-
-    def flush() -> None:
-        if outbox:
-            conn.send(outbox[:])
-            outbox.clear()
-
     starved = False  # the feed had nothing when the scheduler asked
 
     def on_idle() -> float:
-        # Results go back in batches (a message each is slower than the engine), yet none waits
-        # more than _HOLD: the loop wakes by then to send it. A starved feed is looked at as often.
+        # A starved feed is looked at every _HOLD: requests arrive from the parent's thread.
         nonlocal starved
         wait = _HOLD if starved else _NO_LIMIT
         starved = False
-        if not outbox:
-            return wait
-        if len(outbox) >= _BATCH or time.monotonic() - oldest >= _HOLD:
-            flush()
-            return wait
-        return _HOLD
+        return wait
 
     def feed() -> Iterator[Request | NotReady]:
         # Never blocks: a scheduler waiting here would hold up its transfers and its results.
@@ -149,7 +135,7 @@ def _engine_main(conn: Connection, options: dict[str, Any], deadline: float | No
 
     max_time = None if deadline is None else max(0.0, deadline - time.time())
     with Client(**options) as client:
-        run = client.start(feed(), max_time=max_time, on_idle=on_idle, local=True)
+        run = client.start(feed(), max_time=max_time, on_idle=on_idle, local=True, read=False)
 
         def listen() -> None:
             while True:
@@ -171,11 +157,25 @@ def _engine_main(conn: Connection, options: dict[str, Any], deadline: float | No
 
         threading.Thread(target=listen, name="multifetch-inbox", daemon=True).start()
         assert isinstance(run, Run)
-        for job in run.jobs():
-            if not outbox:
-                oldest = time.monotonic()
-            outbox.append(job.to_result())
-        flush()
+        # Results go back in batches (a message each is slower than the engine), yet none waits
+        # more than _HOLD. A parent slow to read blocks only this thread: the engine's own goes on.
+        outbox: list[Result] = []
+        oldest = 0.0  # when the first result in outbox arrived
+        try:
+            while True:
+                jobs = run.take(_HOLD if outbox else None)
+                if jobs is None:
+                    break
+                if jobs and not outbox:
+                    oldest = time.monotonic()
+                outbox += [job.to_result() for job in jobs]
+                if outbox and (len(outbox) >= _BATCH or time.monotonic() - oldest >= _HOLD):
+                    conn.send(outbox)
+                    outbox = []
+        finally:
+            run.close()
+        if outbox:
+            conn.send(outbox)
     conn.send(("end",))
 
 

@@ -167,7 +167,8 @@ class SQLiteResume:
         if os.path.exists(output):
             import sqlite3  # only SQLite outputs need it: kept off the CLI's start-up path
 
-            db = sqlite3.connect(f"file:{output}?mode=ro", uri=True)
+            # asked by the engine's thread (skip), closed by the caller's once the run is over
+            db = sqlite3.connect(f"file:{output}?mode=ro", uri=True, check_same_thread=False)
             try:
                 self.records = db.execute("SELECT count(*) FROM results").fetchone()[0]
                 self._db = db

@@ -1,9 +1,10 @@
 """The scheduler: admission, per-host queues, rate limits, parking for retries, deadlines.
 
-One thread runs it together with the transport's event loop, so nothing here takes a lock. The
-input is pulled lazily: at most ``window`` requests are held (queued, in flight or parked), so
-memory does not grow with the input. ``run()`` is a generator: each ``next()`` drives the loop
-until a final outcome is ready, which is how backpressure reaches the input.
+The engine's thread runs it together with the transport's event loop (``_driver``), so nothing
+here takes a lock: the consumer's thread only takes finished jobs from ``handoff`` (atomic deque
+operations) and calls ``taken()``, ``stop()`` and ``statistics()``. The input is pulled lazily: at
+most ``window`` requests are held (queued, in flight, parked or finished and not yet taken), so
+memory does not grow with the input, and a slow consumer holds back only the reading of input.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ log = logging.getLogger("multifetch")
 _CONNECT_KINDS = frozenset({"connect"})
 _SLOW_DOWN_STATUSES = frozenset({429, 503})
 _IDLE_WAIT = 0.5  # longest sleep with nothing scheduled: bounds how late a stop() is noticed
+_PUBLISH_AT = 64  # finished jobs that wake a sleeping consumer even while the loop is busy
 
 
 class NotReady:
@@ -50,6 +52,8 @@ class Transport(Protocol):
     def poll(self, timeout: float) -> list[Job]: ...
     def abort(self, job: Job) -> None: ...
     def close(self) -> None: ...
+    def wake(self) -> None:
+        """End a ``poll()`` that is waiting, from any thread."""
 
 
 class Scheduler:
@@ -89,7 +93,11 @@ class Scheduler:
         self._timers: list[tuple[float, int, Job | Host]] = []  # parked jobs and host wake-ups
         self._seq = itertools.count()
         self._bucket = TokenBucket(limits.rate, limits.burst) if limits.rate else None
-        self._done: deque[Job] = deque()
+        # Finished jobs for the consumer, who takes them from its own thread (deque's append and
+        # popleft are atomic). They count against the window until taken.
+        self.handoff: deque[Job] = deque()
+        self._full = False  # the window is full: the consumer's taking must wake the loop
+        self._starved = False  # the input had nothing ready when last asked
         self._pending = 0  # jobs read and not yet final
         self._parked = 0
         self._position = 0
@@ -109,46 +117,79 @@ class Scheduler:
 
     # -- public -------------------------------------------------------------------------------
 
-    def run(self) -> Iterator[Job]:
-        """Yield every job once, when its outcome is final."""
-        done = self._done
+    def drive(self, publish: Callable[[], None]) -> None:
+        """Run until every input has its job in ``handoff``, or a stop ends the run.
+
+        Runs on the engine's own thread (see ``_driver``); ``publish`` is called when finished
+        jobs were added to ``handoff``, which the consumer empties from its thread. Jobs waiting
+        there count against the window, so a slow consumer stops the reading of new input, never
+        the transfers already started.
+        """
+        done = self.handoff
+        transport = self._transport
+        kick = self._kick
         while True:
-            while done:
-                yield done.popleft()
             now = time.monotonic()
             if self._stopping:
-                if self._transport.active == 0 or (self._stop_at is not None and now >= self._stop_at):
+                if transport.active == 0 or (self._stop_at is not None and now >= self._stop_at):
                     self._abort_in_flight()
                     return
             elif self._deadline is not None and now >= self._deadline and not self._cancelling:
                 self._cancel_everything()
+                publish()
                 continue
             if self._cancelling:
                 if self._cancel_input():
                     return
-                if not done:
-                    time.sleep(0.001)  # the input has nothing yet
+                publish()
+                if self._room() <= 0 or self._starved:
+                    # the consumer or the input has to catch up; taken() or the input wakes us
+                    for job in transport.poll(_IDLE_WAIT if self._room() <= 0 else 0.005):
+                        self._on_attempt_end(job)
                 continue
             if not self._stopping:
                 self._schedule(now)
-            if done:
-                continue
             if self._exhausted and self._pending == 0:
+                publish()
                 return
             wait = self._next_wait(now)
             if self._on_idle is not None:
                 wait = min(wait, self._on_idle())
-            for job in self._transport.poll(wait):
+            if done and len(done) < _PUBLISH_AT:
+                # The consumer is woken when the loop has nothing to do or a batch is ready: not
+                # after every turn, which would cost a thread switch per handful of results.
+                ended = transport.poll(0.0)
+                if not ended:
+                    publish()
+                    ended = transport.poll(wait)
+            else:
+                if done:
+                    publish()
+                ended = transport.poll(wait)
+            if not ended:
+                continue
+            for job in ended:
                 self._on_attempt_end(job)
-            if done and not (self._stopping or self._cancelling):
+            if not (self._stopping or self._cancelling):
                 # Start the next requests before handing these results out: the server works on
                 # them while the consumer writes records (measured: 4.22 -> 4.02 s for 100,000
                 # small requests at 64 connections, CLI to a JSONL file).
                 now = time.monotonic()
                 if self._deadline is None or now < self._deadline:
                     self._schedule(now)
-                    if self._kick is not None:
-                        self._kick()
+                    if kick is not None:
+                        kick()
+            if len(done) >= _PUBLISH_AT:
+                publish()
+
+    def taken(self) -> None:
+        """The consumer took jobs from ``handoff``: wake the loop if it waits for that room."""
+        if self._full and self._room() >= self._window // 2:
+            self._full = False
+            self._transport.wake()
+
+    def _room(self) -> int:
+        return self._window - self._pending - len(self.handoff)
 
     def _schedule(self, now: float) -> None:
         """Read input into the window, wake what is due, start what the limits allow."""
@@ -163,6 +204,7 @@ class Scheduler:
             self._stop_at = time.monotonic() + grace
         else:
             self._stop_at = time.monotonic()  # a second stop: abort now
+        self._transport.wake()  # called from another thread: the loop may be waiting
 
     @property
     def unfinished(self) -> int:
@@ -209,13 +251,16 @@ class Scheduler:
         items = self._items
         window = self._window
         skip = self._skip
-        done = self._done
-        while self._pending + len(done) < window:  # finished jobs not yet handed out count too
+        done = self.handoff
+        self._starved = False
+        self._full = False
+        while self._pending + len(done) < window:  # finished jobs not yet taken count too
             item = next(items, None)
             if item is None:
                 self._exhausted = True
                 return
             if isinstance(item, NotReady):
+                self._starved = True
                 return
             position = self._position
             self._position += 1
@@ -240,6 +285,7 @@ class Scheduler:
             if not host.in_ready:
                 host.in_ready = True
                 self._ready.append(host)
+        self._full = True
 
     def _invalid_job(self, item: InvalidSpec, position: int) -> Job:
         self._pending += 1
@@ -321,6 +367,8 @@ class Scheduler:
                 self._mark_ready(what)
 
     def _next_wait(self, now: float) -> float:
+        if self._full and not self._exhausted and self._room() > 0:
+            return 0.0  # the consumer made room after the window was found full: read on
         wait = _IDLE_WAIT
         if self._timers:
             wait = min(wait, self._timers[0][0] - now)
@@ -419,7 +467,7 @@ class Scheduler:
             self._bytes += job.size
         else:
             self._errors[kind] = self._errors.get(kind, 0) + 1
-        self._done.append(job)
+        self.handoff.append(job)
 
     # -- ending early --------------------------------------------------------------------------
 
@@ -456,14 +504,20 @@ class Scheduler:
         self._parked = 0
 
     def _cancel_input(self) -> bool:
-        """Give unread inputs their ``cancelled`` record, a window at a time; True when done."""
+        """Give unread inputs their ``cancelled`` record, as the window allows; True when done."""
         message = "the run's --max-time passed before this request started"
-        for _ in range(self._window):
+        self._starved = False
+        self._full = False
+        while True:
+            if self._room() <= 0:
+                self._full = True
+                return False
             item = next(self._items, None)
             if item is None:
                 self._exhausted = True
-                return not self._done
+                return True
             if isinstance(item, NotReady):
+                self._starved = True
                 return False
             position = self._position
             self._position += 1
@@ -477,4 +531,3 @@ class Scheduler:
                 job.fail("cancelled", message)
                 self._pending += 1
             self._finish(job)
-        return False

@@ -159,6 +159,10 @@ class CurlTransport:
             fd = self._resolver.fileno()
             self._epoll.register(fd, select.EPOLLIN)
             self._owner[fd] = self._on_answers
+        # wake(): another thread (a consumer making room, a stop, new input) ends a waiting poll()
+        self._waker = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self._epoll.register(self._waker, select.EPOLLIN)
+        self._owner[self._waker] = self._on_wake
         self._pinned = {entry.lstrip("+-").split(":", 1)[0].lower() for entry in resolve or ()}
         self._endpoints: dict[str, tuple[str, int] | None] = {}  # origin -> (name, port) to resolve
         self._waiting: dict[str, list[tuple[Job, tuple[str, int]]]] = {}  # name -> jobs waiting
@@ -376,6 +380,15 @@ class CurlTransport:
             handle.setopt(pycurl.RESOLVE, [f"{name}:{endpoint[1]}:{','.join(answer)}"])
             self._telling[id(handle)] = (endpoint, generation)
         return True
+
+    def wake(self) -> None:
+        os.eventfd_write(self._waker, 1)
+
+    def _on_wake(self, fd: int, flags: int) -> None:
+        try:
+            os.eventfd_read(fd)
+        except BlockingIOError:  # another poll() already read it
+            pass
 
     def _on_answers(self, fd: int, flags: int) -> None:
         assert self._resolver is not None
@@ -631,4 +644,5 @@ class CurlTransport:
         if self._resolver is not None:
             self._resolver.close()
         self._epoll.close()
+        os.close(self._waker)
         self._denied.clear()

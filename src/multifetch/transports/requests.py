@@ -133,7 +133,7 @@ class RequestsTransport:
         self._local = threading.local()
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="multifetch-requests")
         self._pool_size = max(concurrency, 10)
-        self._done: queue.SimpleQueue[Job] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[Job | None] = queue.SimpleQueue()  # None: wake()
         self._jobs: dict[int, Job] = {}
         self._aborted: set[int] = set()
         self._lock = threading.Lock()
@@ -155,13 +155,16 @@ class RequestsTransport:
         except queue.Empty:
             return done
         while True:
-            if self._jobs.pop(id(job), None) is not None:
+            if job is not None and self._jobs.pop(id(job), None) is not None:
                 self.active -= 1
                 done.append(job)
             try:
                 job = self._done.get_nowait()
             except queue.Empty:
                 return done
+
+    def wake(self) -> None:
+        self._done.put(None)
 
     def abort(self, job: Job) -> None:
         """Forget ``job``'s attempt: a thread cannot be interrupted, its late answer is dropped."""
