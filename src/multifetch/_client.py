@@ -221,12 +221,14 @@ class Client:
         on_idle: Callable[[], float] | None = None,
         local: bool = False,
         read: bool = True,
+        spill_folder: str | None = None,
     ) -> Run | ClusterRun | ProcessRun:
         """Begin a run over ``specs`` (lazily read); ids default to the input position.
 
         ``local`` keeps the run in this process even when the client has ``processes``;
         ``on_idle`` is called before each wait for the network and returns the longest wait;
         ``read=False`` when ``specs`` never blocks (it yields ``NOT_READY`` instead): no thread reads it.
+        ``spill_folder``: where requests of backlogged hosts wait on disk (default: the temp folder).
         """
         if self.processes > 1 and not local:
             from ._processes import ProcessRun
@@ -258,6 +260,7 @@ class Client:
             skip=skip,
             record_retries=self.record_retries,
             on_idle=on_idle,
+            spill_folder=spill_folder,
         )
         return Run(scheduler, lambda: self._give_back(transport), read_ahead)
 

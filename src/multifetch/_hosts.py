@@ -47,12 +47,15 @@ class Host:
         "queue",
         "retries",
         "slowdowns",
+        "tail",
     )
 
     def __init__(self, name: str, limit: int, rate: float | None, burst: int) -> None:
         self.name = name
         self.limit = limit
         self.queue: deque[Job] = deque()
+        # Read while older requests of this host wait on disk (``_spill``): they go after those.
+        self.tail: deque[Job] = deque()
         self.active = 0
         self.in_ready = False
         self.base_rate = rate

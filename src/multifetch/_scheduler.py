@@ -21,9 +21,10 @@ from typing import Protocol
 from ._headers import Headers
 from ._hosts import Host, HostHealth
 from ._job import Job, invalid_job
-from ._policy import Limits, RetryPolicy
+from ._policy import Limits, RetryPolicy, parse_retry_after
 from ._ratelimit import TokenBucket
 from ._spec import InvalidSpec, Request, origin_of
+from ._spill import Spill
 from ._stats import HostSnapshot, Statistics
 
 log = logging.getLogger("multifetch")
@@ -73,6 +74,7 @@ class Scheduler:
         record_retries: bool = False,
         rng: random.Random | None = None,
         on_idle: Callable[[], float] | None = None,
+        spill_folder: str | None = None,
     ) -> None:
         self._items = iter(items)
         self._transport = transport
@@ -97,6 +99,11 @@ class Scheduler:
         # popleft are atomic). They count against the window until taken.
         self.handoff: deque[Job] = deque()
         self._full = False  # the window is full: the consumer's taking must wake the loop
+        # The frontier: requests of hosts with a backlog, read past a full window so that hosts
+        # with room get work (see _read_past_backlogs). ``_looking`` is off after a look found
+        # nothing but backlogs, until a host shows up or runs out of work.
+        self._spill = Spill(spill_folder)
+        self._looking = True
         self._starved = False  # the input had nothing ready when last asked
         self._pending = 0  # jobs read and not yet final
         self._parked = 0
@@ -125,6 +132,12 @@ class Scheduler:
         there count against the window, so a slow consumer stops the reading of new input, never
         the transfers already started.
         """
+        try:
+            self._loop(publish)
+        finally:
+            self._spill.close()
+
+    def _loop(self, publish: Callable[[], None]) -> None:
         done = self.handoff
         transport = self._transport
         kick = self._kick
@@ -189,13 +202,19 @@ class Scheduler:
             self._transport.wake()
 
     def _room(self) -> int:
-        return self._window - self._pending - len(self.handoff)
+        """Requests the window has room for in memory (those spilled to disk are not there)."""
+        return self._window - self._pending + self._spill.total - len(self.handoff)
 
     def _schedule(self, now: float) -> None:
         """Read input into the window, wake what is due, start what the limits allow."""
         self._fill()
         self._wake(now)
         self._admit(now)
+        if (self._full and self._looking and not self._ready
+                and self._transport.active < self._limits.concurrency
+                and len(self.handoff) < self._window // 2):  # not when the consumer is the one behind
+            self._read_past_backlogs()
+            self._admit(now)
 
     def stop(self, grace: float = 5.0) -> None:
         """Admit nothing more; let transfers in flight finish for ``grace`` seconds, then abort."""
@@ -212,6 +231,8 @@ class Scheduler:
         return self._pending
 
     def statistics(self) -> Statistics:
+        now = time.monotonic()
+        hosts = list(self._hosts.values())  # the engine's thread may add hosts meanwhile
         slowed = tuple(
             HostSnapshot(
                 name=h.name,
@@ -221,14 +242,14 @@ class Scheduler:
                 effective_limit=h.effective_limit,
                 rate=None if h.bucket is None else h.bucket.rate,
                 slowdowns=h.slowdowns,
-                paused=h.paused_until > time.monotonic(),
+                paused=h.paused_until > now,
                 dead=h.dead,
             )
-            for h in list(self._hosts.values())
-            if h.factor < 1.0 or h.dead or h.paused_until > time.monotonic()
+            for h in hosts
+            if h.factor < 1.0 or h.dead or h.paused_until > now
         )
         return Statistics(
-            elapsed=time.monotonic() - self._t_start,
+            elapsed=now - self._t_start,
             inputs_read=self._position,
             done=self._done_count,
             in_flight=self._transport.active,
@@ -241,7 +262,30 @@ class Scheduler:
             bytes=self._bytes,
             input_exhausted=self._exhausted,
             slowed_hosts=slowed,
+            waiting=self._waiting(hosts, now),
+            on_disk=self._spill.total,
         )
+
+    def _waiting(self, hosts: list[Host], now: float) -> dict[str, int]:
+        """Queued requests by the reason they wait, for a display that says why little moves."""
+        on_disk = dict(self._spill.counts)
+        waiting: dict[str, int] = {}
+        for h in hosts:
+            count = len(h.queue) + len(h.tail) + on_disk.get(h.name, 0)
+            if not count:
+                continue
+            if h.dead:
+                reason = "dead host"
+            elif h.paused_until > now:
+                reason = "paused"
+            elif not h.has_room():
+                reason = "slowed down" if h.factor < 1.0 else "host limit"
+            elif h.bucket is not None and h.bucket.wait_time(now) > 0.0:
+                reason = "rate limit"
+            else:
+                reason = "connections"
+            waiting[reason] = waiting.get(reason, 0) + count
+        return waiting
 
     # -- reading input ----------------------------------------------------------------------------
 
@@ -254,7 +298,8 @@ class Scheduler:
         done = self.handoff
         self._starved = False
         self._full = False
-        while self._pending + len(done) < window:  # finished jobs not yet taken count too
+        spill = self._spill
+        while self._pending - spill.total + len(done) < window:  # finished jobs not yet taken count too
             item = next(items, None)
             if item is None:
                 self._exhausted = True
@@ -281,11 +326,89 @@ class Scheduler:
                 job.fail("host_unavailable", f"{name} is not reachable (repeated connection failures)")
                 self._finish(job)
                 continue
+            if host.tail or spill.counts.get(name):
+                host.tail.append(job)  # behind the host's requests on disk
+                continue
             host.queue.append(job)
             if not host.in_ready:
                 host.in_ready = True
                 self._ready.append(host)
         self._full = True
+
+    def _read_past_backlogs(self) -> None:
+        """The window is full, yet connections are free and no host with room has work.
+
+        Typically one slow, paused or narrowly limited host holds the window. Read on: requests
+        of hosts that have a backlog go to disk (in order, per host), the others into memory,
+        until enough work was found for the free connections. A look that finds nothing but
+        backlogs stops looking until a host shows up or runs out of work (one host's run would
+        otherwise pass its whole input through the disk).
+        """
+        items = self._items
+        spill = self._spill
+        skip = self._skip
+        wanted = max(2 * (self._limits.concurrency - self._transport.active), 16)
+        found = 0
+        spilled = 0
+        hard_bound = 2 * self._window
+        while found < wanted and self._pending - spill.total + len(self.handoff) < hard_bound:
+            if found == 0 and spilled >= self._window:
+                self._looking = False
+                break
+            item = next(items, None)
+            if item is None:
+                self._exhausted = True
+                break
+            if isinstance(item, NotReady):
+                self._starved = True
+                break
+            position = self._position
+            self._position += 1
+            if isinstance(item, InvalidSpec):
+                if skip is None or not skip(item.id):
+                    self._finish(self._invalid_job(item, position))
+                continue
+            job_id = item.id if item.id is not None else str(position)
+            if skip is not None and skip(job_id):
+                continue
+            name = origin_of(item.url)
+            self._pending += 1
+            host = self._hosts.get(name)
+            if host is None:
+                host = self._new_host(name)
+            if host.dead:
+                job = Job(item, job_id, name, position)
+                job.fail("host_unavailable", f"{name} is not reachable (repeated connection failures)")
+                self._finish(job)
+                continue
+            if host.tail or spill.counts.get(name) or len(host.queue) >= max(2 * host.effective_limit, 4):
+                job = Job(item, job_id, name, position)
+                while host.tail and self._to_disk(host, host.tail[0]):  # older: they go first
+                    host.tail.popleft()
+                if not host.tail and self._to_disk(host, job):
+                    spilled += 1
+                else:
+                    host.tail.append(job)  # the disk (or pickle) refused: it waits in memory, in order
+                continue
+            host.queue.append(Job(item, job_id, name, position))
+            found += 1
+            if not host.in_ready:
+                host.in_ready = True
+                self._ready.append(host)
+        spill.flush()
+
+    def _to_disk(self, host: Host, job: Job) -> bool:
+        return self._spill.put(host.name, (job.request, job.id, job.position))
+
+    def _refill(self, host: Host) -> None:
+        """``host``'s queue ran dry: its oldest requests on disk come back, then those read since."""
+        spill = self._spill
+        if spill.counts.get(host.name):
+            name = host.name
+            host.queue.extend(Job(request, job_id, name, position)
+                              for request, job_id, position in spill.take(name, max(4 * host.limit, 64)))
+        elif host.tail:
+            host.queue, host.tail = host.tail, host.queue
 
     def _invalid_job(self, item: InvalidSpec, position: int) -> Job:
         self._pending += 1
@@ -295,6 +418,7 @@ class Scheduler:
         limits = self._limits
         host = Host(name, limits.limit_for(name), limits.per_host_rate, limits.burst)
         self._hosts[name] = host
+        self._looking = True  # the input ahead may hold work for hosts like this one
         if self._expect is not None:
             self._expect(name)
         return host
@@ -326,10 +450,13 @@ class Scheduler:
             if bucket is not None:
                 bucket.try_acquire(now)
             job = host.queue.popleft()
+            if not host.queue and (host.tail or self._spill.counts):
+                self._refill(host)
             if host.queue:
                 ready.append(host)  # round robin between hosts
             else:
                 host.in_ready = False
+                self._looking = True  # a host ran out of work: the input ahead may have more for it
             self._start(job, host)
 
     def _start(self, job: Job, host: Host) -> None:
@@ -342,9 +469,12 @@ class Scheduler:
         self._transport.start(job)
 
     def _mark_ready(self, host: Host) -> None:
-        if not host.in_ready and host.queue:
-            host.in_ready = True
-            self._ready.append(host)
+        if not host.in_ready:
+            if not host.queue and (host.tail or self._spill.counts):
+                self._refill(host)
+            if host.queue:
+                host.in_ready = True
+                self._ready.append(host)
 
     # -- timers: parked retries and hosts waiting for a token or a cool-down --------------------
 
@@ -395,6 +525,7 @@ class Scheduler:
             if status in _SLOW_DOWN_STATUSES:
                 host.slow_down(health)
                 log.info("slowing down %s: %d; concurrency now %d", host.name, status, host.effective_limit)
+                self._pause_for_retry_after(job, host, now)
             elif status is not None and status < 400:
                 host.speed_up(health)
         elif kind in _CONNECT_KINDS:
@@ -409,6 +540,19 @@ class Scheduler:
                 self._park(job, host, delay, now)
                 return
         self._finish(job)
+
+    def _pause_for_retry_after(self, job: Job, host: Host, now: float) -> None:
+        """A 429/503 with Retry-After speaks for the host: none of its requests starts before then."""
+        if not job.raw_headers:
+            return
+        value = Headers.from_raw(job.raw_headers).get("retry-after")
+        asked = None if value is None else parse_retry_after(value, time.time())
+        if asked is None or asked <= 0:
+            return
+        until = now + min(asked, self._retry.retry_after_max)
+        if until > host.paused_until:
+            host.paused_until = until
+            log.info("%s asked to wait %.1fs (Retry-After): pausing its requests", host.name, asked)
 
     def _retry_delay(self, job: Job, host: Host) -> float | None:
         request = job.request
@@ -452,10 +596,19 @@ class Scheduler:
     def _give_up_host(self, host: Host) -> None:
         log.warning("%s keeps refusing connections: failing its queued requests", host.name)
         message = f"{host.name} is not reachable (repeated connection failures)"
-        while host.queue:
-            job = host.queue.popleft()
+        for job in self._backlog(host):
             job.fail("host_unavailable", message)
             self._finish(job)
+
+    def _backlog(self, host: Host) -> Iterator[Job]:
+        """Every request of ``host`` not yet started, taken out of its queue, tail and disk."""
+        while host.queue:
+            yield host.queue.popleft()
+        name = host.name
+        for request, job_id, position in self._spill.drain(name):
+            yield Job(request, job_id, name, position)
+        while host.tail:
+            yield host.tail.popleft()
 
     def _finish(self, job: Job) -> None:
         self._pending -= 1
@@ -473,7 +626,8 @@ class Scheduler:
 
     def _abort_in_flight(self) -> None:
         for host in self._hosts.values():
-            host.queue.clear()
+            host.queue.clear()  # unfinished: a --resume does them
+            host.tail.clear()
         for job in list(self._iter_in_flight()):
             self._transport.abort(job)
 
@@ -492,8 +646,7 @@ class Scheduler:
             job.fail("cancelled", message)
             self._finish(job)
         for host in self._hosts.values():
-            while host.queue:
-                job = host.queue.popleft()
+            for job in self._backlog(host):
                 if job.attempt == 0 or (job.error_kind is None and job.status is None):
                     job.fail("cancelled", message)
                 self._finish(job)

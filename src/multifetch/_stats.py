@@ -36,6 +36,11 @@ class Statistics:
     bytes: int = 0
     input_exhausted: bool = False
     slowed_hosts: tuple[HostSnapshot, ...] = ()
+    # Requests not started, by what they wait for: "connections" (the global limit), "host limit",
+    # "slowed down" (a host's limit lowered after 429/503), "rate limit", "paused" (Retry-After or
+    # failing connections), "dead host". ``on_disk`` of them wait in the frontier's file.
+    waiting: dict[str, int] = field(default_factory=dict)
+    on_disk: int = 0
 
     @property
     def rate(self) -> float:

@@ -60,6 +60,12 @@ class Progress:
             f"{stats.waiting_retry} waiting to retry",
             f"{_bytes(stats.bytes)}{eta}",
         )
+        if stats.waiting:
+            # why requests wait, so "1 in flight" at -c 40 always comes with its reason
+            reasons = " · ".join(f"{reason} {count:,}" for reason, count in
+                                 sorted(stats.waiting.items(), key=lambda item: -item[1]))
+            disk = f" ({stats.on_disk:,} on disk)" if stats.on_disk else ""
+            grid.add_row(f"queued{disk}: {reasons}")
         if stats.errors:
             grid.add_row("errors: " + ", ".join(f"{k} {v:,}" for k, v in sorted(stats.errors.items())))
         for host in stats.slowed_hosts[:5]:

@@ -165,7 +165,8 @@ def run_fetch(job: FetchJob) -> Exit:
     if job.dedup:
         dedup = Dedup(folder=None if not to_file else os.path.dirname(os.path.abspath(str(job.output))))
         items = dedup.filter(items)
-    run = client.start(items, skip=None if resume is None else resume.skip)
+    folder = os.path.dirname(os.path.abspath(str(job.output))) if to_file else None
+    run = client.start(items, skip=None if resume is None else resume.skip, spill_folder=folder)
     if isinstance(run, ClusterRun) and run.dashboard and not job.quiet:
         _echo(f"running on {run.shards} Dask workers; dashboard: {run.dashboard}")
     try:
