@@ -221,3 +221,45 @@ def test_a_device_output_leaves_nothing_beside_it(target: TargetServer, tmp_path
         assert proc.returncode == 2 and proc.stderr.count(b"\n") == 1, proc.stderr
         assert b"is not one" in proc.stderr
     assert sorted(p.name for p in devices.iterdir()) == ["null"]
+
+
+# Started from a small process: a child forked from this one (pytest, 150 MB) would report this
+# one's memory as its peak, since the peak survives exec.
+_MEASURE = """
+import os, subprocess, sys
+with open(sys.argv[1], "rb") as inp, open(sys.argv[2], "wb") as out:
+    proc = subprocess.Popen([sys.executable, "-m", "multifetch", "fetch", "-", "-q"],
+                            stdin=inp, stdout=out, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
+def _peak_rss(stdin: Path, out: Path) -> tuple[int, int]:
+    """The exit status and peak RSS (KB) of ``multifetch fetch -`` reading ``stdin``."""
+    done = subprocess.run([sys.executable, "-c", _MEASURE, str(stdin), str(out)],
+                          capture_output=True, text=True, timeout=120, check=True)
+    status, rss = done.stdout.split()
+    return int(status), int(rss)
+
+
+def test_an_endless_line_is_one_record_in_flat_memory(target: TargetServer, tmp_path: Path) -> None:
+    size = 50_000_000
+    small, large = tmp_path / "small.txt", tmp_path / "large.txt"
+    small.write_bytes(f"{target.url}/bytes/1\nx\n{target.url}/bytes/3\n{{".encode())
+    with large.open("wb") as f:  # a 50 MB line, and one of 50 MB without a newline at the end
+        f.write(f"{target.url}/bytes/1\n".encode())
+        f.write(b"x" * size + b"\n")
+        f.write(f"{target.url}/bytes/3\n".encode())
+        f.write(b"{" * size)
+    base_status, base_rss = _peak_rss(small, tmp_path / "small.jsonl")
+    status, rss = _peak_rss(large, tmp_path / "large.jsonl")
+    assert base_status == status == 1
+    assert rss < base_rss + 16 * 1024, (rss, base_rss)  # without the cap: > 140 MB more
+    records = {r["id"]: r for r in jsonl(tmp_path / "large.jsonl")}
+    assert sorted(records) == ["1", "2", "3", "4"]
+    assert records["1"]["status"] == records["3"]["status"] == 200
+    for line in ("2", "4"):
+        error = records[line]["error"]
+        assert error["kind"] == "invalid_input"
+        assert error["message"].startswith(f"<stdin>:{line}: line is longer than 1,048,576 bytes")
