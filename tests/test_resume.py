@@ -192,3 +192,22 @@ def test_interrupted_download_continues_with_range(fresh_target: TargetServer, t
         assert record["status"] == 206 and fresh_target.stats.counters["range"] == 1
     else:  # the server ignores Range: the download starts over, cleanly
         assert record["status"] == 200 and fresh_target.stats.counters["full"] == 2
+
+
+def test_resume_knows_the_same_input_by_another_path(fresh_target: TargetServer, tmp_path: Path) -> None:
+    src = tmp_path / "in.txt"
+    src.write_text("".join(f"{fresh_target.url}/item/{i}\n" for i in range(20)))
+    (tmp_path / "link.txt").symlink_to(src)
+
+    def run(source: str, *extra: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([sys.executable, "-m", "multifetch", "fetch", source, "-o", "out.jsonl", "-q",
+                               *extra], capture_output=True, cwd=tmp_path, timeout=60, check=False)
+
+    assert run("in.txt").returncode == 0
+    for spelling in (str(src), "link.txt", "./in.txt"):
+        proc = run(spelling, "--resume")
+        assert proc.returncode == 0, proc.stderr
+    assert fresh_target.stats.total == 20  # nothing fetched again
+    src.write_text(src.read_text() + f"{fresh_target.url}/item/20\n")  # other content: refused
+    proc = run(str(src), "--resume")
+    assert proc.returncode == 5 and b"other inputs" in proc.stderr
