@@ -1,6 +1,6 @@
 """An output file written in large pieces and made durable on a bounded interval (crash safety).
 
-Records are kept in a buffer, written out when it holds a megabyte, and made durable — written
+Records are kept in a buffer, written out when it holds 1,024 of them, and made durable — written
 and, for a regular file, fsynced — every ``sync_interval`` seconds and on close. ``durable``
 counts the records that are. When writing fails (a full disk, a file-size limit, a reader gone),
 a regular file is cut back to the end of its last durable record, so it holds no torn line and
@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 
-_BUFFER = 1 << 20
+_RECORDS = 1024  # records buffered before they are written out (one write, not one a record)
 _monotonic = time.monotonic
 
 
@@ -59,8 +59,8 @@ class DurableFile:
         self._regular = self._fd >= 0 and not self._stdout and stat.S_ISREG(os.fstat(self._fd).st_mode)
         self._size = os.fstat(self._fd).st_size if self._regular else 0  # bytes in the file
         self._durable_size = self._size  # the end of the last durable record
-        self._buffer = bytearray()
-        self._buffered = 0  # records in the buffer
+        self._buffer: list[bytes] = []  # a record each, but for a preamble
+        self._preamble = b""
         self._unsynced = 0  # records written out since the last fsync
         self._failed: OSError | None = None
         self._sync_interval = sync_interval
@@ -69,14 +69,14 @@ class DurableFile:
 
     def preamble(self, data: bytes) -> None:
         """Bytes that are not a record (a CSV header): written with the first records."""
-        self._buffer += data
+        self._preamble += data
 
-    def _write(self, data: bytes) -> None:  # once a record: kept to an append, a count and a clock reading
-        self._buffer += data
-        self._buffered += 1
+    def _write(self, data: bytes) -> None:  # once a record: kept to an append and a clock reading
+        buffer = self._buffer
+        buffer.append(data)
         if _monotonic() >= self._next_sync:
             self.flush()
-        elif len(self._buffer) >= _BUFFER:
+        elif len(buffer) >= _RECORDS:
             self._write_out()
 
     def flush(self) -> None:
@@ -98,14 +98,15 @@ class DurableFile:
     def _write_out(self) -> None:
         if self._failed is not None:
             raise self._failed
-        buffer = self._buffer
-        if buffer:
+        records = len(self._buffer)
+        if records or self._preamble:
+            data = self._preamble + b"".join(self._buffer)
             try:
                 if self._fd < 0:  # a stdout without a descriptor (an embedding program's stream)
-                    sys.stdout.buffer.write(buffer)
+                    sys.stdout.buffer.write(data)
                     sys.stdout.buffer.flush()
                 else:
-                    with memoryview(buffer) as view:
+                    with memoryview(data) as view:
                         done = 0
                         while done < len(view):
                             n = os.write(self._fd, view[done:])
@@ -114,15 +115,15 @@ class DurableFile:
             except OSError as exc:
                 self._fail(exc)
                 raise
-            buffer.clear()
-        self._unsynced += self._buffered
-        self._buffered = 0
+            self._buffer.clear()
+            self._preamble = b""
+        self._unsynced += records
 
     def _fail(self, exc: OSError) -> None:
         """Keep only what is durable: cut off what was written since, drop what was not."""
         self._failed = exc
         self._buffer.clear()
-        self._buffered = self._unsynced = 0
+        self._unsynced = 0
         if self._regular and self._size > self._durable_size:
             try:
                 os.ftruncate(self._fd, self._durable_size)
