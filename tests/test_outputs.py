@@ -193,6 +193,14 @@ def test_outputs_that_are_not_files_get_the_records(target: TargetServer, tmp_pa
                           capture_output=True, timeout=60, check=False, cwd=work)
     assert proc.returncode == 0 and proc.stderr == b"", proc.stderr
     assert len(jsonl(proc.stdout)) == 50
+    # /dev/stdout that is the caller's `>> kept.jsonl`: appended to, not truncated, nothing beside it
+    kept = tmp_path / "kept.jsonl"
+    kept.write_text('{"id": "earlier"}\n')
+    with kept.open("ab") as stdout:
+        proc = subprocess.run([sys.executable, "-m", "multifetch", "fetch", str(src), "-q", "-o", "/dev/stdout"],
+                              stdout=stdout, stderr=subprocess.PIPE, timeout=60, check=False, cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    assert [r["id"] for r in jsonl(kept)][:2] == ["earlier", "1"] and len(jsonl(kept)) == 51
     # a FIFO, as CSV
     fifo = work / "out.csv"
     os.mkfifo(fifo)

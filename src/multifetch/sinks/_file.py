@@ -51,12 +51,16 @@ class DurableFile:
         self.durable = 0  #: records written and (for a regular file) fsynced
         self.on_durable: Callable[[], None] | None = None  #: called each time every record is durable
         self._stdout = self.path is None
+        stream = self.path is None or is_stream(self.path)
         if self.path is None:
             self._fd = sys.stdout.fileno() if _has_fileno() else -1
+        elif stream:  # /dev/stdout may be the caller's `>> file`: appended to, never truncated
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
         else:
             flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | (os.O_APPEND if append else os.O_TRUNC)
             self._fd = os.open(self.path, flags, 0o666)
-        self._regular = self._fd >= 0 and not self._stdout and stat.S_ISREG(os.fstat(self._fd).st_mode)
+        # only a file of our own is fsynced and cut back after a failure
+        self._regular = not stream and stat.S_ISREG(os.fstat(self._fd).st_mode)
         self._size = os.fstat(self._fd).st_size if self._regular else 0  # bytes in the file
         self._durable_size = self._size  # the end of the last durable record
         self._buffer: list[bytes] = []  # a record each, but for a preamble
