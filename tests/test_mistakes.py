@@ -195,3 +195,13 @@ def test_ctrl_c_while_starting_is_one_line_and_130(tmp_path: Path, entry: str) -
     assert proc.returncode == 130, err
     assert err.decode().splitlines() == ["multifetch: error: interrupted while starting: nothing was done"]
     assert out == b""
+
+
+@pytest.mark.parametrize("where", ["missing/s.json", "folder"])
+def test_a_summary_json_path_that_cannot_be_written_is_refused_first(tmp_path: Path, where: str) -> None:
+    (tmp_path / "folder").mkdir()
+    out = tmp_path / "out.jsonl"
+    proc = mf("fetch", "http://127.0.0.1:1/", "-o", str(out), "--summary-json", str(tmp_path / where))
+    line = one_error_line(proc)
+    assert "--summary-json" in line
+    assert not out.exists()  # refused before the run

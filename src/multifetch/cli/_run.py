@@ -304,8 +304,13 @@ def _drive(
     if job.summary_json:
         import json
 
-        with open(job.summary_json, "w", encoding="utf-8") as f:
-            json.dump(figures, f, indent=2)
+        try:
+            with open(job.summary_json, "w", encoding="utf-8") as f:
+                json.dump(figures, f, indent=2)
+        except OSError as exc:
+            failure = failure or f"cannot write {job.summary_json}: {_reason(exc)}"
+            if status in (Exit.OK, Exit.SOME_FAILED):
+                status = Exit.OUTPUT
     if not job.quiet:
         print_summary(figures)
     if failure:
