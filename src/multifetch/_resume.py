@@ -139,20 +139,24 @@ class JSONLResume:
             for _, record in jsonl_records(self.part):
                 replaced.add(str(record["id"]))
             tmp = self.output + ".tmp"
-            with open(tmp, "wb") as out:
-                if os.path.exists(self.output):
-                    with open(self.output, "rb") as old:
-                        for line in old:
-                            if not line.endswith(b"\n"):
-                                break
-                            if _line_id(line) not in replaced:
+            try:
+                with open(tmp, "wb") as out:
+                    if os.path.exists(self.output):
+                        with open(self.output, "rb") as old:
+                            for line in old:
+                                if not line.endswith(b"\n"):
+                                    break
+                                if _line_id(line) not in replaced:
+                                    out.write(line)
+                    with open(self.part, "rb") as part:
+                        for line in part:
+                            if line.endswith(b"\n"):
                                 out.write(line)
-                with open(self.part, "rb") as part:
-                    for line in part:
-                        if line.endswith(b"\n"):
-                            out.write(line)
-                out.flush()
-                os.fsync(out.fileno())
+                    out.flush()
+                    os.fsync(out.fileno())
+            except OSError:
+                os.unlink(tmp)  # a full disk: give its room back; the part file stays for the next resume
+                raise
             os.replace(tmp, self.output)
             os.unlink(self.part)
         finally:
