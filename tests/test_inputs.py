@@ -10,6 +10,7 @@ import pytest
 
 from multifetch import InvalidSpec, Request, UsageError
 from multifetch._inputs import InputError, RequestDefaults, check_sources, count_lines, read_inputs
+from multifetch._lines import MAX_LINE
 
 
 def items(tmp_path: Path, text: str | bytes, name: str = "in.txt", **kw: object) -> list[Request | InvalidSpec]:
@@ -165,3 +166,19 @@ def test_a_utf8_byte_order_mark_is_not_part_of_the_input(tmp_path: Path, gz: boo
     (from_line,) = items(tmp_path, lines)
     assert isinstance(from_csv, Request) and from_csv.url == "http://127.0.0.1:9/a"
     assert isinstance(from_line, Request) and from_line.url == "http://127.0.0.1:9/b"
+
+
+def test_lines_longer_than_the_cap_are_skipped_and_the_next_ones_read(tmp_path: Path) -> None:
+    long = "x" * (MAX_LINE + 10)
+    got = items(tmp_path, f"http://a.example/1\n{long}\n{'y' * MAX_LINE}\nhttp://a.example/4\n{{{long}")
+    assert [i.id for i in got] == ["1", "2", "3", "4", "5"]
+    assert isinstance(got[0], Request) and isinstance(got[3], Request)
+    for item, size in ((got[1], MAX_LINE + 11), (got[4], MAX_LINE + 11)):
+        assert isinstance(item, InvalidSpec)
+        assert f"in.txt:{item.id}: line is longer than {MAX_LINE:,} bytes ({size:,}): skipped" in item.message
+    assert isinstance(got[2], InvalidSpec) and "3: not an http(s) URL" in got[2].message  # at the cap: read
+    assert count_lines([str(tmp_path / "in.txt")]) == 5
+    rows = items(tmp_path, f"url\nhttp://a.example/2\n{long}\nhttp://a.example/4\n", name="in.csv")
+    assert [i.id for i in rows] == ["2", "3", "4"]
+    assert isinstance(rows[1], InvalidSpec) and "in.csv:3: line is longer than" in rows[1].message
+    assert isinstance(rows[2], Request) and rows[2].url == "http://a.example/4"

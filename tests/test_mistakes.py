@@ -3,8 +3,11 @@ internal error, a traceback or a surprise."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -155,3 +158,50 @@ def test_other_schemes_are_refused_as_the_readme_says(target: TargetServer, sche
     assert given.error is not None and given.error.kind == "invalid_input" and given.attempts == 0
     (redirected,) = multifetch.fetch([f"{target.url}/redirect-to?url={scheme_url}"], retries=0)
     assert redirected.error is not None and redirected.error.kind == "blocked"
+
+
+_SLOW_IMPORT = """
+import os, sys, time
+
+class _Slow:
+    '''Makes the import of click (the command's first import after its entry point) take 30 s.'''
+    def find_spec(self, name, path=None, target=None):
+        if name == "click":
+            open(os.environ["MF_IMPORTING"], "w").close()
+            time.sleep(30)
+        return None
+
+sys.meta_path.insert(0, _Slow())
+"""
+
+
+@pytest.mark.parametrize("entry", ["-m", "main"])
+def test_ctrl_c_while_starting_is_one_line_and_130(tmp_path: Path, entry: str) -> None:
+    (tmp_path / "slow").mkdir()
+    (tmp_path / "slow" / "sitecustomize.py").write_text(_SLOW_IMPORT)
+    mark = tmp_path / "importing"
+    env = {**os.environ, "MF_IMPORTING": str(mark),
+           "PYTHONPATH": os.pathsep.join([str(tmp_path / "slow"), *sys.path])}
+    command = (["-m", "multifetch"] if entry == "-m" else
+               ["-c", "import sys; from multifetch.cli.main import main; sys.argv[0] = 'multifetch'; main()"])
+    proc = subprocess.Popen([sys.executable, *command, "fetch", "http://127.0.0.1:1/"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not mark.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    assert mark.exists(), proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 130, err
+    assert err.decode().splitlines() == ["multifetch: error: interrupted while starting: nothing was done"]
+    assert out == b""
+
+
+@pytest.mark.parametrize("where", ["missing/s.json", "folder"])
+def test_a_summary_json_path_that_cannot_be_written_is_refused_first(tmp_path: Path, where: str) -> None:
+    (tmp_path / "folder").mkdir()
+    out = tmp_path / "out.jsonl"
+    proc = mf("fetch", "http://127.0.0.1:1/", "-o", str(out), "--summary-json", str(tmp_path / where))
+    line = one_error_line(proc)
+    assert "--summary-json" in line
+    assert not out.exists()  # refused before the run

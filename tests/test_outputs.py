@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from multifetch.sinks._csv import cell
 from multifetch.testing import TargetServer
@@ -155,3 +159,115 @@ def test_csv_rows_are_their_cells(tmp_path: Path) -> None:
     for row in rows:
         writer.writerow([cell(v) for v in row])
     assert (tmp_path / "o.csv").read_bytes() == expected.getvalue().encode()
+
+
+def _urls(tmp_path: Path, target: TargetServer, n: int = 50) -> Path:
+    src = tmp_path / "in.txt"
+    src.write_text("".join(f"{target.url}/item/{i}\n" for i in range(n)))
+    return src
+
+
+def _run_into_pipe(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess[bytes], bytes]:
+    """The CLI writing to ``/dev/fd/N``, a pipe this test reads (as the shell's ``-o >(gzip > x.gz)``)."""
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-m", "multifetch", *args, "-o", f"/dev/fd/{write_end}"],
+                            pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    _, err = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, b"", err), data
+
+
+def test_outputs_that_are_not_files_get_the_records(target: TargetServer, tmp_path: Path) -> None:
+    src = _urls(tmp_path, target)
+    work = tmp_path / "work"
+    work.mkdir()
+    # a pipe named /dev/fd/N: every record, no fsync error, nothing written beside it
+    proc, data = _run_into_pipe(["fetch", str(src)], work)
+    assert proc.returncode == 0, proc.stderr
+    assert len(jsonl(data)) == 50
+    assert proc.stderr.decode().count("is not a regular file: records are written to it, without --resume") == 1
+    # /dev/stdout into a pipe
+    proc = subprocess.run([sys.executable, "-m", "multifetch", "fetch", str(src), "-q", "-o", "/dev/stdout"],
+                          capture_output=True, timeout=60, check=False, cwd=work)
+    assert proc.returncode == 0 and proc.stderr == b"", proc.stderr
+    assert len(jsonl(proc.stdout)) == 50
+    # /dev/stdout that is the caller's `>> kept.jsonl`: appended to, not truncated, nothing beside it
+    kept = tmp_path / "kept.jsonl"
+    kept.write_text('{"id": "earlier"}\n')
+    with kept.open("ab") as stdout:
+        proc = subprocess.run([sys.executable, "-m", "multifetch", "fetch", str(src), "-q", "-o", "/dev/stdout"],
+                              stdout=stdout, stderr=subprocess.PIPE, timeout=60, check=False, cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    assert [r["id"] for r in jsonl(kept)][:2] == ["earlier", "1"] and len(jsonl(kept)) == 51
+    # a FIFO, as CSV
+    fifo = work / "out.csv"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    proc = mf("fetch", str(src), "-q", "-o", str(fifo))
+    assert proc.returncode == 0, proc.stderr
+    assert reader.communicate(timeout=30)[0].count(b"\n") == 51  # the header and 50 rows
+    assert sorted(p.name for p in work.iterdir()) == ["out.csv"]
+
+
+def test_a_device_output_leaves_nothing_beside_it(target: TargetServer, tmp_path: Path) -> None:
+    src = _urls(tmp_path, target)
+    devices = tmp_path / "dev"
+    devices.mkdir()
+    null = devices / "null"
+    try:
+        os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # the same device as /dev/null
+    except PermissionError:
+        pytest.skip("making a device node needs CAP_MKNOD")
+    for extra in ((), ("--dedup", "--overwrite")):
+        proc = mf("fetch", str(src), "-q", "-o", str(null), *extra)
+        assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in devices.iterdir()) == ["null"] and null.is_char_device()
+    for args in (("--resume",), ("--format", "sqlite")):
+        proc = mf("fetch", str(src), "-q", "-o", str(null), *args)
+        assert proc.returncode == 2 and proc.stderr.count(b"\n") == 1, proc.stderr
+        assert b"is not one" in proc.stderr
+    assert sorted(p.name for p in devices.iterdir()) == ["null"]
+
+
+# Started from a small process: a child forked from this one (pytest, 150 MB) would report this
+# one's memory as its peak, since the peak survives exec.
+_MEASURE = """
+import os, subprocess, sys
+with open(sys.argv[1], "rb") as inp, open(sys.argv[2], "wb") as out:
+    proc = subprocess.Popen([sys.executable, "-m", "multifetch", "fetch", "-", "-q"],
+                            stdin=inp, stdout=out, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
+def _peak_rss(stdin: Path, out: Path) -> tuple[int, int]:
+    """The exit status and peak RSS (KB) of ``multifetch fetch -`` reading ``stdin``."""
+    done = subprocess.run([sys.executable, "-c", _MEASURE, str(stdin), str(out)],
+                          capture_output=True, text=True, timeout=120, check=True)
+    status, rss = done.stdout.split()
+    return int(status), int(rss)
+
+
+def test_an_endless_line_is_one_record_in_flat_memory(target: TargetServer, tmp_path: Path) -> None:
+    size = 50_000_000
+    small, large = tmp_path / "small.txt", tmp_path / "large.txt"
+    small.write_bytes(f"{target.url}/bytes/1\nx\n{target.url}/bytes/3\n{{".encode())
+    with large.open("wb") as f:  # a 50 MB line, and one of 50 MB without a newline at the end
+        f.write(f"{target.url}/bytes/1\n".encode())
+        f.write(b"x" * size + b"\n")
+        f.write(f"{target.url}/bytes/3\n".encode())
+        f.write(b"{" * size)
+    base_status, base_rss = _peak_rss(small, tmp_path / "small.jsonl")
+    status, rss = _peak_rss(large, tmp_path / "large.jsonl")
+    assert base_status == status == 1
+    assert rss < base_rss + 16 * 1024, (rss, base_rss)  # without the cap: > 140 MB more
+    records = {r["id"]: r for r in jsonl(tmp_path / "large.jsonl")}
+    assert sorted(records) == ["1", "2", "3", "4"]
+    assert records["1"]["status"] == records["3"]["status"] == 200
+    for line in ("2", "4"):
+        error = records[line]["error"]
+        assert error["kind"] == "invalid_input"
+        assert error["message"].startswith(f"<stdin>:{line}: line is longer than 1,048,576 bytes")

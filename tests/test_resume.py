@@ -192,3 +192,49 @@ def test_interrupted_download_continues_with_range(fresh_target: TargetServer, t
         assert record["status"] == 206 and fresh_target.stats.counters["range"] == 1
     else:  # the server ignores Range: the download starts over, cleanly
         assert record["status"] == 200 and fresh_target.stats.counters["full"] == 2
+
+
+def test_resume_knows_the_same_input_by_another_path(fresh_target: TargetServer, tmp_path: Path) -> None:
+    src = tmp_path / "in.txt"
+    src.write_text("".join(f"{fresh_target.url}/item/{i}\n" for i in range(20)))
+    (tmp_path / "link.txt").symlink_to(src)
+
+    def run(source: str, *extra: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([sys.executable, "-m", "multifetch", "fetch", source, "-o", "out.jsonl", "-q",
+                               *extra], capture_output=True, cwd=tmp_path, timeout=60, check=False)
+
+    assert run("in.txt").returncode == 0
+    for spelling in (str(src), "link.txt", "./in.txt"):
+        proc = run(spelling, "--resume")
+        assert proc.returncode == 0, proc.stderr
+    assert fresh_target.stats.total == 20  # nothing fetched again
+    src.write_text(src.read_text() + f"{fresh_target.url}/item/20\n")  # other content: refused
+    proc = run(str(src), "--resume")
+    assert proc.returncode == 5 and b"other inputs" in proc.stderr
+
+
+def test_a_merge_that_cannot_be_written_is_exit_4_and_the_next_resume_finishes_it(
+        fresh_target: TargetServer, tmp_path: Path) -> None:
+    src = tmp_path / "in.txt"
+    src.write_text("".join(f"{fresh_target.url}/item/{i}\n" for i in range(60)) + "http://127.0.0.1:1/\n")
+    out = tmp_path / "out.jsonl"
+    assert mf("fetch", str(src), "-o", str(out), "-q", "--retries", "0").returncode == 1
+    limit = os.path.getsize(out) // 2  # the merged copy of the output cannot be written
+
+    def cap() -> None:
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    proc = subprocess.run([sys.executable, "-m", "multifetch", "fetch", str(src), "-o", str(out), "-q", "--resume",
+                           "--retry-failed", "--retries", "0"], capture_output=True, preexec_fn=cap, timeout=60,
+                          check=False)
+    assert proc.returncode == 4, proc.stderr
+    assert b"File too large" in proc.stderr and b"Traceback" not in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "in.txt", "out.jsonl", "out.jsonl.multifetch.json", "out.jsonl.resume-part"]
+    assert mf("fetch", str(src), "-o", str(out), "-q", "--resume", "--retries", "0").returncode == 0  # merges first
+    records = jsonl(out)
+    assert len(records) == 61 and len({r["id"] for r in records}) == 61
+    assert not Path(str(out) + ".resume-part").exists()

@@ -5,52 +5,94 @@
     ...     print(result.id, result.status_code, result.error)
 """
 
-import logging as _logging
-from typing import TYPE_CHECKING as _TYPE_CHECKING
-
-from ._client import Client, Run, fetch
-from ._errors import (
-    ERROR_KINDS,
-    Blocked,
-    BodyTooLarge,
-    Cancelled,
-    ConnectError,
-    HTTPStatusError,
-    InvalidInput,
-    MultifetchError,
-    ProtocolError,
-    RequestError,
-    TimeoutError_,
-    TLSError,
-    UsageError,
-)
-from ._headers import Headers
-from ._hosts import HostHealth
-from ._policy import Limits, RetryPolicy, Timeouts
-from ._ratelimit import TokenBucket, parse_rate
-from ._result import ErrorInfo, Result, Timings
-from ._spec import InvalidSpec, Request, make_request
-from ._stats import HostSnapshot, Statistics
 from ._version import __version__
 
-_logging.getLogger("multifetch").addHandler(_logging.NullHandler())
+# typing's own flag, without importing typing (10 ms before the command can answer Ctrl-C);
+# type checkers know the name
+TYPE_CHECKING = False
 
-if _TYPE_CHECKING:
+# The public names, and the module each lives in. Each is imported on first use: the library costs
+# its import time only to those who use it, and the command line (which imports this package
+# first) is able to answer Ctrl-C before it starts importing what it needs.
+_EXPORTS = {
+    "Client": "_client",
+    "Run": "_client",
+    "fetch": "_client",
+    "ERROR_KINDS": "_errors",
+    "Blocked": "_errors",
+    "BodyTooLarge": "_errors",
+    "Cancelled": "_errors",
+    "ConnectError": "_errors",
+    "HTTPStatusError": "_errors",
+    "InvalidInput": "_errors",
+    "MultifetchError": "_errors",
+    "ProtocolError": "_errors",
+    "RequestError": "_errors",
+    "TimeoutError_": "_errors",
+    "TLSError": "_errors",
+    "UsageError": "_errors",
+    "Headers": "_headers",
+    "HostHealth": "_hosts",
+    "Limits": "_policy",
+    "RetryPolicy": "_policy",
+    "Timeouts": "_policy",
+    "TokenBucket": "_ratelimit",
+    "parse_rate": "_ratelimit",
+    "ErrorInfo": "_result",
+    "Result": "_result",
+    "Timings": "_result",
+    "InvalidSpec": "_spec",
+    "Request": "_spec",
+    "make_request": "_spec",
+    "HostSnapshot": "_stats",
+    "Statistics": "_stats",
+    "AsyncClient": "_async",
+    "requests_map": "_compat",
+}
+
+if TYPE_CHECKING:
     from ._async import AsyncClient
+    from ._client import Client, Run, fetch
     from ._compat import requests_map
+    from ._errors import (
+        ERROR_KINDS,
+        Blocked,
+        BodyTooLarge,
+        Cancelled,
+        ConnectError,
+        HTTPStatusError,
+        InvalidInput,
+        MultifetchError,
+        ProtocolError,
+        RequestError,
+        TimeoutError_,
+        TLSError,
+        UsageError,
+    )
+    from ._headers import Headers
+    from ._hosts import HostHealth
+    from ._policy import Limits, RetryPolicy, Timeouts
+    from ._ratelimit import TokenBucket, parse_rate
+    from ._result import ErrorInfo, Result, Timings
+    from ._spec import InvalidSpec, Request, make_request
+    from ._stats import HostSnapshot, Statistics
+
+del TYPE_CHECKING
 
 
 def __getattr__(name: str) -> object:
-    # Imported on first use: asyncio and requests cost start-up time the CLI should not pay.
-    if name == "AsyncClient":
-        from ._async import AsyncClient
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'multifetch' has no attribute {name!r}")
+    from importlib import import_module
 
-        return AsyncClient
-    if name == "requests_map":
-        from ._compat import requests_map
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value  # the next use is a plain attribute
+    return value
 
-        return requests_map
-    raise AttributeError(f"module 'multifetch' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
 
 
 __all__ = [

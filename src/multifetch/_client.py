@@ -44,6 +44,9 @@ SpecLike = Request | str | Mapping[str, Any]
 _READ_AHEAD = 1024
 
 log = logging.getLogger("multifetch")
+# The library's logger stays silent unless the application configures logging. Every run (in
+# this process or an engine process) goes through this module, so this is where it is said.
+log.addHandler(logging.NullHandler())
 
 
 class RunHandle(Protocol):

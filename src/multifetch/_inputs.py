@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 from ._errors import InvalidInput, UsageError
 from ._idset import IdSet
+from ._lines import LineTooLong, TextLines, TooLong, byte_lines
 from ._spec import InvalidSpec, Request, ascii_url, check_url, make_request, request_from_json
 
 _BOM = b"\xef\xbb\xbf"
@@ -102,7 +103,10 @@ def count_lines(sources: Sequence[str]) -> int | None:
             return None
         with _open(source, None) as stream:
             is_csv = source.endswith((".csv", ".csv.gz"))
-            for raw in stream:
+            for raw in byte_lines(stream):
+                if isinstance(raw, TooLong):
+                    total += 1
+                    continue
                 stripped = raw.strip()
                 if stripped and not stripped.startswith(b"#"):
                     total += 1
@@ -134,7 +138,7 @@ def _line_items(
     stream: IO[bytes], name: str, prefix: str, defaults: RequestDefaults, own_ids: IdSet
 ) -> Iterator[Request | InvalidSpec]:
     plain = defaults.method is None and not defaults.headers and defaults.data is None
-    lines = enumerate(stream, 1)
+    lines = enumerate(byte_lines(stream), 1)
     number = 0
     while True:
         try:
@@ -143,6 +147,9 @@ def _line_items(
             return
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             raise InputError(f"{name}:{number + 1}: cannot read: {exc}") from None
+        if isinstance(raw, TooLong):
+            yield InvalidSpec(f"{prefix}{number}", raw.head, f"{name}:{number}: {raw.message()}")
+            continue
         try:
             line = raw.decode("utf-8").strip()
         except UnicodeDecodeError:
@@ -230,12 +237,13 @@ def _csv_items(
 def _csv_rows(
     text: io.TextIOWrapper, name: str, prefix: str, template: str | None, defaults: RequestDefaults
 ) -> Iterator[Request | InvalidSpec]:
-    reader = csv.reader(text)
+    lines = TextLines(text)
+    reader = csv.reader(lines)
     try:
         header = next(reader)
     except StopIteration:
         return
-    except csv.Error as exc:
+    except (csv.Error, LineTooLong) as exc:
         raise InputError(f"{name}:1: cannot read the CSV header: {exc}") from None
     columns = [c.strip() for c in header]
     fields = _template_fields(template) if template is not None else None
@@ -246,11 +254,15 @@ def _csv_rows(
             row = next(reader)
         except StopIteration:
             return
+        except LineTooLong as exc:
+            number = lines.count
+            yield InvalidSpec(f"{prefix}{number}", exc.line.head, f"{name}:{number}: {exc.line.message()}")
+            continue
         except csv.Error as exc:
-            number = reader.line_num
+            number = lines.count
             yield InvalidSpec(f"{prefix}{number}", "", f"{name}:{number}: bad CSV row: {exc}")
             continue
-        number = reader.line_num
+        number = lines.count
         if not any(cell.strip() for cell in row):
             continue
         item_id = f"{prefix}{number}"

@@ -43,6 +43,18 @@ def fingerprint(sources: Sequence[str], options: Mapping[str, Any]) -> dict[str,
     return {"version": 1, "inputs": inputs, "options": dict(options)}
 
 
+def _identity(print_: Any) -> dict[str, Any]:
+    """What must match for a resume: a file input by its content (size and the hash of its first
+    megabyte), not by the name it was given (``in.txt``, ``/abs/in.txt``, a link to it)."""
+    if not isinstance(print_, dict):
+        return {}
+    inputs = print_.get("inputs")
+    if isinstance(inputs, list):
+        inputs = [{k: v for k, v in entry.items() if k != "name"}
+                  if isinstance(entry, dict) and "head_sha256" in entry else entry for entry in inputs]
+    return {**print_, "inputs": inputs}
+
+
 def sidecar_path(output: str) -> str:
     return output + ".multifetch.json"
 
@@ -54,8 +66,8 @@ def check_fingerprint(output: str, current: dict[str, Any], force: bool) -> None
             stored = json.load(f)
     except (OSError, ValueError):
         return
-    if stored != current and not force:
-        differs = [k for k in ("inputs", "options") if stored.get(k) != current.get(k)]
+    if _identity(stored) != _identity(current) and not force:
+        differs = [k for k in ("inputs", "options") if _identity(stored).get(k) != _identity(current).get(k)]
         raise ResumeMismatch(
             f"{output} was written from other {' and '.join(differs) or 'settings'} than these; "
             "resume with the same command, or add --force to resume anyway"
@@ -127,20 +139,24 @@ class JSONLResume:
             for _, record in jsonl_records(self.part):
                 replaced.add(str(record["id"]))
             tmp = self.output + ".tmp"
-            with open(tmp, "wb") as out:
-                if os.path.exists(self.output):
-                    with open(self.output, "rb") as old:
-                        for line in old:
-                            if not line.endswith(b"\n"):
-                                break
-                            if _line_id(line) not in replaced:
+            try:
+                with open(tmp, "wb") as out:
+                    if os.path.exists(self.output):
+                        with open(self.output, "rb") as old:
+                            for line in old:
+                                if not line.endswith(b"\n"):
+                                    break
+                                if _line_id(line) not in replaced:
+                                    out.write(line)
+                    with open(self.part, "rb") as part:
+                        for line in part:
+                            if line.endswith(b"\n"):
                                 out.write(line)
-                with open(self.part, "rb") as part:
-                    for line in part:
-                        if line.endswith(b"\n"):
-                            out.write(line)
-                out.flush()
-                os.fsync(out.fileno())
+                    out.flush()
+                    os.fsync(out.fileno())
+            except OSError:
+                os.unlink(tmp)  # a full disk: give its room back; the part file stays for the next resume
+                raise
             os.replace(tmp, self.output)
             os.unlink(self.part)
         finally:

@@ -12,6 +12,9 @@ class SummaryBuilder:
     """Feed it records (``add``); ``summary()`` gives the figures, with stable keys."""
 
     def __init__(self) -> None:
+        self._clear()
+
+    def _clear(self) -> None:
         self.statuses: dict[int, int] = {}
         self.errors: Counter[str] = Counter()
         self.error_examples: dict[str, dict[str, str]] = {}
@@ -43,6 +46,25 @@ class SummaryBuilder:
         statuses[status] = statuses.get(status, 0) + 1
         self.bytes += record["size"]
         entry[2].add(record["elapsed"])
+
+    def absorb(self, other: SummaryBuilder) -> None:
+        """Take every figure of ``other`` (the same as adding its records here), leaving it empty."""
+        for status, n in other.statuses.items():
+            self.statuses[status] = self.statuses.get(status, 0) + n
+        self.errors.update(other.errors)
+        for kind, example in other.error_examples.items():
+            self.error_examples.setdefault(kind, example)
+        self.bytes += other.bytes
+        self.retries += other.retries
+        for host, theirs in other.hosts.items():
+            entry = self.hosts.get(host)
+            if entry is None:
+                self.hosts[host] = theirs
+            else:
+                entry[0] += theirs[0]
+                entry[1] += theirs[1]
+                entry[2].merge(theirs[2])
+        other._clear()
 
     @property
     def records(self) -> int:

@@ -133,6 +133,8 @@ def fetch(inputs: tuple[str, ...], **options: Any) -> None:
         check_user_agent(options["user_agent"])
     check_transport(options["engine"])
     _check_output(options["output"], options["fmt"])
+    if options["summary_json"]:
+        _check_summary_json(options["summary_json"])
     if options["save_bodies"]:
         check_folder(options["save_bodies"])
     retry = RetryPolicy(
@@ -204,6 +206,15 @@ def _check_output(output: str | None, fmt: str | None) -> None:
     if fmt is None and suffix and suffix not in _EXTENSIONS:
         raise UsageError(f"-o {output}: unknown extension {suffix!r}: use .jsonl, .csv or .db, "
                          "or say which format with --format jsonl|csv|sqlite")
+
+
+def _check_summary_json(path: str) -> None:
+    """Written at the end of the run: a path that cannot be is said before the run, not after it."""
+    if os.path.isdir(path):
+        raise UsageError(f"--summary-json {path}: is a folder; give a file")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"--summary-json {path}: no folder {folder}")
 
 
 def _transport_options(options: dict[str, Any]) -> dict[str, Any]:

@@ -24,11 +24,19 @@ from .._job import Job
 from .._redact import Redactor
 from .._resources import fit_concurrency
 from .._result import Result
-from .._resume import JSONLResume, SQLiteResume, check_fingerprint, fingerprint, write_fingerprint
+from .._resume import (
+    JSONLResume,
+    SQLiteResume,
+    check_fingerprint,
+    fingerprint,
+    sidecar_path,
+    write_fingerprint,
+)
 from .._spec import InvalidSpec, Request, origin_of
 from .._summary import SummaryBuilder
 from ..distributed import ClusterRun
 from ..sinks import OPTIONAL_FIELDS, RECORD_FIELDS, Sink, format_for, open_sink
+from ..sinks._file import is_stream
 from ._exit import CLIError, Exit
 from ._terminal import safe_text
 
@@ -123,6 +131,9 @@ def run_fetch(job: FetchJob) -> Exit:
     fmt = format_for(job.output, job.fmt)
     fields = _fields(job)
     to_file = job.output not in (None, "-")
+    if to_file and is_stream(str(job.output)):
+        _check_stream_output(job, fmt)
+        to_file = False  # written as stdout is: no resume, nothing beside it
     options = dict(job.client_options)
     options["concurrency"], note = fit_concurrency(options["concurrency"])
     if note:
@@ -141,10 +152,13 @@ def run_fetch(job: FetchJob) -> Exit:
             raise UsageError("--resume works with JSONL and SQLite outputs, not CSV")
         if os.path.exists(job.output):
             check_fingerprint(job.output, print_, job.force)
-        if fmt == "sqlite":
-            resume = SQLiteResume(job.output, retry_failed=job.retry_failed)
-        else:
-            resume = JSONLResume(job.output, retry_failed=job.retry_failed)
+        try:
+            if fmt == "sqlite":
+                resume = SQLiteResume(job.output, retry_failed=job.retry_failed)
+            else:
+                resume = JSONLResume(job.output, retry_failed=job.retry_failed)
+        except OSError as exc:
+            raise CLIError(f"cannot resume {job.output}: {_reason(exc)}", Exit.OUTPUT) from None
         write_path = resume.write_path
         append = True
     elif to_file and os.path.exists(str(job.output)) and os.path.getsize(str(job.output)) > 0:
@@ -154,16 +168,20 @@ def run_fetch(job: FetchJob) -> Exit:
     try:
         sink = open_sink(write_path, fmt, fields, append=append)
     except OSError as exc:
-        raise CLIError(f"cannot open {job.output}: {exc.strerror or exc}", Exit.OUTPUT) from None
+        raise CLIError(f"cannot open {job.output}: {_reason(exc)}", Exit.OUTPUT) from None
     if to_file:
         assert job.output is not None
-        write_fingerprint(job.output, print_)
+        try:
+            write_fingerprint(job.output, print_)
+        except OSError as exc:
+            _close_quietly(sink)
+            raise CLIError(f"cannot write {sidecar_path(job.output)}: {_reason(exc)}", Exit.OUTPUT) from None
     client = Client(**options)
     defaults = RequestDefaults(method=job.method, headers=job.headers, data=job.data)
     items: Iterator[Request | InvalidSpec] = read_inputs(job.inputs, defaults=defaults, template=job.template)
     dedup = None
     if job.dedup:
-        dedup = Dedup(folder=None if not to_file else os.path.dirname(os.path.abspath(str(job.output))))
+        dedup = Dedup(folder=os.path.dirname(os.path.abspath(str(job.output))) if to_file else None)
         items = dedup.filter(items)
     folder = os.path.dirname(os.path.abspath(str(job.output))) if to_file else None
     run = client.start(items, skip=None if resume is None else resume.skip, spill_folder=folder)
@@ -174,6 +192,27 @@ def run_fetch(job: FetchJob) -> Exit:
     finally:
         if dedup is not None:
             dedup.close()
+
+
+def _check_stream_output(job: FetchJob, fmt: str) -> None:
+    """An output that is not a regular file (a device, pipe or FIFO) takes records as stdout does."""
+    if job.resume:
+        raise UsageError(f"--resume needs a regular file as output; {job.output} is not one")
+    if fmt == "sqlite":
+        raise UsageError(f"a SQLite output needs a regular file; {job.output} is not one")
+    if not job.quiet:
+        _echo(f"{job.output} is not a regular file: records are written to it, without --resume")
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _close_quietly(sink: Sink) -> None:
+    try:
+        sink.close()
+    except OSError:
+        pass  # the error being reported is the first one
 
 
 def _drive(
@@ -187,7 +226,12 @@ def _drive(
 ) -> Exit:
     from ._display import make_progress, print_summary
 
+    # Records are counted in ``pending`` until the output says they are durable; then they move to
+    # ``summary``. When the output fails, the summary holds exactly the records the output kept.
     summary = SummaryBuilder()
+    pending = SummaryBuilder()
+    sink.when_durable(lambda: summary.absorb(pending))
+    add = pending.add
     started = time.monotonic()
     status = Exit.OK
     failure: str | None = None
@@ -198,7 +242,8 @@ def _drive(
     # Most records hold nothing to mask: they skip the redactor unless secret parameters or headers
     # are asked for, or a URL has userinfo, or an error message may quote one.
     redact_all = bool(job.secret_params) or want_headers
-    written = 0
+    fetched = 0  # records made; sink.durable of them are kept by the output
+    output_name = job.output or "stdout"
     with _Signals(run, job.grace) as signals:
         # A run in this process hands over its jobs: their records are made without a Result each.
         outcomes: Generator[Job, None, None] | Generator[Result, None, None] = (
@@ -216,19 +261,20 @@ def _drive(
                 if redact_all or error is not None or "@" in url or (
                         final_url is not None and "@" in final_url):
                     redact(record)
+                # counted first: a write that makes the output durable moves this record too
+                if error is None:
+                    add(record, origin_of(url))
+                else:
+                    add(record, "" if error["kind"] == "invalid_input" else origin_of(url))
+                    if status == Exit.OK:
+                        status = Exit.SOME_FAILED
+                fetched += 1
                 try:
                     sink.write(record)
                 except OSError as exc:
-                    failure = f"cannot write {job.output or 'stdout'}: {exc.strerror or exc}"
+                    failure = f"cannot write {output_name}: {_reason(exc)}"
                     status = Exit.OUTPUT
                     break
-                written += 1
-                if error is None:
-                    summary.add(record, origin_of(url))
-                else:
-                    summary.add(record, "" if error["kind"] == "invalid_input" else origin_of(url))
-                    if status == Exit.OK:
-                        status = Exit.SOME_FAILED
         except InputError as exc:
             failure, status = str(exc), Exit.INPUT
         finally:
@@ -238,30 +284,42 @@ def _drive(
             try:
                 sink.close()
             except OSError as exc:
-                failure = f"cannot write {job.output or 'stdout'}: {exc.strerror or exc}"
+                failure = f"cannot write {output_name}: {_reason(exc)}"
                 status = Exit.OUTPUT
             if resume is not None and status != Exit.OUTPUT:
-                resume.finish()
+                try:
+                    resume.finish()
+                except OSError as exc:
+                    failure = f"cannot write {output_name}: {_reason(exc)}"
+                    status = Exit.OUTPUT
             client.close()
     interrupted = signals.received
     if interrupted is not None:
         status = Exit.SIGINT if interrupted == signal.SIGINT else Exit.SIGTERM
     wall = time.monotonic() - started
+    not_written = fetched - sink.durable
     extra = {"exit_status": int(status), "insecure": job.insecure,
              "interrupted": interrupted is not None, "unfinished_in_flight": run.unfinished,
-             "duplicates_dropped": 0 if dedup is None else dedup.dropped}
+             "duplicates_dropped": 0 if dedup is None else dedup.dropped, "not_written": not_written}
     figures = summary.summary(wall, extra)
     if job.summary_json:
         import json
 
-        with open(job.summary_json, "w", encoding="utf-8") as f:
-            json.dump(figures, f, indent=2)
+        try:
+            with open(job.summary_json, "w", encoding="utf-8") as f:
+                json.dump(figures, f, indent=2)
+        except OSError as exc:
+            failure = failure or f"cannot write {job.summary_json}: {_reason(exc)}"
+            if status in (Exit.OK, Exit.SOME_FAILED):
+                status = Exit.OUTPUT
     if not job.quiet:
         print_summary(figures)
     if failure:
         _echo(f"error: {failure}")
+    if not_written:
+        _echo(f"{not_written} records were fetched but could not be written to {output_name}")
     if interrupted is not None or status in (Exit.OUTPUT, Exit.INPUT):
-        _say_how_to_resume(job, written)
+        _say_how_to_resume(job, sink.durable)
     return status
 
 

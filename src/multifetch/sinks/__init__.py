@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,10 +28,18 @@ FORMATS = ("jsonl", "csv", "sqlite")
 
 
 class Sink(Protocol):
-    """Takes records; ``flush`` makes what it took durable; ``close`` flushes and releases."""
+    """Takes records; ``flush`` makes what it took durable; ``close`` flushes and releases.
+
+    A write that fails raises ``OSError``; the output then keeps only its durable records (no torn
+    one) and takes no more. ``durable`` counts them.
+    """
 
     path: str | None
 
+    @property
+    def durable(self) -> int: ...
+    def when_durable(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` each time every record taken so far has become durable."""
     def write(self, record: dict[str, Any]) -> None: ...
     def flush(self) -> None: ...
     def close(self) -> None: ...

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 from ._file import DurableFile
@@ -58,7 +60,9 @@ class CSVSink:
         self._write = self._file.write
         self._commas = len(fields) - 1
         if not has_header:
-            self._writerow(fields)
+            header = io.StringIO()
+            csv.writer(header, lineterminator="\n").writerow(fields)
+            self._file.preamble(header.getvalue().encode())
 
     def write(self, record: dict[str, Any]) -> None:
         # Once a record, so the common row is joined by hand: text, numbers and None only, and no
@@ -84,6 +88,13 @@ class CSVSink:
                 self._write((line + "\n").encode())
                 return
         self._writerow([cell(value) for value in map(record.get, self._fields)])
+
+    @property
+    def durable(self) -> int:
+        return self._file.durable
+
+    def when_durable(self, callback: Callable[[], None]) -> None:
+        self._file.on_durable = callback
 
     def flush(self) -> None:
         self._file.flush()

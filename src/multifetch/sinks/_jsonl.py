@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -47,6 +48,13 @@ class JSONLSink:
         if len(record) != self._count:
             record = {f: record.get(f) for f in self._fields}
         self._write(encode_line(record))
+
+    @property
+    def durable(self) -> int:
+        return self._file.durable
+
+    def when_durable(self, callback: Callable[[], None]) -> None:
+        self._file.on_durable = callback
 
     def flush(self) -> None:
         self._file.flush()
