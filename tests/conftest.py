@@ -7,10 +7,16 @@ from collections.abc import Iterator
 
 import pytest
 import trustme
+from hypothesis import settings
 
 from multifetch.testing import FaultServer, TargetServer
 
 from helpers import AccessLog, LoggedServer, tls_nginx
+
+# Property tests keep no example database (it would land in the checkout) and draw the same
+# examples on every run, so a CI failure is the one a developer sees.
+settings.register_profile("multifetch", database=None, derandomize=True)
+settings.load_profile("multifetch")
 
 
 @pytest.fixture(scope="session")

@@ -194,7 +194,7 @@ def test_merged_latency_sketches_answer_as_one(groups: list[list[float]]) -> Non
 
 
 url_parts = st.lists(st.sampled_from(["http://", "HTTPS://", "ftp://", "a", "B", "0", "9", ".", "-", ":", "::",
-                                      "@", "/", "?", "#", "[", "]", "[::1]", " ", "\x7f", "\t", "%", "é",
+                                      "@", "/", "?", "#", "[", "]", "[::1]", " ", "\x7f", "\t", "%", "é", ";", "!", "\\", "(",
                                       "65535", "65536", "99999", "1234", "123456"]), max_size=12)
 
 

@@ -129,8 +129,12 @@ def _open(source: str, stdin: IO[bytes] | None) -> IO[bytes]:
             magic = probe.read(2)
         opener: Any = gzip.open if magic == _GZIP_MAGIC else functools.partial(open, buffering=1 << 20)
         stream = opener(source, "rb")  # the caller's `with` closes it
-    if stream.peek(3)[:3] == _BOM:
-        stream.read(3)
+    try:
+        if stream.peek(3)[:3] == _BOM:
+            stream.read(3)
+    except (OSError, EOFError) as exc:  # a gzip header cut short or corrupt (BadGzipFile is an OSError)
+        stream.close()
+        raise InputError(f"{'<stdin>' if source == '-' else source}:1: cannot read: {exc}") from None
     return cast(IO[bytes], stream)
 
 

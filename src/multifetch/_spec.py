@@ -27,6 +27,10 @@ _SPEC_KEYS = frozenset(
 _CONTROL = frozenset(chr(c) for c in (*range(0x21), 0x7F))
 _ORIGIN = re.compile(r"[^:/?#]+://[^/?#]*")
 _BAD_CHAR = re.compile(r"[\x00-\x20\x7f]")
+_MAX_TIMEOUT = 1e9  # seconds
+# Characters libcurl refuses in a host name ("URL rejected: Bad hostname"): a URL with one is
+# invalid input here, not a transfer that fails late (and through a proxy, differently per engine).
+_BAD_HOST_CHAR = re.compile(r"[!$&'()*+,;=<>^`{}\"\\]")
 # scheme://[userinfo@](host|[v6])[:port] then the path, query or fragment (or the end)
 _AUTHORITY = re.compile(
     r"(?i)https?://(?:[^/?#@]*@)?(\[[0-9a-f:.]+\]|[^/?#:@\[\]]+)(?::(\d{0,5}))?(?=[/?#]|$)"
@@ -36,7 +40,7 @@ _AUTHORITY = re.compile(
 # the common case, a check a request; anything else gets the checks one by one, for their messages.
 # Group 1 is the scheme and authority, remembered for the next URLs (see check_url).
 _PLAIN_URL = re.compile(
-    r"(?i)(https?://(?:[^/?#@\x00-\x20\x7f]*@)?(?:\[[0-9a-f:.]+\]|[^/?#:@\[\]\x00-\x20\x7f]+)"
+    r"(?i)(https?://(?:[^/?#@\x00-\x20\x7f]*@)?(?:\[[0-9a-f:.]+\]|[^/?#:@\[\]\x00-\x20\x7f!$&'()*+,;=<>^`{}\"\\]+)"
     r"(?::(?:\d{0,4}|[0-5]\d{4}|6[0-4]\d{3}|65[0-4]\d\d|655[0-2]\d|6553[0-5]))?)(?:[/?#][^\x00-\x20\x7f]*)?"
 )
 
@@ -149,10 +153,13 @@ def ascii_url(url: str) -> str:
 
         try:
             host = idna.encode(host, uts46=True).decode("ascii")
-        except idna.IDNAError as exc:
+        except (idna.IDNAError, UnicodeError) as exc:
             raise InvalidInput(f"bad international host name {host[:100]!r}: {exc}") from None
-    authority = (quote(userinfo, safe=_URL_SAFE) + at if at else "") + host + colon + port
-    return f"{scheme}://{authority}{quote(tail, safe=_URL_SAFE)}"
+    try:
+        authority = (quote(userinfo, safe=_URL_SAFE) + at if at else "") + host + colon + port
+        return f"{scheme}://{authority}{quote(tail, safe=_URL_SAFE)}"
+    except UnicodeEncodeError:  # a lone surrogate (JSON text may hold one): no UTF-8 form
+        raise InvalidInput(f"URL is not valid text (a lone surrogate): {url[:200]!r}") from None
 
 
 def check_url(url: str) -> str | None:
@@ -187,6 +194,8 @@ def _url_problem(url: str) -> str | None:
     match = _AUTHORITY.match(url)
     if match is None:
         return f"malformed URL (no host, or a bad host or port): {url[:200]!r}"
+    if _BAD_HOST_CHAR.search(match.group(1)):
+        return f"malformed URL (a character not allowed in a host name): {url[:200]!r}"
     port = match.group(2)
     if port and int(port) > 65535:
         return f"malformed URL (port out of range): {url[:200]!r}"
@@ -212,7 +221,7 @@ def make_request(
     problem = check_url(url)
     if problem:
         raise InvalidInput(problem)
-    if not isinstance(method, str) or not method.isalpha():
+    if not isinstance(method, str) or not method.isalpha() or not method.isascii():
         raise InvalidInput(f"bad method: {method!r}")
     hdrs = _header_pairs(headers)
     body: bytes | None = None
@@ -226,7 +235,7 @@ def make_request(
         body = urlencode(list(data.items()), doseq=True).encode()
         hdrs = _default_header(hdrs, "Content-Type", "application/x-www-form-urlencoded")
     elif isinstance(data, str):
-        body = data.encode()
+        body = _utf8(data, "data")
     elif isinstance(data, bytes | bytearray):
         body = bytes(data)
     elif data is not None:
@@ -237,8 +246,11 @@ def make_request(
         except (binascii.Error, ValueError, TypeError) as exc:
             raise InvalidInput(f"body_b64 is not base64: {exc}") from None
     if timeout is not None:
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-            raise InvalidInput(f"timeout must be a positive number of seconds, not {timeout!r}")
+        # NaN passes `<= 0`, and past _MAX_TIMEOUT libcurl's milliseconds no longer fit a C long
+        number = isinstance(timeout, int | float) and not isinstance(timeout, bool)
+        if not number or not 0 < timeout <= _MAX_TIMEOUT:
+            raise InvalidInput(f"timeout must be a positive number of seconds (at most {_MAX_TIMEOUT:.0e}), "
+                               f"not {timeout!r}")
         timeout = float(timeout)
     if id is not None and not isinstance(id, str):
         if isinstance(id, int) and not isinstance(id, bool):
@@ -289,17 +301,28 @@ def request_from_json(obj: Any) -> Request:
     )
 
 
+def _utf8(text: str, what: str) -> bytes:
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # a lone surrogate (JSON text may hold one): no UTF-8 form
+        raise InvalidInput(f"{what} is not valid text (a lone surrogate): {text[:100]!r}") from None
+
+
 def _header_pairs(headers: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> Headers:
     if not headers:
         return ()
     items = headers.items() if isinstance(headers, Mapping) else headers
     pairs = []
     for name, value in items:
-        if not isinstance(name, str) or not name or any(c in _CONTROL or c == ":" for c in name):
+        # a name is an HTTP token: ASCII, no control characters, no colon
+        if not isinstance(name, str) or not name or not name.isascii() or any(
+                c in _CONTROL or c == ":" for c in name):
             raise InvalidInput(f"bad header name: {name!r}")
         value = str(value)
         if "\r" in value or "\n" in value or "\0" in value:
             raise InvalidInput(f"header {name} has a line break in its value")
+        if not value.isascii():
+            _utf8(value, f"header {name}")  # sent as UTF-8 by both engines
         pairs.append((name, value))
     return tuple(pairs)
 
@@ -308,7 +331,11 @@ def _param_pairs(params: Mapping[str, Any] | Iterable[tuple[str, Any]] | None) -
     if not params:
         return ()
     items = params.items() if isinstance(params, Mapping) else params
-    return tuple((str(k), "" if v is None else str(v)) for k, v in items)
+    pairs = tuple((str(k), "" if v is None else str(v)) for k, v in items)
+    for k, v in pairs:
+        if not (k + v).isascii():
+            _utf8(k + v, "a query parameter")  # they are URL-encoded as UTF-8
+    return pairs
 
 
 def _default_header(headers: Headers, name: str, value: str) -> Headers:

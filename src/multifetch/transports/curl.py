@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import re
 import select
 import socket
 import time
@@ -67,6 +68,25 @@ def _curl_flags(events: int) -> int:
         flags |= pycurl.CSELECT_ERR
     return flags
 
+
+def _effective_url(handle: pycurl.Curl) -> str | None:
+    """Where the transfer ended; None for a URL libcurl rejected (asking about it raises)."""
+    try:
+        return _url_info(handle, pycurl.EFFECTIVE_URL)
+    except pycurl.error:
+        return None
+
+
+def _url_info(handle: pycurl.Curl, info: int) -> str | None:
+    """A URL libcurl reports. It holds what a Location header said, byte for byte, which need not
+    be UTF-8 (pycurl's text form would raise): bytes past ASCII are percent-encoded."""
+    raw: bytes | None = handle.getinfo_raw(info)
+    if raw is None:
+        return None
+    return _NON_ASCII.sub(lambda byte: b"%%%02X" % byte[0][0], raw).decode("ascii")
+
+
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
 
 _HTTP_VERSIONS = {
     pycurl.CURL_HTTP_VERSION_1_0: "1.0",
@@ -293,11 +313,12 @@ class CurlTransport:
         if method != "GET" or headers or body is not None:
             self._dirty.add(id(handle))
             if headers:
-                to_proxy = [f"{k}: {v}" for k, v in headers if k.lower() == "proxy-authorization"]
+                # bytes: pycurl takes text only as ASCII, and a value may hold any character (as UTF-8)
+                to_proxy = [f"{k}: {v}".encode() for k, v in headers if k.lower() == "proxy-authorization"]
                 if to_proxy:  # for the proxy only: through a tunnel it would reach the origin
                     handle.setopt(pycurl.PROXYHEADER, to_proxy)
                     headers = tuple((k, v) for k, v in headers if k.lower() != "proxy-authorization")
-                handle.setopt(pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in headers])
+                handle.setopt(pycurl.HTTPHEADER, [f"{k}: {v}".encode() for k, v in headers])
             if body is not None:
                 handle.setopt(pycurl.POSTFIELDSIZE_LARGE, len(body))
                 # POSTFIELDS, not COPYPOSTFIELDS: pycurl refuses NUL bytes in a copied body;
@@ -416,7 +437,7 @@ class CurlTransport:
     def _follow(self, job: Job, handle: pycurl.Curl, writer: BodyWriter, hop: Hop) -> bool:
         """Take one redirect of a request that carries secrets; False when the answer is final."""
         status = handle.getinfo(pycurl.RESPONSE_CODE)
-        location = handle.getinfo(pycurl.REDIRECT_URL) if status in _REDIRECTS else None
+        location = _url_info(handle, pycurl.REDIRECT_URL) if status in _REDIRECTS else None
         if not location or not self._follow_redirects:
             return False
         writer.abort()
@@ -550,7 +571,7 @@ class CurlTransport:
         self.active -= 1
         getinfo = handle.getinfo
         job.elapsed = time.monotonic() - job.t0
-        job.final_url = getinfo(pycurl.EFFECTIVE_URL)
+        job.final_url = _effective_url(handle)
         job.timings = Timings(
             getinfo(pycurl.NAMELOOKUP_TIME),
             getinfo(pycurl.CONNECT_TIME),
@@ -579,7 +600,7 @@ class CurlTransport:
         """A redirect that cannot be followed ended the attempt (the handle is already released)."""
         job.transport_state = None
         job.elapsed = time.monotonic() - job.t0
-        job.final_url = handle.getinfo(pycurl.EFFECTIVE_URL)
+        job.final_url = _effective_url(handle)
         return job
 
     def _open_socket(self, job: Job, address: Any) -> Any:

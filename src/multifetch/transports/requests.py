@@ -210,7 +210,7 @@ class RequestsTransport:
             response = session.request(
                 request.method,
                 request.full_url if request.params else request.url,
-                headers=dict(request.headers) or None,
+                headers=_header_dict(request.headers),
                 data=request.body,
                 timeout=(self._timeouts.connect, total),
                 stream=True,
@@ -257,3 +257,11 @@ class RequestsTransport:
                 return
         if job.attempt == attempt:
             self._done.put(job)
+
+
+def _header_dict(headers: tuple[tuple[str, str], ...]) -> dict[str, str | bytes] | None:
+    """The request's headers for requests; values that are not ASCII go as UTF-8, as libcurl sends
+    them (given as text, http.client would send Latin-1, or fail past it)."""
+    if not headers:
+        return None
+    return {k: v if v.isascii() else v.encode() for k, v in headers}
