@@ -9,7 +9,8 @@ Workloads (same nginx, same connection counts):
   (w) the web mix: 2,000 HTTPS host names via the system resolver, half HTTP/2, delays, slow and
       throttling hosts, errors, redirects, gzip; 40,000 requests (bench/webmix.py)
 `python bench/run.py w [HOSTS]` runs (w) alone (HOSTS names, 20 requests each) and writes work/webmix.md.
-Every load is bounded in count and time, and goes only to 127.0.0.1. Writes bench/RESULTS.md.
+Every load is bounded in count and time, and goes only to 127.0.0.0/8 (the web mix's names resolve to
+127.20.x.y, their DNS server is on 127.53.x.y). Writes bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import platform
 import re
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -66,12 +68,20 @@ def measure(client: str, cmd: list[str], requests: int, count_ok: object = None,
     ``expected`` (default: every request) make a run that counts."""
     run = Run(client, requests)
     with tempfile.NamedTemporaryFile("r", suffix=".time") as stats:
-        try:
-            proc = subprocess.run(["/usr/bin/time", "-f", "%e %U %S %M", "-o", stats.name, *cmd],
-                                  capture_output=True, text=True, timeout=timeout, check=False)
-        except subprocess.TimeoutExpired:
-            run.failure = f"timed out after {timeout:g} s"
-            return run
+        # A session of its own: on time-out (or Ctrl-C) the client is killed with GNU time, not left running.
+        with subprocess.Popen(["/usr/bin/time", "-f", "%e %U %S %M", "-o", stats.name, *cmd],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True) as child:
+            try:
+                stdout, stderr = child.communicate(timeout=timeout)
+            except BaseException as stop:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.communicate()
+                if not isinstance(stop, subprocess.TimeoutExpired):
+                    raise
+                run.failure = f"timed out after {timeout:g} s"
+                return run
+        proc = subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)
         fields = stats.read().split()[-4:]
     if proc.returncode != 0 or len(fields) != 4:
         run.failure = f"failed (exit {proc.returncode}): {proc.stderr.strip()[-160:]}"
@@ -566,8 +576,9 @@ def webmix(count: int = 2000, per_name: int = 20, conns: int = 256, per_host: in
                            "auto"], len(chosen), None, least)
     return {"count": count, "n": len(every), "conns": conns, "per_host": per_host, "max_time": max_time,
             "patient": patient, "at_least": at_least, "runs": runs, "asked": asked, "loads": loads,
-            "floor": webmix.floor_seconds(every, conns, None),
-            "floor_per_host": webmix.floor_seconds(every, conns, per_host)}
+            "floor": webmix.floor_seconds(every, conns), "slowest": webmix.slowest_host_seconds(every, per_host),
+            "mix": {"fastest": webmix.FASTEST, "slowest": webmix.SLOWEST, "slow": webmix.SLOW_DELAY,
+                    "rate": webmix.THROTTLE_RATE, "retry_after": webmix.RETRY_AFTER}}
 
 
 def webmix_section(wm: dict) -> list[str]:  # type: ignore[type-arg]
@@ -578,14 +589,16 @@ def webmix_section(wm: dict) -> list[str]:  # type: ignore[type-arg]
     full = [r for r in runs if r.requests == wm["n"] and not r.failure]
     python = [r for r in full if not r.client.startswith(("multifetch", "curl"))]
     fastest = min(python, key=lambda r: r.wall, default=None)
+    mix = wm["mix"]
     out = [f"## (w) web mix: {wm['count']:,} HTTPS host names, {wm['n']:,} requests "
            f"(-c {wm['conns']}; multifetch --per-host {wm['per_host']})", "",
            "The names resolve through the system resolver in a private mount namespace whose resolv.conf names "
            "a local DNS server (A from the server, AAAA answered at once, empty); each name has its own "
            "127.20.x.y address. One nginx (1 worker) answers on all of them over HTTPS (TLS 1.3) with a wildcard "
            "certificate from a local CA chosen by SNI; HTTP/2 by ALPN on half of the hosts, HTTP/1.1 only on the "
-           "others. Each host answers after its own delay (10–300 ms, log-uniform); one host in 20 takes 2 s; "
-           "one in 50 answers 429 with `Retry-After: 1` past a burst of 4 (2 requests a second a host). Bodies "
+           f"others. Each host answers after its own delay ({mix['fastest'] * 1000:g}–{mix['slowest'] * 1000:g} ms, "
+           f"log-uniform); one host in 20 takes {mix['slow']:g} s; one in 50 takes {mix['rate']} request a second "
+           f"and answers 429 with `Retry-After: {mix['retry_after']}` to any request sooner (nginx `limit_req`). Bodies "
            "of 1 KB to 1 MB (most small, about 30 KB on average), text gzipped for clients that accept it; 1 % "
            "of the URLs answer 500 or 404, 1 % redirect once. 20 requests a name, in shuffled order "
            "(bench/webmix.py).", "",
@@ -597,8 +610,8 @@ def webmix_section(wm: dict) -> list[str]:  # type: ignore[type-arg]
            "The classic pattern gets a tenth of the names (the same mix). req/s is the requests answered "
            "(whatever the status) ÷ wall time.", "",
            f"Least possible wall time (every answer holds a transfer for its host's delay, {wm['conns']} at a "
-           f"time): {wm['floor']:.1f} s; with {wm['per_host']} a host: {wm['floor_per_host']:.1f} s (the 2-s "
-           "hosts). The machine's 1-minute load average when each run started is given: the host is shared.", "",
+           f"time): {wm['floor']:.1f} s; the slowest host alone, {wm['per_host']} at a time: {wm['slowest']:.1f} s. "
+           "The machine's 1-minute load average when each run started is given: the machine is shared.", "",
            "| client | requests | wall s | req/s | 200 answers | peak RSS MB | CPU s / 1,000 req "
            "| DNS questions A / AAAA | load | multifetch CLI wall ÷ client's |",
            "|---|---|---|---|---|---|---|---|---|---|"]
