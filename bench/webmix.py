@@ -39,8 +39,8 @@ DOMAIN = "web.test"
 SLOW_DELAY = 2.0
 FASTEST, SLOWEST = 0.010, 0.300
 # A throttling host takes one request a second (no burst: nginx limit_req at 1 r/s); any sooner gets 429.
-# Its 20 requests come about 1.5 s apart on average in a shuffled 40,000-request run, so clients that
-# spread them get a few 429s, clients that send them together get many.
+# Its 20 requests come a second or two apart on average in a shuffled 40,000-request run, so clients
+# that spread them get a few 429s, clients that send them together get many.
 THROTTLE_RATE, RETRY_AFTER = 1, 1  # requests a second a host; seconds
 ERROR_EVERY = REDIRECT_EVERY = 100  # 1 % each
 ECHO_MODULE = "/usr/lib/nginx/modules/ngx_http_echo_module.so"
@@ -60,7 +60,7 @@ class Host:
     address: str
     http2: bool
     delay: float  # seconds before every answer
-    kind: str  # "plain", "slow" (2 s) or "throttled" (429 with Retry-After past a burst)
+    kind: str  # "plain", "slow" (2 s) or "throttled" (429 with Retry-After to requests too close together)
 
 
 def make_hosts(count: int, seed: int = 20) -> list[Host]:
