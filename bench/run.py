@@ -6,7 +6,11 @@ Workloads (same nginx, same connection counts):
   (e) 100,000 vs 1,000,000 inputs streamed      (f) start-up
   (h1) HTTPS 1 KB, 64 connections, HTTP/1.1     (h2) HTTPS 1 KB, 64 streams, HTTP/2
   (n) 1,000 host names via the system resolver, AAAA answered after 3 s, 256 connections, 4 a host
-Every load is bounded in count and time, and goes only to 127.0.0.1. Writes bench/RESULTS.md.
+  (w) the web mix: 2,000 HTTPS host names via the system resolver, half HTTP/2, delays, slow and
+      throttling hosts, errors, redirects, gzip; 40,000 requests (bench/webmix.py)
+`python bench/run.py w [HOSTS]` runs (w) alone (HOSTS names, 20 requests each) and writes work/webmix.md.
+Every load is bounded in count and time, and goes only to 127.0.0.0/8 (the web mix's names resolve to
+127.20.x.y, their DNS server is on 127.53.x.y). Writes bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import platform
 import re
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -57,16 +62,26 @@ class Run:
         return self.ok / self.wall if self.wall and not self.failure else 0.0
 
 
-def measure(client: str, cmd: list[str], requests: int, count_ok: object = None) -> Run:
-    """Run ``cmd`` under GNU time; ``count_ok`` turns its stdout into the number of successes."""
+def measure(client: str, cmd: list[str], requests: int, count_ok: object = None, expected: int | None = None,
+            timeout: float = PEER_TIMEOUT) -> Run:
+    """Run ``cmd`` under GNU time; ``count_ok`` turns its stdout into the number of successes, of which
+    ``expected`` (default: every request) make a run that counts."""
     run = Run(client, requests)
     with tempfile.NamedTemporaryFile("r", suffix=".time") as stats:
-        try:
-            proc = subprocess.run(["/usr/bin/time", "-f", "%e %U %S %M", "-o", stats.name, *cmd],
-                                  capture_output=True, text=True, timeout=PEER_TIMEOUT, check=False)
-        except subprocess.TimeoutExpired:
-            run.failure = f"timed out after {PEER_TIMEOUT} s"
-            return run
+        # A session of its own: on time-out (or Ctrl-C) the client is killed with GNU time, not left running.
+        with subprocess.Popen(["/usr/bin/time", "-f", "%e %U %S %M", "-o", stats.name, *cmd],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True) as child:
+            try:
+                stdout, stderr = child.communicate(timeout=timeout)
+            except BaseException as stop:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.communicate()
+                if not isinstance(stop, subprocess.TimeoutExpired):
+                    raise
+                run.failure = f"timed out after {timeout:g} s"
+                return run
+        proc = subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)
         fields = stats.read().split()[-4:]
     if proc.returncode != 0 or len(fields) != 4:
         run.failure = f"failed (exit {proc.returncode}): {proc.stderr.strip()[-160:]}"
@@ -74,7 +89,7 @@ def measure(client: str, cmd: list[str], requests: int, count_ok: object = None)
     wall, user, system, rss_kb = fields
     run.wall, run.cpu, run.rss_mb = float(wall), float(user) + float(system), int(rss_kb) / 1024
     run.ok = count_ok(proc.stdout) if callable(count_ok) else int(proc.stdout.split()[-1])
-    if run.ok != requests:
+    if run.ok < (requests if expected is None else expected):
         run.failure = f"only {run.ok:,} of {requests:,} succeeded"
     return run
 
@@ -483,6 +498,146 @@ def names_section(nm: dict) -> list[str]:  # type: ignore[type-arg]
     return out
 
 
+# ---- (w) the web mix ------------------------------------------------------------------------------
+
+# The peers of (w), each with the share of the hosts it is given (the classic pattern: a tenth of them,
+# 20 requests each as in the full run). All without per-host limits, as their documentation shows them.
+WEBMIX_PEERS = (("aiohttp + uvloop", "aiohttp_peer.py", 1),
+                ("pyreqwest (Rust: reqwest, hyper)", "pyreqwest_peer.py", 1),
+                ("rnet (Rust: wreq)", "rnet_peer.py", 1),
+                ("requests.get in ThreadPoolExecutor (classic)", "classic.py", 10))
+WEBMIX_TIMEOUT = 240  # seconds a client may take: the slowest peers need about 100 s on a quiet machine
+
+
+def webmix(count: int = 2000, per_name: int = 20, conns: int = 256, per_host: int = 4,
+           max_time: float = 200.0) -> dict[str, object]:
+    """(w): ``count`` HTTPS host names with ``per_name`` requests each, on the web-mix nginx
+    (bench/webmix.py), resolved by the system resolver in a private mount namespace whose DNS server
+    (on 127.53.x.y) knows them; AAAA questions are answered at once, empty. multifetch runs with
+    ``per_host`` connections a host, curl and the peers without a per-host limit; all with ``conns``."""
+    import webmix
+
+    from multifetch.testing import PrivateResolver
+
+    print(f"(w) web mix: {count:,} HTTPS host names, {count * per_name:,} requests, {conns} connections "
+          f"(multifetch {per_host} a host)", flush=True)
+    folder = WORK / "webmix"
+    folder.mkdir(parents=True, exist_ok=True)
+    hosts = webmix.make_hosts(count)
+    runs: list[Run] = []
+    asked: dict[str, tuple[int, int]] = {}
+    loads: dict[str, float] = {}
+    with webmix.site(folder, hosts) as (port, cafile), \
+            PrivateResolver(records={h.name: [h.address] for h in hosts}, aaaa_delay=0.0) as env:
+        def urls(share: int) -> tuple[Path, list[webmix.Url]]:
+            """The URLs of the first count ÷ ``share`` hosts, 20 a host, and the file listing them."""
+            chosen = webmix.make_urls(hosts[: count // share], port, per_name)
+            src = folder / f"urls-{share}.txt"
+            src.write_text("".join(u.url + "\n" for u in chosen))
+            return src, chosen
+
+        full, every = urls(1)
+        # What a patient client gets 200 for: all but the errors; the throttled hosts' answers may
+        # stay 429 for clients that do not retry them.
+        patient = sum(u.outcome != "error" for u in every)
+        at_least = sum(u.outcome != "error" and u.host.kind != "throttled" for u in every)
+
+        def client(label: str, cmd: list[str], m: int, count_ok: object, least: int) -> None:
+            env.dns.reset()
+            loads[label] = os.getloadavg()[0]
+            run = measure(label, env.command(*cmd), m, count_ok, least, WEBMIX_TIMEOUT)
+            runs.append(run)
+            asked[label] = (env.dns.total("A"), env.dns.total("AAAA"))
+            print(f"    {label:45s} {run.wall:7.2f} s {run.ok:7,} × 200 {run.rss_mb:7.1f} MB {run.cpu:6.1f} CPU-s "
+                  f"(load {loads[label]:.2f}) {run.failure or ''}", flush=True)
+
+        out = folder / "out.jsonl"
+        out.unlink(missing_ok=True)
+        cli = [MF, "fetch", str(full), "-o", str(out), "-q", "-c", str(conns), "--per-host", str(per_host),
+               "--cacert", cafile, "--max-time", str(max_time)]
+        client("multifetch CLI (JSONL to a file)", ["sh", "-c", SOME_FAILED_IS_A_RUN, "sh", *cli], len(every),
+               lambda _o: records_ok(out), at_least)
+        code = ("import multifetch,sys\n"
+                "urls=(line.strip() for line in open(sys.argv[1]))\n"
+                f"ok=sum(r.status_code == 200 for r in multifetch.fetch(urls, concurrency={conns}, "
+                f"per_host={per_host}, cafile={cafile!r}, bodies='hash', max_time={max_time}))\n"
+                "print(ok)\n")
+        client("multifetch API (iterating results)", [sys.executable, "-c", code, str(full)], len(every), None,
+               at_least)
+        cfg = folder / "curl.cfg"
+        cfg.write_text("".join(f'url = "{u.url}"\noutput = "/dev/null"\n' for u in every))
+        client("curl --parallel", ["curl", "--parallel", "--parallel-max", str(conns), "-K", str(cfg), "-s", "-L",
+                                   "--compressed", "--cacert", cafile, "--max-time", "60", "-w", "%{http_code}\\n"],
+               len(every), lambda o: o.split().count("200"), at_least)
+        for label, script, share in WEBMIX_PEERS:
+            src, chosen = urls(share)
+            least = sum(u.outcome != "error" and u.host.kind != "throttled" for u in chosen)
+            client(label, [str(PEER_VENV / "bin" / "python"), str(PEERS / script), str(src), str(conns), cafile,
+                           "auto"], len(chosen), None, least)
+    return {"count": count, "n": len(every), "conns": conns, "per_host": per_host, "max_time": max_time,
+            "patient": patient, "at_least": at_least, "runs": runs, "asked": asked, "loads": loads,
+            "floor": webmix.floor_seconds(every, conns), "slowest": webmix.slowest_host_seconds(every, per_host),
+            "mix": {"fastest": webmix.FASTEST, "slowest": webmix.SLOWEST, "slow": webmix.SLOW_DELAY,
+                    "rate": webmix.THROTTLE_RATE, "retry_after": webmix.RETRY_AFTER}}
+
+
+def webmix_section(wm: dict) -> list[str]:  # type: ignore[type-arg]
+    """The (w) section of RESULTS.md: wall times, the ratios the targets are set on, what the mix is."""
+    runs: list[Run] = wm["runs"]
+    cli = runs[0]
+    curl = next(r for r in runs if r.client == "curl --parallel")
+    full = [r for r in runs if r.requests == wm["n"] and not r.failure]
+    python = [r for r in full if not r.client.startswith(("multifetch", "curl"))]
+    fastest = min(python, key=lambda r: r.wall, default=None)
+    mix = wm["mix"]
+    out = [f"## (w) web mix: {wm['count']:,} HTTPS host names, {wm['n']:,} requests "
+           f"(-c {wm['conns']}; multifetch --per-host {wm['per_host']})", "",
+           "The names resolve through the system resolver in a private mount namespace whose resolv.conf names "
+           "a local DNS server (A from the server, AAAA answered at once, empty); each name has its own "
+           "127.20.x.y address. One nginx (1 worker) answers on all of them over HTTPS (TLS 1.3) with a wildcard "
+           "certificate from a local CA chosen by SNI; HTTP/2 by ALPN on half of the hosts, HTTP/1.1 only on the "
+           f"others. Each host answers after its own delay ({mix['fastest'] * 1000:g}–{mix['slowest'] * 1000:g} ms, "
+           f"log-uniform); one host in 20 takes {mix['slow']:g} s; one in 50 takes {mix['rate']} request a second "
+           f"and answers 429 with `Retry-After: {mix['retry_after']}` to any request sooner (nginx `limit_req`). Bodies "
+           "of 1 KB to 1 MB (most small, about 30 KB on average), text gzipped for clients that accept it; 1 % "
+           "of the URLs answer 500 or 404, 1 % redirect once. 20 requests a name, in shuffled order "
+           "(bench/webmix.py).", "",
+           f"multifetch runs with `-c {wm['conns']} --per-host {wm['per_host']}` (its defaults otherwise: 2 retries "
+           f"of 429/5xx honouring Retry-After, `--max-time {wm['max_time']:g}`); curl (`--parallel-max "
+           f"{wm['conns']} -L --compressed`) and the peers ({wm['conns']} connections) have no per-host limit "
+           "and do not retry. So clients differ in the 200 answers they get: "
+           f"{wm['patient']:,} for a client that waits out every 429, at least {wm['at_least']:,} for any. "
+           "The classic pattern gets a tenth of the names (the same mix). req/s is the requests answered "
+           "(whatever the status) ÷ wall time.", "",
+           f"Least possible wall time (every answer holds a transfer for its host's delay, {wm['conns']} at a "
+           f"time): {wm['floor']:.1f} s; the slowest host alone, {wm['per_host']} at a time: {wm['slowest']:.1f} s. "
+           "The machine's 1-minute load average when each run started is given: the machine is shared.", "",
+           "| client | requests | wall s | req/s | 200 answers | peak RSS MB | CPU s / 1,000 req "
+           "| DNS questions A / AAAA | load | multifetch CLI wall ÷ client's |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        a, aaaa = wm["asked"][r.client]
+        load = f"{wm['loads'][r.client]:.1f}"
+        if r.failure and not r.ok:
+            failure = r.failure.splitlines()[-1] if r.failure.strip() else r.failure
+            out.append(f"| {r.client} | {r.requests:,} | {failure} | | | | | {a:,} / {aaaa:,} | {load} | |")
+            continue
+        ratio = f"{cli.wall / r.wall:.2f}" if r.requests == wm["n"] and r.wall and cli.wall else ""
+        note = f" ({r.failure})" if r.failure else ""
+        out.append(f"| {r.client} | {r.requests:,} | {r.wall:.2f}{note} | {r.requests / r.wall:,.0f} | {r.ok:,} "
+                   f"| {r.rss_mb:.0f} | {r.cpu / r.requests * 1000:.3f} | {a:,} / {aaaa:,} | {load} | {ratio} |")
+
+    def ratio(a: Run, b: Run | None) -> str:
+        return f"{a.wall / b.wall:.2f}" if b and a.wall and b.wall and not a.failure and not b.failure else "n/a"
+
+    peer = (f"the fastest: {fastest.client}, {fastest.wall:.2f} s" if fastest else
+            "no Python peer answered every request")
+    out += ["", f"Targets, same run: multifetch CLI wall ÷ curl --parallel's **{ratio(cli, curl)}** (target ≤ 0.7); "
+            f"÷ the fastest Python peer's **{ratio(cli, fastest)}** (target ≤ 0.8; {peer}); "
+            f"multifetch CLI peak RSS **{cli.rss_mb:.0f} MB** (target ≤ 150).", ""]
+    return out
+
+
 def startup(base: str) -> dict[str, object]:
     def timed(cmd: list[str], times: int) -> float:
         samples = []
@@ -531,7 +686,8 @@ def targets(w: dict[str, object]) -> list[str]:
     return ["Targets, one process (-P 2 / processes=2 in brackets): " + "; ".join(parts) + ".", ""]
 
 
-def write_results(results: list[dict[str, object]], d: dict, e: dict, f: dict, g: dict, nm: dict | None = None) -> None:  # type: ignore[type-arg]
+def write_results(results: list[dict[str, object]], d: dict, e: dict, f: dict, g: dict, nm: dict | None = None,  # type: ignore[type-arg]
+                  wm: dict | None = None) -> None:  # type: ignore[type-arg]
     import pycurl
 
     import multifetch
@@ -603,17 +759,31 @@ def write_results(results: list[dict[str, object]], d: dict, e: dict, f: dict, g
     out.append("")
     if nm is not None:
         out += names_section(nm)
+    if wm is not None:
+        out += webmix_section(wm)
     (HERE / "RESULTS.md").write_text("\n".join(out))
     print("\n".join(out))
 
 
-def main() -> None:
+def prepare() -> None:
     WORK.mkdir(exist_ok=True)
     for stale in [*WORK.glob("urls*.txt"), *WORK.glob("curl*.cfg")]:
         stale.unlink()  # they name the previous run's nginx port
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # wrk, curl and nginx: one fd a connection
     ensure_peers()
+
+
+def webmix_alone(count: int) -> None:
+    """(w) by itself, for working on it: the section goes to work/webmix.md and stdout, not RESULTS.md."""
+    prepare()
+    section = webmix_section(webmix(count))
+    (WORK / "webmix.md").write_text("\n".join(section))
+    print("\n".join(section))
+
+
+def main() -> None:
+    prepare()
     os.sync()  # the peers' venv, when just made, is still being written back: not during (a)
     with nginx() as base:
         results = [
@@ -637,9 +807,13 @@ def main() -> None:
         nm = names(base)
     with tls_nginx() as (tls_base, cafile):
         results += https(tls_base, cafile)
-    write_results(results, d, e, f, g, nm)
+    wm = webmix()
+    write_results(results, d, e, f, g, nm, wm)
     (WORK / "last.json").write_text(json.dumps({"done": time.time()}))
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["w"]:
+        webmix_alone(int(sys.argv[2]) if len(sys.argv) > 2 else 2000)
+    else:
+        main()

@@ -1,7 +1,8 @@
 """The classic pattern: requests.get in a ThreadPoolExecutor (requests speaks HTTP/1.1 only).
 
 Every peer takes: URL_FILE CONNECTIONS [CA_FILE [HTTP_VERSION]]; the CA file verifies HTTPS servers,
-the HTTP version (1.1 or 2) is honoured where the library has a choice.
+the HTTP version (1.1, 2, or auto: as the server offers by ALPN) is honoured where the library has a
+choice.
 """
 
 import sys

@@ -1,6 +1,7 @@
 """pyreqwest (Rust: reqwest + hyper, rustls): one async Client from ClientBuilder, reused for every
 request, max_connections(N) and a Semaphore-bounded gather; the CA as an added PEM root; .http2(True)
-lets ALPN choose HTTP/2 (HTTP/1.1 only is the library's default)."""
+lets ALPN choose HTTP/2 (HTTP/1.1 only is the library's default): for HTTP version 2, and "auto" (the
+server decides)."""
 
 import asyncio
 import os
@@ -11,7 +12,7 @@ from pyreqwest.client import ClientBuilder
 
 async def main(urls: list[str], n: int, cafile: str | None, http: str) -> int:
     sem = asyncio.Semaphore(n)
-    builder = ClientBuilder().max_connections(n).pool_max_idle_per_host(n).http2(http == "2")
+    builder = ClientBuilder().max_connections(n).pool_max_idle_per_host(n).http2(http in ("2", "auto"))
     if cafile:
         builder = builder.add_root_certificate_pem(open(cafile, "rb").read())
     async with builder.build() as client:

@@ -1,5 +1,6 @@
 """rnet (Rust: wreq + BoringSSL): one shared async Client, pool_max_idle_per_host=N and a
-Semaphore-bounded gather; verify= takes the CA file, http1_only / http2_only pick the protocol."""
+Semaphore-bounded gather; verify= takes the CA file, http1_only / http2_only pick the protocol (neither
+for "auto": ALPN does)."""
 
 import asyncio
 import os
@@ -11,8 +12,9 @@ import rnet
 
 async def main(urls: list[str], n: int, cafile: str | None, http: str) -> int:
     sem = asyncio.Semaphore(n)
+    # Redirects are not followed unless asked for (the other peers follow them by default).
     client = rnet.Client(pool_max_idle_per_host=n, verify=Path(cafile) if cafile else True,
-                         http1_only=http == "1.1", http2_only=http == "2")
+                         http1_only=http == "1.1", http2_only=http == "2", allow_redirects=True, gzip=True)
 
     async def one(url: str) -> int:
         async with sem:
