@@ -6,6 +6,7 @@ one million requests to servers on 127.0.0.1, stopping by itself.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -92,3 +94,48 @@ def test_soak_a_million_requests_with_faults(servers: tuple[str, str]) -> None:
     assert samples[-1] <= samples[1] * 1.2  # flat after warm-up
     assert fds_after <= fds_before
     assert multifetch.__version__
+
+
+@pytest.mark.slow
+def test_a_million_inputs_mostly_for_one_slow_host_keep_memory_bounded(servers: tuple[str, str],
+                                                                        tmp_path: Path) -> None:
+    """90 % of 1,000,000 inputs go to a host limited to 2 connections of 50 ms answers: the frontier
+    keeps them on disk, the other host's 100,000 are all fetched, and the peak RSS stays ≤ 150 MB."""
+    slow, _ = servers
+    second = subprocess.Popen([sys.executable, "-m", "multifetch", "serve", "--host", "127.0.0.2", "--port", "0"],
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        fast = second.stderr.readline().split()[2]  # type: ignore[union-attr]
+        _frontier_run(slow, fast, tmp_path)
+    finally:
+        second.terminate()
+        second.wait(10)
+        second.stderr.close()  # type: ignore[union-attr]
+
+
+def _frontier_run(slow: str, fast: str, tmp_path: Path) -> None:
+    src = tmp_path / "in.txt"
+    with src.open("w") as f:
+        for i in range(N):
+            f.write(f"{fast}/item/{i}\n" if i % 10 == 3 else f"{slow}/delay/0.05?i={i}\n")
+    out = tmp_path / "out.jsonl"
+    slow_origin = slow.split("://", 1)[1].rstrip("/")
+    done = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", sys.executable, "-m", "multifetch", "fetch", str(src), "-o", str(out),
+         "-q", "-c", "64", "--per-host", "8", "--host-limit", f"{slow_origin}=2", "--max-time", "60"],
+        capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 1, done.stderr[-2000:]  # the slow host's unfinished inputs are cancelled
+    peak_mb = int(done.stderr.split()[-1]) / 1024
+    seen = bytearray(N + 1)
+    fast_ok = 0
+    with out.open() as f:
+        for line in f:
+            record = json.loads(line)
+            index = int(record["id"])
+            assert not seen[index], f"duplicate {index}"
+            seen[index] = 1
+            if "/item/" in record["url"]:
+                fast_ok += record["status"] == 200
+    assert sum(seen) == N
+    assert fast_ok == N // 10
+    assert peak_mb <= 150, f"peak RSS {peak_mb:.0f} MB"

@@ -2,7 +2,8 @@
 
 The engine runs on its own threads; results reach the event loop through a bounded
 ``asyncio.Queue`` (so a slow consumer holds back the reading of input, never a transfer in flight,
-and never the loop), and the loop is never blocked. Cancelling the consuming task stops the run: no new requests, transfers aborted.
+and never the loop), and the loop is never blocked. Cancelling the consuming task stops the run:
+no new requests, transfers aborted.
 
     async with multifetch.AsyncClient(concurrency=100) as client:
         async for result in client.stream(urls):
