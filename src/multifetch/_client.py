@@ -223,14 +223,15 @@ class Client:
         window: int | None = None,
         on_idle: Callable[[], float] | None = None,
         local: bool = False,
-        read: bool = True,
+        read_ahead: bool = True,
         spill_folder: str | None = None,
     ) -> Run | ClusterRun | ProcessRun:
         """Begin a run over ``specs`` (lazily read); ids default to the input position.
 
         ``local`` keeps the run in this process even when the client has ``processes``;
         ``on_idle`` is called before each wait for the network and returns the longest wait;
-        ``read=False`` when ``specs`` never blocks (it yields ``NOT_READY`` instead): no thread reads it.
+        ``read_ahead=False`` when reading ``specs`` never blocks (regular files; an engine process's
+        feed, which yields ``NOT_READY`` instead): then no thread of its own reads it.
         ``spill_folder``: where requests of backlogged hosts wait on disk (default: the temp folder).
         """
         if self.processes > 1 and not local:
@@ -247,11 +248,11 @@ class Client:
             return ClusterRun(self._dask, self._coerce_all(specs), self._cluster_options, skip=skip)
         transport = self._take_transport()
         items: Input = self._coerce_all(specs)
-        read_ahead = None
+        reader = None
         # What is already in memory never makes the engine wait: only other iterables get a thread.
-        if read and not isinstance(specs, list | tuple | str | bytes | Mapping | Request):
-            read_ahead = ReadAhead(items, min(_READ_AHEAD, window or _READ_AHEAD), transport.wake)
-            items = iter(read_ahead)
+        if read_ahead and not isinstance(specs, list | tuple | str | bytes | Mapping | Request):
+            reader = ReadAhead(items, min(_READ_AHEAD, window or _READ_AHEAD), transport.wake)
+            items = iter(reader)
         scheduler = Scheduler(
             items,
             transport,
@@ -265,7 +266,7 @@ class Client:
             on_idle=on_idle,
             spill_folder=spill_folder,
         )
-        return Run(scheduler, lambda: self._give_back(transport), read_ahead)
+        return Run(scheduler, lambda: self._give_back(transport), reader)
 
     def stream(self, specs: Iterable[SpecLike]) -> Iterator[Result]:
         """Results as they complete, one per spec (failures are data: ``Result.error``)."""

@@ -135,7 +135,7 @@ def _engine_main(conn: Connection, options: dict[str, Any], deadline: float | No
 
     max_time = None if deadline is None else max(0.0, deadline - time.time())
     with Client(**options) as client:
-        run = client.start(feed(), max_time=max_time, on_idle=on_idle, local=True, read=False)
+        run = client.start(feed(), max_time=max_time, on_idle=on_idle, local=True, read_ahead=False)
 
         def listen() -> None:
             while True:

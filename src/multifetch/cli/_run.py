@@ -19,7 +19,7 @@ from .._client import Client, Run, RunHandle
 from .._dedup import Dedup
 from .._errors import UsageError
 from .._headers import Headers
-from .._inputs import InputError, RequestDefaults, check_sources, read_inputs
+from .._inputs import InputError, RequestDefaults, check_sources, never_blocks, read_inputs
 from .._job import Job
 from .._redact import Redactor
 from .._resources import fit_concurrency
@@ -184,7 +184,8 @@ def run_fetch(job: FetchJob) -> Exit:
         dedup = Dedup(folder=os.path.dirname(os.path.abspath(str(job.output))) if to_file else None)
         items = dedup.filter(items)
     folder = os.path.dirname(os.path.abspath(str(job.output))) if to_file else None
-    run = client.start(items, skip=None if resume is None else resume.skip, spill_folder=folder)
+    run = client.start(items, skip=None if resume is None else resume.skip, spill_folder=folder,
+                       read_ahead=not never_blocks(job.inputs))
     if isinstance(run, ClusterRun) and run.dashboard and not job.quiet:
         _echo(f"running on {run.shards} Dask workers; dashboard: {run.dashboard}")
     try:
