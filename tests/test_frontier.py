@@ -53,8 +53,13 @@ def test_the_frontier_keeps_order_within_a_host_and_one_record_per_input(target:
     with Client(concurrency=16, per_host=8, host_limits={origin(target): 1}, retries=0) as client:
         run = client.start(iter(urls), window=64)
         assert isinstance(run, multifetch.Run)
-        results = list(run.results())
+        results = []
+        on_disk = 0
+        for result in run.results():
+            results.append(result)
+            on_disk = max(on_disk, run.statistics().on_disk)
         stats = run.statistics()
+    assert on_disk > 0  # past twice the window, the slow host's requests waited on disk
     assert sorted(int(r.id) for r in results) == list(range(800))
     assert all(r.status == 200 for r in results)
     slow = [r for r in results if r.url.startswith(target.url)]

@@ -340,22 +340,27 @@ class Scheduler:
         """The window is full, yet connections are free and no host with room has work.
 
         Typically one slow, paused or narrowly limited host holds the window. Read on: requests
-        of hosts that have a backlog go to disk (in order, per host), the others into memory,
-        until enough work was found for the free connections. A look that finds nothing but
-        backlogs stops looking until a host shows up or runs out of work (one host's run would
-        otherwise pass its whole input through the disk).
+        of hosts that have a backlog wait behind it (in memory up to twice the window, then on
+        disk, in order per host), the others are queued at once, until enough work was found for
+        the free connections. A look that finds nothing but backlogs within a window's worth of
+        input stops looking until a host shows up or runs out of work: a run over one host never
+        touches the disk.
         """
         items = self._items
         spill = self._spill
         skip = self._skip
+        handoff = self.handoff
         wanted = max(2 * (self._limits.concurrency - self._transport.active), 16)
         found = 0
-        spilled = 0
+        looked = 0
         hard_bound = 2 * self._window
-        while found < wanted and self._pending - spill.total + len(self.handoff) < hard_bound:
-            if found == 0 and spilled >= self._window:
+        while found < wanted:
+            in_memory = self._pending - spill.total + len(handoff)
+            if found == 0 and looked >= self._window:
                 self._looking = False
                 break
+            if in_memory >= hard_bound and spill.broken:
+                break  # the disk refuses and memory is at its bound: wait for room
             item = next(items, None)
             if item is None:
                 self._exhausted = True
@@ -363,6 +368,7 @@ class Scheduler:
             if isinstance(item, NotReady):
                 self._starved = True
                 break
+            looked += 1
             position = self._position
             self._position += 1
             if isinstance(item, InvalidSpec):
@@ -377,21 +383,17 @@ class Scheduler:
             host = self._hosts.get(name)
             if host is None:
                 host = self._new_host(name)
+            job = Job(item, job_id, name, position)
             if host.dead:
-                job = Job(item, job_id, name, position)
                 job.fail("host_unavailable", f"{name} is not reachable (repeated connection failures)")
                 self._finish(job)
                 continue
             if host.tail or spill.counts.get(name) or len(host.queue) >= max(2 * host.effective_limit, 4):
-                job = Job(item, job_id, name, position)
-                while host.tail and self._to_disk(host, host.tail[0]):  # older: they go first
-                    host.tail.popleft()
-                if not host.tail and self._to_disk(host, job):
-                    spilled += 1
-                else:
-                    host.tail.append(job)  # the disk (or pickle) refused: it waits in memory, in order
+                if in_memory >= hard_bound and self._to_disk(host, job):
+                    continue
+                host.tail.append(job)  # memory has room (or the disk refused): in order behind the rest
                 continue
-            host.queue.append(Job(item, job_id, name, position))
+            host.queue.append(job)
             found += 1
             if not host.in_ready:
                 host.in_ready = True
@@ -399,7 +401,12 @@ class Scheduler:
         spill.flush()
 
     def _to_disk(self, host: Host, job: Job) -> bool:
-        return self._spill.put(host.name, (job.request, job.id, job.position))
+        """Put ``job`` on disk behind its host's others: those waiting in memory go there first."""
+        spill = self._spill
+        tail = host.tail
+        while tail and spill.put(host.name, (tail[0].request, tail[0].id, tail[0].position)):
+            tail.popleft()
+        return not tail and spill.put(host.name, (job.request, job.id, job.position))
 
     def _refill(self, host: Host) -> None:
         """``host``'s queue ran dry: its oldest requests on disk come back, then those read since."""
