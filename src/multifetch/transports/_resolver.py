@@ -20,6 +20,7 @@ which is woken through an ``eventfd``.
 
 from __future__ import annotations
 
+import _thread
 import heapq
 import itertools
 import os
@@ -281,19 +282,19 @@ class _Pool:
         self._ask = ask
         self._clock = clock
         self._queue: queue.SimpleQueue[tuple[str, int] | None] = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
+        self.threads = 0
         # When each thread's lookup began, 0.0 while it waits for work. Each thread writes only its
         # own slot (a float store, atomic under the GIL); the loop's thread reads them in grow().
         self._busy_since: list[float] = []
 
     def put(self, name: str, family: int) -> None:
         self._queue.put((name, family))
-        if len(self._threads) < _FIRST_THREADS:
+        if self.threads < _FIRST_THREADS:
             self._spawn()
 
     def backlog(self) -> bool:
         """Questions wait and the pool may still grow: grow() has something to check."""
-        return not self._queue.empty() and len(self._threads) < _MAX_THREADS
+        return not self._queue.empty() and self.threads < _MAX_THREADS
 
     def grow(self, now: float) -> None:
         """Keep ``_FIRST_THREADS`` threads for the quick lookups beside the ones stuck on slow ones
@@ -302,15 +303,17 @@ class _Pool:
             return
         stuck = sum(1 for since in self._busy_since if since and now - since >= _SLOW_LOOKUP)
         wanted = min(_MAX_THREADS, max(stuck + _FIRST_THREADS, 2 * stuck))
-        for _ in range(min(wanted - len(self._threads), self._queue.qsize())):
+        for _ in range(min(wanted - self.threads, self._queue.qsize())):
             self._spawn()
 
     def _spawn(self) -> None:
-        slot = len(self._threads)
+        # Not threading.Thread: its start() waits until the new thread runs, which the loop's
+        # thread paid with about 1 ms a thread while others held the GIL (the pool grows by up
+        # to 30 threads when a DNS server answers slowly). Like a daemon thread, it is not
+        # joined at exit.
         self._busy_since.append(0.0)
-        thread = threading.Thread(target=self._work, args=(slot,), name="multifetch-resolver", daemon=True)
-        self._threads.append(thread)
-        thread.start()
+        _thread.start_new_thread(self._work, (self.threads,))
+        self.threads += 1
 
     def _work(self, slot: int) -> None:
         busy_since = self._busy_since
@@ -325,5 +328,5 @@ class _Pool:
                 busy_since[slot] = 0.0
 
     def close(self) -> None:
-        for _ in self._threads:
+        for _ in range(self.threads):
             self._queue.put(None)
