@@ -197,8 +197,11 @@ class Resolver:
         """When ``advance()`` next has something to do."""
         due = self._events[0][0] if self._events else None
         check_at = self._check_at
-        if check_at is not None and (due is None or check_at < due) and self._backlog():
-            return check_at
+        if check_at is not None:
+            if not self._backlog():
+                self._check_at = None  # nothing waits for a thread; the next question sets it again
+            elif due is None or check_at < due:
+                return check_at
         return due
 
     def _backlog(self) -> bool:
