@@ -208,6 +208,29 @@ def test_lookups_stuck_on_the_network_hold_no_other_name(clock: Clock) -> None:
         resolver.close()
 
 
+def test_a_slow_network_gets_a_thread_for_each_waiting_question(clock: Clock) -> None:
+    """When every thread is stuck (a slow DNS server), one check starts a thread for each question
+    waiting: names are not answered a few at a time while the pool grows."""
+    lookups = Lookups({})
+    slow = [f"late{i}.test" for i in range(10)]
+    releases = [lookups.hold(name, family) for name in slow for family in (V4, V6)]
+    resolver = Resolver(timeout=10, clock=clock, lookup=lookups)
+    try:
+        for name in slow:
+            resolver.addresses(name)
+        for family in (V4, V6):
+            for name in slow[:2]:
+                wait_taken(lookups, (name, family))
+        assert threads(resolver) == 4
+        clock.now += 0.5
+        resolver.advance()
+        assert threads(resolver) == 20
+    finally:
+        for release in releases:
+            release()
+        resolver.close()
+
+
 def test_expired_answers_keep_serving_while_refreshed(clock: Clock) -> None:
     lookups = Lookups({("d.test", V4): ("10.0.0.4",), ("d.test", V6): ("fd00::4",)})
     resolver = Resolver(timeout=10, ttl=60, clock=clock, lookup=lookups)

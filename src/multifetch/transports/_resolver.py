@@ -300,12 +300,15 @@ class _Pool:
         return not self._queue.empty() and self.threads < _MAX_THREADS
 
     def grow(self, now: float) -> None:
-        """Keep ``_FIRST_THREADS`` threads for the quick lookups beside the ones stuck on slow ones
-        (twice as many threads when all are stuck), while questions wait."""
+        """While questions wait: keep ``_FIRST_THREADS`` threads for quick lookups beside the ones
+        stuck on slow ones; when every thread is stuck, the network is slow: a thread for each
+        question waiting, up to the most."""
         if self._queue.empty():
             return
         stuck = sum(1 for since in self._busy_since if since and now - since >= _SLOW_LOOKUP)
-        wanted = min(_MAX_THREADS, max(stuck + _FIRST_THREADS, 2 * stuck))
+        if not stuck:
+            return  # quick lookups: more threads would not answer them sooner
+        wanted = _MAX_THREADS if stuck == self.threads else min(_MAX_THREADS, stuck + _FIRST_THREADS)
         for _ in range(min(wanted - self.threads, self._queue.qsize())):
             self._spawn()
 
