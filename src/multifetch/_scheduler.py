@@ -36,6 +36,7 @@ _CONNECT_KINDS = frozenset({"connect"})
 _SLOW_DOWN_STATUSES = frozenset({429, 503})
 _IDLE_WAIT = 0.5  # longest sleep with nothing scheduled: bounds how late a stop() is noticed
 _PUBLISH_AT = 64  # finished jobs that wake a sleeping consumer even while the loop is busy
+_NOT_STARTED = "the run's --max-time passed before this request started"
 _HOLD_RESULTS = 0.001  # the longest a finished job waits for a sleeping consumer to be woken
 
 
@@ -105,6 +106,7 @@ class Scheduler:
         # nothing but backlogs, until a host shows up or runs out of work.
         self._spill = Spill(spill_folder)
         self._looking = True
+        self._draining: list[tuple[str, str, str]] = []  # (host, error kind, message) to fail from disk
         self._starved = False  # the input had nothing ready when last asked
         self._held_since = 0.0  # when the hand-off last went from empty to holding a job
         self._pending = 0  # jobs read and not yet final
@@ -154,7 +156,8 @@ class Scheduler:
                 publish()
                 continue
             if self._cancelling:
-                if self._cancel_input():
+                self._drain_backlogs()
+                if not self._draining and self._cancel_input():
                     return
                 publish()
                 if self._room() <= 0 or self._starved:
@@ -208,6 +211,8 @@ class Scheduler:
 
     def _schedule(self, now: float) -> None:
         """Read input into the window, wake what is due, start what the limits allow."""
+        if self._draining:
+            self._drain_backlogs()
         self._fill()
         self._wake(now)
         self._admit(now)
@@ -356,8 +361,8 @@ class Scheduler:
         hard_bound = 2 * self._window
         while found < wanted:
             in_memory = self._pending - spill.total + len(handoff)
-            if found == 0 and looked >= self._window:
-                self._looking = False
+            if looked >= self._window:  # a window's worth a look: the next look goes on from here
+                self._looking = found > 0
                 break
             if in_memory >= hard_bound and spill.broken:
                 break  # the disk refuses and memory is at its bound: wait for room
@@ -604,19 +609,38 @@ class Scheduler:
     def _give_up_host(self, host: Host) -> None:
         log.warning("%s keeps refusing connections: failing its queued requests", host.name)
         message = f"{host.name} is not reachable (repeated connection failures)"
-        for job in self._backlog(host):
+        for job in self._in_memory(host):
             job.fail("host_unavailable", message)
             self._finish(job)
+        if self._spill.counts.get(host.name):
+            self._draining.append((host.name, "host_unavailable", message))
 
-    def _backlog(self, host: Host) -> Iterator[Job]:
-        """Every request of ``host`` not yet started, taken out of its queue, tail and disk."""
+    def _in_memory(self, host: Host) -> Iterator[Job]:
+        """The requests of ``host`` not yet started and held in memory, taken out of its queues."""
         while host.queue:
             yield host.queue.popleft()
-        name = host.name
-        for request, job_id, position in self._spill.drain(name):
-            yield Job(request, job_id, name, position)
         while host.tail:
             yield host.tail.popleft()
+
+    def _drain_backlogs(self) -> None:
+        """Records for requests on disk that will never start (a dead host's; all of them after
+        the run's deadline), as the window allows: a million of them never sit in memory at once."""
+        spill = self._spill
+        draining = self._draining
+        while draining:
+            room = self._room()
+            if room <= 0:
+                self._full = True  # taken() wakes the loop when the consumer made room
+                return
+            name, kind, message = draining[0]
+            batch = spill.take(name, min(room, 1024))
+            if not batch:
+                draining.pop(0)
+                continue
+            for request, job_id, position in batch:
+                job = Job(request, job_id, name, position)
+                job.fail(kind, message)
+                self._finish(job)
 
     def _finish(self, job: Job) -> None:
         self._pending -= 1
@@ -656,10 +680,11 @@ class Scheduler:
             job.fail("cancelled", message)
             self._finish(job)
         for host in self._hosts.values():
-            for job in self._backlog(host):
+            for job in self._in_memory(host):
                 if job.attempt == 0 or (job.error_kind is None and job.status is None):
                     job.fail("cancelled", message)
                 self._finish(job)
+        self._draining = [(name, "cancelled", _NOT_STARTED) for name in self._spill.counts]
         for _, _, what in self._timers:
             if isinstance(what, Job):
                 self._finish(what)  # parked retries keep their last outcome
@@ -668,7 +693,7 @@ class Scheduler:
 
     def _cancel_input(self) -> bool:
         """Give unread inputs their ``cancelled`` record, as the window allows; True when done."""
-        message = "the run's --max-time passed before this request started"
+        message = _NOT_STARTED
         self._starved = False
         self._full = False
         while True:
