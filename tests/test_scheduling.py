@@ -35,12 +35,12 @@ def urls(host: str, count: int) -> list[str]:
 class Run:
     """A whole run, driven to its end in this thread; ``jobs`` in the order they finished."""
 
-    def __init__(self, inputs: Sequence[str], fake: FakeTransport, *, limits: Limits | None = None,
+    def __init__(self, inputs: Sequence[str | Request], fake: FakeTransport, *, limits: Limits | None = None,
                  retry: RetryPolicy = NO_RETRIES, seed: int = 7, **options: Any) -> None:
         self.fake = fake
-        self.scheduler = Scheduler(
-            iter([Request(url) for url in inputs]), fake, limits=limits or Limits(), retry=retry,
-            rng=random.Random(seed), clock=fake.clock, wall=fake.clock.wall, **options)
+        requests = [Request(item) if isinstance(item, str) else item for item in inputs]
+        self.scheduler = Scheduler(iter(requests), fake, limits=limits or Limits(), retry=retry,
+                                   rng=random.Random(seed), clock=fake.clock, wall=fake.clock.wall, **options)
         self.jobs: list[Job] = []
         self.on_disk = 0  # the most requests the frontier held on disk at once
         self.scheduler.drive(self._publish)
@@ -158,11 +158,8 @@ def test_backoff_delays_follow_the_seeded_jitter_and_the_retry_count() -> None:
 ])
 def test_what_retries(answer: Answer, method: str, attempts: int) -> None:
     fake = FakeTransport(lambda request, attempt: answer)
-    scheduler = Scheduler(iter([Request(f"{A}/x", method=method)]), fake, limits=Limits(),
-                          retry=RetryPolicy(retries=2), clock=fake.clock, wall=fake.clock.wall)
-    scheduler.drive(lambda: None)
-    (job,) = scheduler.handoff
-    assert job.attempt == attempts
+    run = Run([Request(f"{A}/x", method=method)], fake, retry=RetryPolicy(retries=2))
+    assert [job.attempt for job in run.jobs] == [attempts]
 
 
 def test_the_retry_budget_bounds_the_retries_to_a_failing_host() -> None:
