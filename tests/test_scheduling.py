@@ -251,3 +251,21 @@ def test_a_host_on_one_connection_never_paces_the_others(tmp_path: Path) -> None
     assert [s.position for s in fake.starts_of(A)] == sorted(s.position for s in fake.starts_of(A))
     assert fake.host_peak(A) == 1 and run.ended_at == pytest.approx(270 * 10.0)
     assert list(tmp_path.iterdir()) == []  # the frontier's file was unlinked at once
+
+
+def test_a_sorted_input_holds_the_other_hosts_for_seconds_not_for_the_first_hosts_backlog(tmp_path: Path) -> None:
+    """3,000 requests of a host on one connection (10 s each) come first, then a fast host's: the
+    first looks past the slow backlog find nothing, the later ones look further and find them."""
+    fake = FakeTransport(latency({A: 10.0, B: 0.01}), give_up_after=1e9)
+    run = Run([*urls(A, 3000), *urls(B, 100)], fake,
+              limits=Limits(concurrency=64, per_host=8, host_limits={"a.test": 1}), spill_folder=str(tmp_path))
+    assert max(s.at for s in fake.starts_of(B)) < 2.0  # not the 3,000 × 10 s of the slow host
+    assert run.on_disk > 0
+
+
+def test_a_run_over_one_host_reads_ahead_only_a_few_windows(tmp_path: Path) -> None:
+    """Looks past one host's backlog find nothing: they become rarer (0.5 s, then twice as long)."""
+    fake = FakeTransport(latency({A: 0.05}))
+    run = Run(urls(A, 50_000), fake, limits=Limits(concurrency=64, per_host=8), spill_folder=str(tmp_path))
+    assert run.on_disk <= 8 * 1024  # 312 s of fake time: ten looks, the first in memory
+    assert run.ended_at == pytest.approx(50_000 / 8 * 0.05)

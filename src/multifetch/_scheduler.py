@@ -108,10 +108,11 @@ class Scheduler:
         self.handoff: deque[Job] = deque()
         self._full = False  # the window is full: the consumer's taking must wake the loop
         # The frontier: requests of hosts with a backlog, read past a full window so that hosts
-        # with room get work (see _read_past_backlogs). ``_looking`` is off after a look found
-        # nothing but backlogs, until a host shows up or runs out of work.
+        # with room get work (see _read_past_backlogs). After looks that found nothing but
+        # backlogs, the next one waits longer: _useless_looks, _look_at.
         self._spill = Spill(spill_folder)
-        self._looking = True
+        self._useless_looks = 0
+        self._look_at = 0.0
         self._draining: list[tuple[str, str, str]] = []  # (host, error kind, message) to fail from disk
         self._starved = False  # the input had nothing ready when last asked
         self._held_since = 0.0  # when the hand-off last went from empty to holding a job
@@ -222,10 +223,10 @@ class Scheduler:
         self._fill()
         self._wake(now)
         self._admit(now)
-        if (self._full and self._looking and not self._ready
+        if (self._full and now >= self._look_at and not self._ready
                 and self._transport.active < self._limits.concurrency
                 and len(self.handoff) < self._window // 2):  # not when the consumer is the one behind
-            self._read_past_backlogs()
+            self._read_past_backlogs(now)
             self._admit(now)
 
     def stop(self, grace: float = 5.0) -> None:
@@ -347,15 +348,17 @@ class Scheduler:
                 self._ready.append(host)
         self._full = True
 
-    def _read_past_backlogs(self) -> None:
+    def _read_past_backlogs(self, now: float) -> None:
         """The window is full, yet connections are free and no host with room has work.
 
         Typically one slow, paused or narrowly limited host holds the window. Read on: requests
         of hosts that have a backlog wait behind it (in memory up to twice the window, then on
         disk, in order per host), the others are queued at once, until enough work was found for
-        the free connections. A look that finds nothing but backlogs within a window's worth of
-        input stops looking until a host shows up or runs out of work: a run over one host never
-        touches the disk.
+        the free connections, a window's worth of input at most. After a look that found nothing
+        but backlogs, the next waits twice as long (from half a second, at most a minute), unless a
+        host shows up or runs out of work first: a run over one host reads ahead a window only a
+        handful of times (the first in memory), and a host whose requests come first in a sorted
+        input holds the others for seconds, not for its whole backlog.
         """
         items = self._items
         spill = self._spill
@@ -364,11 +367,11 @@ class Scheduler:
         wanted = max(2 * (self._limits.concurrency - self._transport.active), 16)
         found = 0
         looked = 0
+        distance = self._window
         hard_bound = 2 * self._window
         while found < wanted:
             in_memory = self._pending - spill.total + len(handoff)
-            if looked >= self._window:  # a window's worth a look: the next look goes on from here
-                self._looking = found > 0
+            if looked >= distance:  # the next look goes on from here
                 break
             if in_memory >= hard_bound and spill.broken:
                 break  # the disk refuses and memory is at its bound: wait for room
@@ -410,6 +413,15 @@ class Scheduler:
                 host.in_ready = True
                 self._ready.append(host)
         spill.flush()
+        if found or self._exhausted:
+            self._useless_looks = 0
+        else:
+            self._look_at = now + min(0.5 * 2 ** self._useless_looks, 60.0)
+            self._useless_looks += 1
+
+    def _look_again(self) -> None:
+        self._useless_looks = 0
+        self._look_at = 0.0
 
     def _to_disk(self, host: Host, job: Job) -> bool:
         """Put ``job`` on disk behind its host's others: those waiting in memory go there first."""
@@ -437,7 +449,7 @@ class Scheduler:
         limits = self._limits
         host = Host(name, limits.limit_for(name), limits.per_host_rate, limits.burst, self._clock)
         self._hosts[name] = host
-        self._looking = True  # the input ahead may hold work for hosts like this one
+        self._look_again()  # the input ahead may hold work for hosts like this one
         if self._expect is not None:
             self._expect(name)
         return host
@@ -475,7 +487,7 @@ class Scheduler:
                 ready.append(host)  # round robin between hosts
             else:
                 host.in_ready = False
-                self._looking = True  # a host ran out of work: the input ahead may have more for it
+                self._look_again()  # a host ran out of work: the input ahead may have more for it
             self._start(job, host)
 
     def _start(self, job: Job, host: Host) -> None:
