@@ -83,6 +83,8 @@ def _url_info(handle: pycurl.Curl, info: int) -> str | None:
     raw: bytes | None = handle.getinfo_raw(info)
     if raw is None:
         return None
+    if raw.isascii():  # nearly always: no scan and no copy past the decode
+        return raw.decode("ascii")
     return _NON_ASCII.sub(lambda byte: b"%%%02X" % byte[0][0], raw).decode("ascii")
 
 
