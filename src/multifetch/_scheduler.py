@@ -35,9 +35,9 @@ log = logging.getLogger("multifetch")
 _CONNECT_KINDS = frozenset({"connect"})
 _SLOW_DOWN_STATUSES = frozenset({429, 503})
 _IDLE_WAIT = 0.5  # longest sleep with nothing scheduled: bounds how late a stop() is noticed
-_PUBLISH_AT = 64  # finished jobs that wake a sleeping consumer even while the loop is busy
+_PUBLISH_AT = 256  # finished jobs that wake a sleeping consumer even while the loop is busy
 _NOT_STARTED = "the run's --max-time passed before this request started"
-_HOLD_RESULTS = 0.001  # the longest a finished job waits for a sleeping consumer to be woken
+_HOLD_RESULTS = 0.005  # the longest a finished job waits for a sleeping consumer to be woken
 
 
 class NotReady:
