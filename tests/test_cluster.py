@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import multifetch
-from multifetch.distributed import ClusterRun, shard_of
+from multifetch.runners._cluster import ClusterRun, shard_of
 from multifetch.testing import TargetServer
 
 from helpers import jsonl, mf
@@ -129,7 +129,7 @@ def test_cli_cluster(three_hosts: list[TargetServer], tmp_path: Path) -> None:
 
 
 def test_global_limits_are_divided_and_rebalanced() -> None:
-    from multifetch.distributed._runner import _divide
+    from multifetch.runners._cluster import _divide
 
     assert _divide({"concurrency": 64, "rate": "100/s", "per_host": 8}, 4) == {
         "concurrency": 16, "rate": 25.0, "per_host": 8}

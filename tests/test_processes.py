@@ -14,8 +14,8 @@ import pytest
 
 import multifetch
 from multifetch import Client
-from multifetch._processes import ProcessRun, divide_options
-from multifetch.sinks._read import read_records
+from multifetch.outputs._records import read_records
+from multifetch.runners._processes import ProcessRun, divide_options
 from multifetch.testing import TargetServer, body_for
 
 from helpers import jsonl, mf

@@ -18,34 +18,34 @@ _EXPORTS = {
     "Client": "_client",
     "Run": "_client",
     "fetch": "_client",
-    "ERROR_KINDS": "_errors",
-    "Blocked": "_errors",
-    "BodyTooLarge": "_errors",
-    "Cancelled": "_errors",
-    "ConnectError": "_errors",
-    "HTTPStatusError": "_errors",
-    "InvalidInput": "_errors",
-    "MultifetchError": "_errors",
-    "ProtocolError": "_errors",
-    "RequestError": "_errors",
-    "TimeoutError_": "_errors",
-    "TLSError": "_errors",
-    "UsageError": "_errors",
-    "Headers": "_headers",
-    "HostHealth": "_hosts",
-    "Limits": "_policy",
-    "RetryPolicy": "_policy",
-    "Timeouts": "_policy",
-    "TokenBucket": "_ratelimit",
-    "parse_rate": "_ratelimit",
-    "ErrorInfo": "_result",
-    "Result": "_result",
-    "Timings": "_result",
-    "InvalidSpec": "_spec",
-    "Request": "_spec",
-    "make_request": "_spec",
-    "HostSnapshot": "_stats",
-    "Statistics": "_stats",
+    "ERROR_KINDS": "engine._errors",
+    "Blocked": "engine._errors",
+    "BodyTooLarge": "engine._errors",
+    "Cancelled": "engine._errors",
+    "ConnectError": "engine._errors",
+    "HTTPStatusError": "engine._errors",
+    "InvalidInput": "engine._errors",
+    "MultifetchError": "engine._errors",
+    "ProtocolError": "engine._errors",
+    "RequestError": "engine._errors",
+    "TimeoutError_": "engine._errors",
+    "TLSError": "engine._errors",
+    "UsageError": "engine._errors",
+    "Headers": "engine._headers",
+    "HostHealth": "engine._hosts",
+    "Limits": "engine._policy",
+    "RetryPolicy": "engine._policy",
+    "Timeouts": "engine._policy",
+    "TokenBucket": "engine._ratelimit",
+    "parse_rate": "engine._ratelimit",
+    "ErrorInfo": "engine._result",
+    "Result": "engine._result",
+    "Timings": "engine._result",
+    "InvalidSpec": "inputs._spec",
+    "Request": "inputs._spec",
+    "make_request": "inputs._spec",
+    "HostSnapshot": "engine._stats",
+    "Statistics": "engine._stats",
     "AsyncClient": "_async",
     "requests_map": "_compat",
 }
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from ._async import AsyncClient
     from ._client import Client, Run, fetch
     from ._compat import requests_map
-    from ._errors import (
+    from .engine._errors import (
         ERROR_KINDS,
         Blocked,
         BodyTooLarge,
@@ -69,13 +69,13 @@ if TYPE_CHECKING:
         TLSError,
         UsageError,
     )
-    from ._headers import Headers
-    from ._hosts import HostHealth
-    from ._policy import Limits, RetryPolicy, Timeouts
-    from ._ratelimit import TokenBucket, parse_rate
-    from ._result import ErrorInfo, Result, Timings
-    from ._spec import InvalidSpec, Request, make_request
-    from ._stats import HostSnapshot, Statistics
+    from .engine._headers import Headers
+    from .engine._hosts import HostHealth
+    from .engine._policy import Limits, RetryPolicy, Timeouts
+    from .engine._ratelimit import TokenBucket, parse_rate
+    from .engine._result import ErrorInfo, Result, Timings
+    from .engine._stats import HostSnapshot, Statistics
+    from .inputs._spec import InvalidSpec, Request, make_request
 
 del TYPE_CHECKING
 

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from ._client import Client, SpecLike
-from ._result import Result
+from .engine._result import Result
 
 _DONE = object()
 

@@ -13,17 +13,17 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ._bodies import BodyStore
-from ._driver import Driver
-from ._errors import InvalidInput, UsageError, exception_for
-from ._hosts import HostHealth
-from ._job import Job
-from ._policy import Limits, RetryPolicy, Timeouts
-from ._readahead import ReadAhead
-from ._resources import fit_concurrency
-from ._result import Result
-from ._scheduler import Input, NotReady, Scheduler, Transport
-from ._spec import (
+from .engine._driver import Driver
+from .engine._errors import InvalidInput, UsageError, exception_for
+from .engine._hosts import HostHealth
+from .engine._job import Job
+from .engine._policy import Limits, RetryPolicy, Timeouts
+from .engine._readahead import ReadAhead
+from .engine._resources import fit_concurrency
+from .engine._result import Result
+from .engine._scheduler import Input, NotReady, Scheduler, Transport
+from .engine._stats import Statistics
+from .inputs._spec import (
     InvalidSpec,
     Request,
     _header_pairs,
@@ -32,11 +32,11 @@ from ._spec import (
     make_request,
     request_from_json,
 )
-from ._stats import Statistics
+from .outputs._bodies import BodyStore
 
 if TYPE_CHECKING:
-    from ._processes import ProcessRun
-    from .distributed import ClusterRun
+    from .runners._cluster import ClusterRun
+    from .runners._processes import ProcessRun
 
 SpecLike = Request | str | Mapping[str, Any]
 # Inputs parsed ahead of the scheduler by the input's own thread: memory stays bounded, and the
@@ -234,12 +234,12 @@ class Client:
         ``spill_folder``: where requests of backlogged hosts wait on disk (default: the temp folder).
         """
         if self.processes > 1 and not local:
-            from ._processes import ProcessRun
+            from .runners._processes import ProcessRun
 
             return ProcessRun(self._coerce_all(specs), self._cluster_options, self.processes, skip=skip,
                               max_time=self.max_time if max_time is None else max_time, window=window)
         if self.cluster is not None:
-            from .distributed import ClusterRun, open_cluster
+            from .runners._cluster import ClusterRun, open_cluster
 
             if self._dask is None:
                 # an address or local:N, or a distributed.Client the caller already has
@@ -279,7 +279,7 @@ class Client:
         if isinstance(run, Run):
             pairs: Iterator[tuple[int, Result]] = ((job.position, job.to_result()) for job in run.jobs())
         else:
-            from ._processes import ProcessRun  # already loaded when run is one
+            from .runners._processes import ProcessRun  # already loaded when run is one
 
             if not isinstance(run, ProcessRun):
                 raise UsageError("map() needs the input order; on a cluster, use stream() and the ids")

@@ -10,8 +10,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ._client import Client, Run
-from ._errors import InvalidInput
-from ._spec import InvalidSpec, Request, make_request
+from .engine._errors import InvalidInput
+from .inputs._spec import InvalidSpec, Request, make_request
 
 
 def _spec(item: Any, position: int) -> Request | InvalidSpec:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._client import RunHandle
-from .._inputs import count_lines
+from ..inputs._sources import count_lines
 from ._terminal import safe_text
 
 _REFRESH = 4  # a second: enough to read, too rare to cost the engine anything

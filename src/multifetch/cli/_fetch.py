@@ -9,10 +9,10 @@ from typing import Any
 
 import click
 
-from .._bodies import check_folder
 from .._client import check_transport, check_user_agent
-from .._errors import UsageError
-from .._policy import RetryPolicy
+from ..engine._errors import UsageError
+from ..engine._policy import RetryPolicy
+from ..outputs._bodies import check_folder
 from ._exit import Exit
 from ._options import parse_header, parse_host_limit, parse_size
 from ._run import FetchJob, run_fetch

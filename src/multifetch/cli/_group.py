@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from .._errors import UsageError
 from .._version import __version__
+from ..engine._errors import UsageError
 from ._exit import CLIError, Exit
 from .main import interrupted_while_starting
 
@@ -46,8 +46,8 @@ class _Group(click.Group):
 
 
 def _status_of(exc: UsageError) -> Exit:
-    from .._inputs import InputError
-    from .._resume import ResumeMismatch
+    from ..inputs._sources import InputError
+    from ..outputs._resume import ResumeMismatch
 
     if isinstance(exc, InputError):
         return Exit.INPUT

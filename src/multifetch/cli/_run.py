@@ -16,15 +16,18 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .._client import Client, Run, RunHandle
-from .._dedup import Dedup
-from .._errors import UsageError
-from .._headers import Headers
-from .._inputs import InputError, RequestDefaults, check_sources, read_inputs
-from .._job import Job
-from .._redact import Redactor
-from .._resources import fit_concurrency
-from .._result import Result
-from .._resume import (
+from ..engine._errors import UsageError
+from ..engine._headers import Headers
+from ..engine._job import Job
+from ..engine._resources import fit_concurrency
+from ..engine._result import Result
+from ..inputs._dedup import Dedup
+from ..inputs._sources import InputError, RequestDefaults, check_sources, read_inputs
+from ..inputs._spec import InvalidSpec, Request, origin_of
+from ..outputs import OPTIONAL_FIELDS, RECORD_FIELDS, Sink, format_for, open_sink
+from ..outputs._file import is_stream
+from ..outputs._redact import Redactor
+from ..outputs._resume import (
     JSONLResume,
     SQLiteResume,
     check_fingerprint,
@@ -32,16 +35,13 @@ from .._resume import (
     sidecar_path,
     write_fingerprint,
 )
-from .._spec import InvalidSpec, Request, origin_of
-from .._summary import SummaryBuilder
-from ..distributed import ClusterRun
-from ..sinks import OPTIONAL_FIELDS, RECORD_FIELDS, Sink, format_for, open_sink
-from ..sinks._file import is_stream
+from ..report._summary import SummaryBuilder
+from ..runners._cluster import ClusterRun
 from ._exit import CLIError, Exit
 from ._terminal import safe_text
 
 if TYPE_CHECKING:
-    from .._processes import ProcessRun
+    from ..runners._processes import ProcessRun
 
 
 @dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from ..inputs._spec import InvalidSpec, Request
 from ._result import ErrorInfo, Result, Timings, iso_utc
-from ._spec import InvalidSpec, Request
 
 
 class Job:

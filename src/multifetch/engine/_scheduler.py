@@ -18,12 +18,12 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
+from ..inputs._spec import InvalidSpec, Request, origin_of
 from ._headers import Headers
 from ._hosts import Host, HostHealth
 from ._job import Job, invalid_job
 from ._policy import Limits, RetryPolicy, parse_retry_after
 from ._ratelimit import TokenBucket
-from ._spec import InvalidSpec, Request, origin_of
 from ._spill import Spill
 from ._stats import HostSnapshot, Statistics
 

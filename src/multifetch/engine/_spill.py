@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
-from ._spec import Request
+from ..inputs._spec import Request
 
 log = logging.getLogger("multifetch")
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 from urllib.parse import quote
 
-from ._errors import InvalidInput, UsageError
+from ..engine._errors import InvalidInput, UsageError
 from ._idset import IdSet
 from ._lines import LineTooLong, TextLines, TooLong, byte_lines
 from ._spec import InvalidSpec, Request, ascii_url, check_url, make_request, request_from_json

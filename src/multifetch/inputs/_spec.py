@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from ._errors import InvalidInput
+from ..engine._errors import InvalidInput
 
 Headers = tuple[tuple[str, str], ...]
 

@@ -1,4 +1,10 @@
-"""Where records go: JSONL (default), CSV, SQLite. Chosen by the output's extension or ``--format``."""
+"""Outputs: where records and bodies go, and how they are read back.
+
+Sinks write records as JSONL (default), CSV or SQLite, chosen by the output's extension or
+``--format`` (here and ``_jsonl``, ``_csv``, ``_sqlite`` over ``_file``); ``_records`` reads any of
+them back; ``_resume`` uses the output as the run's journal; ``_bodies`` stores response bodies as
+they arrive; ``_redact`` keeps secrets out of records.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from .._errors import UsageError
+from ..engine._errors import UsageError
 
 RECORD_FIELDS = (
     "id",

@@ -19,9 +19,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._errors import UsageError
-from ._idset import IdSet
-from .sinks._read import jsonl_records
+from ..engine._errors import UsageError
+from ..inputs._idset import IdSet
+from ._records import jsonl_records
 
 _HEAD = 1 << 20
 

@@ -7,8 +7,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .._sketch import LatencySketch
-from ..sinks._read import read_records
+from ..outputs._records import read_records
+from ._sketch import LatencySketch
 
 # Latency histogram buckets: log-spaced from 0.1 ms to 100 s.
 LATENCY_EDGES = [10 ** (e / 4) / 10_000 for e in range(0, 25)]

@@ -1,4 +1,12 @@
-"""The driver side of a cluster run: lazy input → per-shard batches → Dask tasks → results."""
+"""Running on a Dask cluster: ``Client(cluster="local:4")`` or ``multifetch fetch --cluster ADDR``.
+
+The driver side is here: lazy input → per-shard batches → Dask tasks → results. Inputs are routed
+to shards by a hash of their host, so each host is served by exactly one shard and per-host limits,
+rate limits, Retry-After and slow-downs stay exact; global limits are divided among the shards.
+Each shard runs the normal engine on a worker (``_cluster_worker``), one batch at a time; a batch
+lost with its worker is run again elsewhere by Dask, and the driver writes a record only when a
+batch comes back whole, so every input still gets exactly one record.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +17,13 @@ from collections.abc import Callable, Generator, Iterable
 from dataclasses import replace
 from typing import Any
 
-from .._errors import UsageError
-from .._job import invalid_job
-from .._result import Result
-from .._scheduler import NotReady
-from .._spec import InvalidSpec, Request, origin_of
-from .._stats import Statistics, Tally
-from ._worker import fetch_batch
+from ..engine._errors import UsageError
+from ..engine._job import invalid_job
+from ..engine._result import Result
+from ..engine._scheduler import NotReady
+from ..engine._stats import Statistics, Tally
+from ..inputs._spec import InvalidSpec, Request, origin_of
+from ._cluster_worker import fetch_batch
 
 BATCH = 1000
 
@@ -164,7 +172,7 @@ def _divide(options: dict[str, Any], shards: int) -> dict[str, Any]:
     divided["concurrency"] = max(1, math.ceil(options.get("concurrency", 64) / shards))
     rate = options.get("rate")
     if rate is not None:
-        from .._ratelimit import parse_rate
+        from ..engine._ratelimit import parse_rate
 
         divided["rate"] = parse_rate(rate) / shards
     return divided

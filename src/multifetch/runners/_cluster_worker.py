@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .._result import Result
-from .._spec import Request
+from ..engine._result import Result
+from ..inputs._spec import Request
 
 
 def fetch_batch(
@@ -19,7 +19,7 @@ def fetch_batch(
     rate across the batch boundary.
     """
     from .._client import Client
-    from .._ratelimit import parse_rate
+    from ..engine._ratelimit import parse_rate
 
     rates = [parse_rate(r) for r in (options.get("rate"), options.get("per_host_rate")) if r is not None]
     if rates and not_before is not None:

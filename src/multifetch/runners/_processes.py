@@ -32,12 +32,12 @@ from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
-from ._errors import MultifetchError
-from ._job import Job, invalid_job
-from ._result import Result
-from ._scheduler import NOT_READY, NotReady
-from ._spec import InvalidSpec, Request, origin_of
-from ._stats import Statistics, Tally
+from ..engine._errors import MultifetchError
+from ..engine._job import Job, invalid_job
+from ..engine._result import Result
+from ..engine._scheduler import NOT_READY, NotReady
+from ..engine._stats import Statistics, Tally
+from ..inputs._spec import InvalidSpec, Request, origin_of
 
 _BATCH = 64  # requests a message: amortises pickling and pipe writes, small enough to spread well
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
@@ -54,7 +54,7 @@ def divide_options(options: dict[str, Any], processes: int) -> tuple[list[dict[s
     Integer limits are split so that the shares add up to the whole (64 over 3: 22, 21, 21);
     ``processes`` is never more than the concurrency (the caller sees to it).
     """
-    from ._ratelimit import parse_rate
+    from ..engine._ratelimit import parse_rate
 
     per_host = options.get("per_host", 8)
     host_limits: dict[str, int] = dict(options.get("host_limits") or {})
@@ -107,7 +107,7 @@ def _engine_main(conn: Connection, options: dict[str, Any], deadline: float | No
     # flushes sys.stdout when this process ends, which would write them a second time.
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115  # lives as long as the process
     sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
-    from ._client import Client, Run
+    from .._client import Client, Run
 
     inbox: queue.SimpleQueue[list[Request] | None] = queue.SimpleQueue()
     starved = False  # the feed had nothing when the scheduler asked

@@ -22,10 +22,10 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
-from .._bodies import BodyStore
-from .._job import Job
-from .._policy import Timeouts
-from .._result import Timings
+from ..engine._job import Job
+from ..engine._policy import Timeouts
+from ..engine._result import Timings
+from ..outputs._bodies import BodyStore
 from .curl import USER_AGENT
 
 
