@@ -7,7 +7,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from multifetch.outputs import RECORD_FIELDS
+from multifetch.outputs._sinks import RECORD_FIELDS
 from multifetch.testing import TargetServer
 
 from helpers import jsonl, mf

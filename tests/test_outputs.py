@@ -141,7 +141,7 @@ def test_csv_rows_are_their_cells(tmp_path: Path) -> None:
     import csv
     import io
 
-    from multifetch.outputs import open_sink
+    from multifetch.outputs._sinks import open_sink
 
     fields = ("id", "status", "elapsed", "error", "meta", "body_path", "size")
     rows = [("=1+1", 200, 0.5, None, {"a": [1, None]}, "-x", 0), ("-5", None, 1e-07, {"kind": "timeout", "message": "@t"},

@@ -16,7 +16,7 @@ TYPE_CHECKING = False
 # first) is able to answer Ctrl-C before it starts importing what it needs.
 _EXPORTS = {
     "Client": "_client",
-    "Run": "_client",
+    "Run": "runners._run",
     "fetch": "_client",
     "ERROR_KINDS": "engine._errors",
     "Blocked": "engine._errors",
@@ -52,7 +52,7 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from ._async import AsyncClient
-    from ._client import Client, Run, fetch
+    from ._client import Client, fetch
     from ._compat import requests_map
     from .engine._errors import (
         ERROR_KINDS,
@@ -76,6 +76,7 @@ if TYPE_CHECKING:
     from .engine._result import ErrorInfo, Result, Timings
     from .engine._stats import HostSnapshot, Statistics
     from .inputs._spec import InvalidSpec, Request, make_request
+    from .runners._run import Run
 
 del TYPE_CHECKING
 

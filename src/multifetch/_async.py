@@ -19,8 +19,9 @@ import threading
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from ._client import Client, SpecLike
+from ._client import Client
 from .engine._result import Result
+from .inputs._coerce import SpecLike
 
 _DONE = object()
 

@@ -8,8 +8,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from .._client import RunHandle
 from ..inputs._sources import count_lines
+from ..runners._run import Run
 from ._terminal import safe_text
 
 _REFRESH = 4  # a second: enough to read, too rare to cost the engine anything
@@ -18,7 +18,7 @@ _REFRESH = 4  # a second: enough to read, too rare to cost the engine anything
 class Progress:
     """A rich Live display fed from ``run.statistics()`` snapshots by its own refresh thread."""
 
-    def __init__(self, run: RunHandle, inputs: Sequence[str]) -> None:
+    def __init__(self, run: Run, inputs: Sequence[str]) -> None:
         from rich.console import Console
         from rich.live import Live
 
@@ -79,7 +79,7 @@ class Progress:
         self._live.stop()
 
 
-def make_progress(run: RunHandle, inputs: Sequence[str], quiet: bool, forced: bool | None) -> Progress | None:
+def make_progress(run: Run, inputs: Sequence[str], quiet: bool, forced: bool | None) -> Progress | None:
     show = forced if forced is not None else sys.stderr.isatty()
     if quiet or not show:
         return None

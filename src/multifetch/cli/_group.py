@@ -10,8 +10,7 @@ import click
 
 from .._version import __version__
 from ..engine._errors import UsageError
-from ._exit import CLIError, Exit
-from .main import interrupted_while_starting
+from ._exit import CLIError, Exit, interrupted_while_starting
 
 
 class _Group(click.Group):

@@ -9,23 +9,22 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from .._client import Client, Run, RunHandle
+from .._client import Client
 from ..engine._errors import UsageError
 from ..engine._headers import Headers
 from ..engine._job import Job
-from ..engine._resources import fit_concurrency
 from ..engine._result import Result
 from ..inputs._dedup import Dedup
 from ..inputs._sources import InputError, RequestDefaults, check_sources, read_inputs
 from ..inputs._spec import InvalidSpec, Request, origin_of
-from ..outputs import OPTIONAL_FIELDS, RECORD_FIELDS, Sink, format_for, open_sink
 from ..outputs._file import is_stream
+from ..outputs._formats import format_for
 from ..outputs._redact import Redactor
 from ..outputs._resume import (
     JSONLResume,
@@ -35,13 +34,12 @@ from ..outputs._resume import (
     sidecar_path,
     write_fingerprint,
 )
+from ..outputs._sinks import OPTIONAL_FIELDS, RECORD_FIELDS, Sink, open_sink
 from ..report._summary import SummaryBuilder
-from ..runners._cluster import ClusterRun
+from ..runners._run import Run
+from ..runners._settings import Settings
 from ._exit import CLIError, Exit
 from ._terminal import safe_text
-
-if TYPE_CHECKING:
-    from ..runners._processes import ProcessRun
 
 
 @dataclass
@@ -49,7 +47,8 @@ class FetchJob:
     inputs: tuple[str, ...]
     output: str | None
     fmt: str | None
-    client_options: dict[str, Any]
+    settings: Settings
+    cluster: str | None = None
     method: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
     data: str | None = None
@@ -74,7 +73,7 @@ def _fields(job: FetchJob) -> tuple[str, ...]:
     extra = []
     if job.include_headers:
         extra.append("headers")
-    if job.client_options.get("record_retries"):
+    if job.settings.record_retries:
         extra.append("retries")
     if job.fields is None:
         return RECORD_FIELDS + tuple(extra)
@@ -95,7 +94,7 @@ def _echo(message: str) -> None:
 class _Signals:
     """First SIGINT/SIGTERM: stop admitting and let in-flight finish; second: abort them."""
 
-    def __init__(self, run: RunHandle, grace: float) -> None:
+    def __init__(self, run: Run, grace: float) -> None:
         self.run = run
         self.grace = grace
         self.received: int | None = None
@@ -134,10 +133,11 @@ def run_fetch(job: FetchJob) -> Exit:
     if to_file and is_stream(str(job.output)):
         _check_stream_output(job, fmt)
         to_file = False  # written as stdout is: no resume, nothing beside it
-    options = dict(job.client_options)
-    options["concurrency"], note = fit_concurrency(options["concurrency"])
-    if note:
-        _echo(note)
+    settings = job.settings
+    if job.cluster is None:
+        settings, note = settings.fitted()
+        if note:
+            _echo(note)
     key_options = {"method": job.method, "headers": [list(h) for h in job.headers], "data": job.data,
                    "template": job.template, "fields": list(fields), "format": fmt}
     print_ = fingerprint(job.inputs, key_options)
@@ -176,7 +176,7 @@ def run_fetch(job: FetchJob) -> Exit:
         except OSError as exc:
             _close_quietly(sink)
             raise CLIError(f"cannot write {sidecar_path(job.output)}: {_reason(exc)}", Exit.OUTPUT) from None
-    client = Client(**options)
+    client = Client.from_settings(settings, cluster=job.cluster)
     defaults = RequestDefaults(method=job.method, headers=job.headers, data=job.data)
     items: Iterator[Request | InvalidSpec] = read_inputs(job.inputs, defaults=defaults, template=job.template)
     dedup = None
@@ -185,8 +185,9 @@ def run_fetch(job: FetchJob) -> Exit:
         items = dedup.filter(items)
     folder = os.path.dirname(os.path.abspath(str(job.output))) if to_file else None
     run = client.start(items, skip=None if resume is None else resume.skip, spill_folder=folder)
-    if isinstance(run, ClusterRun) and run.dashboard and not job.quiet:
-        _echo(f"running on {run.shards} Dask workers; dashboard: {run.dashboard}")
+    announcement = run.announcement()
+    if announcement and not job.quiet:
+        _echo(announcement)
     try:
         return _drive(job, run, client, sink, resume, fields, dedup)
     finally:
@@ -217,7 +218,7 @@ def _close_quietly(sink: Sink) -> None:
 
 def _drive(
     job: FetchJob,
-    run: Run | ClusterRun | ProcessRun,
+    run: Run,
     client: Client,
     sink: Sink,
     resume: JSONLResume | SQLiteResume | None,
@@ -246,8 +247,7 @@ def _drive(
     output_name = job.output or "stdout"
     with _Signals(run, job.grace) as signals:
         # A run in this process hands over its jobs: their records are made without a Result each.
-        outcomes: Generator[Job, None, None] | Generator[Result, None, None] = (
-            run.jobs() if isinstance(run, Run) else run.results())
+        outcomes = run.outcomes()
         try:
             for outcome in outcomes:
                 record = outcome.to_record()

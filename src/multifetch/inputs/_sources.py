@@ -22,6 +22,7 @@ from typing import IO, Any, cast
 from urllib.parse import quote
 
 from ..engine._errors import InvalidInput, UsageError
+from ._coerce import with_default_headers
 from ._idset import IdSet
 from ._lines import LineTooLong, TextLines, TooLong, byte_lines
 from ._spec import InvalidSpec, Request, ascii_url, check_url, make_request, request_from_json
@@ -221,10 +222,7 @@ def _from_json(line: str, item_id: str, where: str, defaults: RequestDefaults) -
     if request.id is None:
         request = replace(request, id=item_id)
     if defaults.headers:
-        own = {k.lower() for k, _ in request.headers}
-        extra = tuple((k, v) for k, v in defaults.headers if k.lower() not in own)
-        if extra:
-            request = replace(request, headers=extra + request.headers)
+        request = with_default_headers(request, defaults.headers)
     return request
 
 

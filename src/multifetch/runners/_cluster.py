@@ -10,10 +10,9 @@ batch comes back whole, so every input still gets exactly one record.
 
 from __future__ import annotations
 
-import math
 import time
 import zlib
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -24,6 +23,7 @@ from ..engine._scheduler import NotReady
 from ..engine._stats import Statistics, Tally
 from ..inputs._spec import InvalidSpec, Request, origin_of
 from ._cluster_worker import fetch_batch
+from ._settings import Settings
 
 BATCH = 1000
 
@@ -60,7 +60,7 @@ class ClusterRun:
         self,
         dask: Any,
         specs: Iterable[Request | InvalidSpec | NotReady],
-        options: dict[str, Any],
+        settings: Settings,
         *,
         skip: Callable[[str], bool] | None = None,
         owns_cluster: bool = False,
@@ -72,8 +72,8 @@ class ClusterRun:
         if not workers:
             raise UsageError("the Dask cluster has no workers")
         self.shards = len(workers)
-        self._given = options
-        self._options = _divide(options, self.shards)
+        self._given = settings
+        self._settings = _divide(settings, self.shards)
         self._specs = iter(specs)
         self._skip = skip
         self._batch = batch
@@ -116,13 +116,13 @@ class ClusterRun:
                     continue
                 pending[shard_of(origin_of(item.url), self.shards)].append(item)
             # one batch in flight per shard: that is what keeps per-host limits exact
-            options = self._options
+            settings = self._settings
             if exhausted:  # rebalance: the global limits go to the shards that still have work
                 busy = sum(1 for shard, batch in enumerate(pending) if batch or shard in in_flight)
-                options = _divide(self._given, max(busy, 1))
+                settings = _divide(self._given, max(busy, 1))
             for shard, batch in enumerate(pending):
                 if batch and shard not in in_flight and not self._stopping:
-                    future = self._dask.submit(fetch_batch, batch, options, last_start.get(shard),
+                    future = self._dask.submit(fetch_batch, batch, settings, last_start.get(shard),
                                                pure=False, retries=3, key=f"multifetch-{shard}-{self._sent}")
                     future.shard = shard
                     in_flight[shard] = future
@@ -150,6 +150,17 @@ class ClusterRun:
         return self._tally.statistics(time.monotonic() - self._started, inputs_read=self._read,
                                       in_flight=self._sent - self._received)
 
+    def outcomes(self) -> Generator[Result, None, None]:
+        return self.results()
+
+    def positioned(self) -> Iterator[tuple[int, Result]]:
+        raise UsageError("map() needs the input order; on a cluster, use stream() and the ids")
+
+    def announcement(self) -> str | None:
+        if not self.dashboard:
+            return None
+        return f"running on {self.shards} Dask workers; dashboard: {self.dashboard}"
+
     def stop(self, grace: float = 5.0) -> None:
         """Send no more batches; the ones running finish (they are short)."""
         self._stopping = True
@@ -166,13 +177,7 @@ class ClusterRun:
                 cluster.close()
 
 
-def _divide(options: dict[str, Any], shards: int) -> dict[str, Any]:
-    """Global limits shared among the shards; per-host ones stay whole (a host has one shard)."""
-    divided = dict(options)
-    divided["concurrency"] = max(1, math.ceil(options.get("concurrency", 64) / shards))
-    rate = options.get("rate")
-    if rate is not None:
-        from ..engine._ratelimit import parse_rate
-
-        divided["rate"] = parse_rate(rate) / shards
-    return divided
+def _divide(settings: Settings, shards: int) -> Settings:
+    """Global limits shared among the shards, each taking the largest share; per-host ones stay
+    whole (a host has one shard)."""
+    return settings.share(0, shards, hosts_whole=True)

@@ -38,6 +38,9 @@ from ..engine._result import Result
 from ..engine._scheduler import NOT_READY, NotReady
 from ..engine._stats import Statistics, Tally
 from ..inputs._spec import InvalidSpec, Request, origin_of
+from ..outputs._bodies import BodyStore
+from ._local import LocalRun, open_transport, start_local
+from ._settings import Settings
 
 _BATCH = 64  # requests a message: amortises pickling and pipe writes, small enough to spread well
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
@@ -46,35 +49,6 @@ _LOW_WATER = 4 * _BATCH  # requests an engine holds below which it is sent a par
 _HOLD = 0.002  # longest an engine process keeps a finished result before sending it
 _NO_LIMIT = 3600.0
 _CANCELLED = "the run's --max-time passed before this request started"
-
-
-def divide_options(options: dict[str, Any], processes: int) -> tuple[list[dict[str, Any]], bool]:
-    """Each engine process's options, and whether hosts must be pinned to one process each.
-
-    Integer limits are split so that the shares add up to the whole (64 over 3: 22, 21, 21);
-    ``processes`` is never more than the concurrency (the caller sees to it).
-    """
-    from ..engine._ratelimit import parse_rate
-
-    per_host = options.get("per_host", 8)
-    host_limits: dict[str, int] = dict(options.get("host_limits") or {})
-    pinned = per_host < processes or any(v < processes for v in host_limits.values())
-    rates = {key: parse_rate(options[key]) / processes for key in ("rate", "per_host_rate")
-             if options.get(key) is not None}
-    if pinned:  # a host lives in one process: its limits stay whole, its rate too
-        rates.pop("per_host_rate", None)
-    every = []
-    for index in range(processes):
-        shares = {**options, **rates, "concurrency": _share(options.get("concurrency", 64), processes, index)}
-        if not pinned:
-            shares["per_host"] = _share(per_host, processes, index)
-            shares["host_limits"] = {k: _share(v, processes, index) for k, v in host_limits.items()}
-        every.append(shares)
-    return every, pinned
-
-
-def _share(total: int, parts: int, index: int) -> int:
-    return total // parts + (1 if index < total % parts else 0)
 
 
 # -- the engine process ---------------------------------------------------------------------------
@@ -98,7 +72,7 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def _engine_main(conn: Connection, options: dict[str, Any], deadline: float | None) -> None:
+def _engine_main(conn: Connection, settings: Settings, deadline: float | None) -> None:
     """Run the normal engine over the requests that arrive on ``conn``; send results back."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the parent decides, and tells us
@@ -107,76 +81,83 @@ def _engine_main(conn: Connection, options: dict[str, Any], deadline: float | No
     # flushes sys.stdout when this process ends, which would write them a second time.
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115  # lives as long as the process
     sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
-    from .._client import Client, Run
+    inbox = _Inbox()
+    max_time = None if deadline is None else max(0.0, deadline - time.time())
+    transport = open_transport(settings, BodyStore(settings.bodies, settings.limits.concurrency))
+    run = start_local(inbox.feed(), transport, settings, on_close=transport.close, read_ahead=False,
+                      max_time=max_time, on_idle=inbox.on_idle)
+    threading.Thread(target=_listen, args=(conn, run, inbox), name="multifetch-inbox", daemon=True).start()
+    try:
+        _send_results(conn, run)
+    finally:
+        run.close()
+    conn.send(("end",))
 
-    inbox: queue.SimpleQueue[list[Request] | None] = queue.SimpleQueue()
-    starved = False  # the feed had nothing when the scheduler asked
 
-    def on_idle() -> float:
+class _Inbox:
+    """The requests the parent sent, fed to the scheduler without ever blocking it: a scheduler
+    waiting here would hold up its transfers and its results."""
+
+    def __init__(self) -> None:
+        self.queue: queue.SimpleQueue[list[Request] | None] = queue.SimpleQueue()
+        self._starved = False  # the feed had nothing when the scheduler asked
+
+    def on_idle(self) -> float:
         # A starved feed is looked at every _HOLD: requests arrive from the parent's thread.
-        nonlocal starved
-        wait = _HOLD if starved else _NO_LIMIT
-        starved = False
+        wait = _HOLD if self._starved else _NO_LIMIT
+        self._starved = False
         return wait
 
-    def feed() -> Iterator[Request | NotReady]:
-        # Never blocks: a scheduler waiting here would hold up its transfers and its results.
-        nonlocal starved
+    def feed(self) -> Iterator[Request | NotReady]:
         while True:
             try:
-                batch = inbox.get_nowait()
+                batch = self.queue.get_nowait()
             except queue.Empty:
-                starved = True
+                self._starved = True
                 yield NOT_READY
                 continue
             if batch is None:
                 return
             yield from batch
 
-    max_time = None if deadline is None else max(0.0, deadline - time.time())
-    with Client(**options) as client:
-        run = client.start(feed(), max_time=max_time, on_idle=on_idle, local=True, read=False)
 
-        def listen() -> None:
-            while True:
-                try:
-                    message = conn.recv()
-                except (EOFError, OSError):  # the parent is gone: stop now
-                    run.stop(0.0)
-                    run.stop(0.0)
-                    inbox.put(None)
-                    return
-                if isinstance(message, list):
-                    inbox.put(message)
-                elif message is None:
-                    inbox.put(None)
-                    return
-                else:  # ("stop", grace): nothing more will come
-                    run.stop(message[1])
-                    inbox.put(None)
-
-        threading.Thread(target=listen, name="multifetch-inbox", daemon=True).start()
-        assert isinstance(run, Run)
-        # Results go back in batches (a message each is slower than the engine), yet none waits
-        # more than _HOLD. A parent slow to read blocks only this thread: the engine's own goes on.
-        outbox: list[Result] = []
-        oldest = 0.0  # when the first result in outbox arrived
+def _listen(conn: Connection, run: LocalRun, inbox: _Inbox) -> None:
+    """The parent's messages: batches of requests, the end of them, or ``("stop", grace)``."""
+    while True:
         try:
-            while True:
-                jobs = run.take(_HOLD if outbox else None)
-                if jobs is None:
-                    break
-                if jobs and not outbox:
-                    oldest = time.monotonic()
-                outbox += [job.to_result() for job in jobs]
-                if outbox and (len(outbox) >= _BATCH or time.monotonic() - oldest >= _HOLD):
-                    conn.send(outbox)
-                    outbox = []
-        finally:
-            run.close()
-        if outbox:
+            message = conn.recv()
+        except (EOFError, OSError):  # the parent is gone: stop now
+            run.stop(0.0)
+            run.stop(0.0)
+            inbox.queue.put(None)
+            return
+        if isinstance(message, list):
+            inbox.queue.put(message)
+        elif message is None:
+            inbox.queue.put(None)
+            return
+        else:  # ("stop", grace): nothing more will come
+            run.stop(message[1])
+            inbox.queue.put(None)
+
+
+def _send_results(conn: Connection, run: LocalRun) -> None:
+    """Results go back in batches (a message each is slower than the engine), yet none waits
+    more than _HOLD. A parent slow to read blocks only this thread: the engine's own goes on."""
+    outbox: list[Result] = []
+    oldest = 0.0  # when the first result in outbox arrived
+    while True:
+        jobs = run.take(_HOLD if outbox else None)
+        if jobs is None:
+            break
+        if jobs and not outbox:
+            oldest = time.monotonic()
+        outbox += [job.to_result() for job in jobs]
+        if outbox and (len(outbox) >= _BATCH or time.monotonic() - oldest >= _HOLD):
             conn.send(outbox)
-    conn.send(("end",))
+            outbox = []
+    if outbox:
+        conn.send(outbox)
 
 
 # -- this process's side --------------------------------------------------------------------------
@@ -184,9 +165,9 @@ def _engine_main(conn: Connection, options: dict[str, Any], deadline: float | No
 class _Engine:
     """One engine process as the parent sees it."""
 
-    def __init__(self, context: Any, options: dict[str, Any], deadline: float | None) -> None:
+    def __init__(self, context: Any, settings: Settings, deadline: float | None) -> None:
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_engine_main, args=(child, options, deadline),
+        self.process = context.Process(target=_engine_main, args=(child, settings, deadline),
                                        name="multifetch-engine", daemon=True)
         self.process.start()
         child.close()
@@ -221,8 +202,7 @@ class ProcessRun:
     def __init__(
         self,
         specs: Iterator[Request | InvalidSpec | NotReady],
-        options: dict[str, Any],
-        processes: int,
+        settings: Settings,
         *,
         skip: Callable[[str], bool] | None = None,
         max_time: float | None = None,
@@ -230,14 +210,18 @@ class ProcessRun:
     ) -> None:
         self._specs = specs
         self._skip = skip
-        processes = max(1, min(processes, options.get("concurrency", 64)))  # an engine has at least one
-        self._options, self._pinned = divide_options(options, processes)
-        share = self._options[0]["concurrency"]
+        limits = settings.limits
+        processes = max(1, min(settings.processes, limits.concurrency))  # an engine has at least one
+        # a per-host limit smaller than the processes cannot be split: each host is then served by
+        # one process (chosen by a hash of its name) with its whole limits
+        self._pinned = not limits.splits_hosts(processes)
+        self._shares = [settings.share(i, processes, hosts_whole=self._pinned) for i in range(processes)]
+        share = self._shares[0].limits.concurrency
         self._cap = (window or max(4 * share, 1024)) + 2 * _BATCH  # held by one process at most
         self._started = time.monotonic()
         self._deadline = None if max_time is None else time.time() + max_time
         self._context = multiprocessing.get_context(_start_method())
-        self._concurrency = options.get("concurrency", 64)
+        self._concurrency = limits.concurrency
         self.processes = processes
         self._poll = select.poll()
         self._by_fd: dict[int, _Engine] = {}
@@ -254,7 +238,7 @@ class ProcessRun:
         self._tally = Tally()
 
     def _spawn(self, index: int) -> _Engine:
-        engine = _Engine(self._context, self._options[index], self._deadline)
+        engine = _Engine(self._context, self._shares[index], self._deadline)
         fd = engine.conn.fileno()
         self._by_fd[fd] = engine
         self._poll.register(fd, select.POLLIN)
@@ -280,6 +264,12 @@ class ProcessRun:
     def results(self) -> Generator[Result, None, None]:
         for _, result in self.positioned():
             yield result
+
+    def outcomes(self) -> Generator[Result, None, None]:
+        return self.results()
+
+    def announcement(self) -> str | None:
+        return None
 
     def positioned(self) -> Generator[tuple[int, Result], None, None]:
         """``(input position, result)`` pairs as results arrive."""
