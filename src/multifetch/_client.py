@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from .engine._errors import UsageError, exception_for
+from .engine._errors import SettingError, UsageError, exception_for
 from .engine._hosts import HostHealth
 from .engine._policy import Limits, RetryPolicy, Timeouts
 from .engine._result import Result
@@ -21,7 +21,7 @@ from .inputs._spec import InvalidSpec, Request, _header_pairs, make_request
 from .outputs._bodies import BodyStore
 from .runners._local import log, open_transport, start_local
 from .runners._run import Run
-from .runners._settings import SettingError, Settings, TransportOptions
+from .runners._settings import Settings, TransportOptions
 
 
 class Client:

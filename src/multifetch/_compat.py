@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ._client import Client
-from .engine._errors import InvalidInput
+from .engine._errors import ErrorKind, InvalidInput
 from .inputs._spec import InvalidSpec, Request, make_request
 from .runners._local import LocalRun
 
@@ -58,7 +58,7 @@ def requests_map(
         for job in run.jobs():
             native = job.native
             if native is None:  # invalid input or cancelled: never reached requests
-                if job.error_kind == "invalid_input":
+                if job.error_kind == ErrorKind.INVALID_INPUT:
                     native = requests.exceptions.InvalidURL(job.error_message)
                 else:
                     native = requests.exceptions.RequestException(job.error_message)

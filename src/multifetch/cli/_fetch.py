@@ -12,7 +12,7 @@ import click
 from ..engine._errors import UsageError
 from ..engine._policy import Limits, RetryPolicy, Timeouts
 from ..outputs._bodies import check_folder
-from ..runners._settings import SettingError, Settings, TransportOptions
+from ..runners._settings import Settings, TransportOptions
 from ._exit import Exit
 from ._options import parse_header, parse_host_limit, parse_size
 from ._run import FetchJob, run_fetch
@@ -190,39 +190,28 @@ def _check_summary_json(path: str) -> None:
 
 
 def _settings(options: dict[str, Any]) -> Settings:
-    """The run's settings from the flags; a refused setting is reported by its flag."""
-    try:
-        return Settings(
-            limits=Limits(
-                concurrency=options["concurrency"],
-                per_host=options["per_host"],
-                host_limits=dict(parse_host_limit(h) for h in options["host_limits"]),
-                rate=options["rate"],
-                per_host_rate=options["per_host_rate"],
-                burst=options["burst"],
-            ),
-            timeouts=Timeouts(connect=options["connect_timeout"], total=options["timeout"]),
-            retry=RetryPolicy(
-                retries=options["retries"],
-                retry_non_idempotent=options["retry_post"],
-                retry_after_max=options["retry_after_max"],
-            ),
-            transport=_transport_options(options),
-            bodies=options["save_bodies"] or "hash",
-            max_time=options["max_time"],
-            record_retries=options["record_retries"],
-            processes=options["processes"],
-        )
-    except SettingError as exc:
-        raise UsageError(f"{', '.join(_flag(n) for n in exc.names)}: {exc.problem}") from None
-
-
-#: The flags whose names are not their setting's.
-_FLAGS = {"auth": "--user", "client_cert": "--cert", "secret_headers": "--secret-header"}
-
-
-def _flag(setting: str) -> str:
-    return _FLAGS.get(setting, "--" + setting.replace("_", "-"))
+    """The run's settings from the flags (a refused one is reported by its flag: ``_group``)."""
+    return Settings(
+        limits=Limits(
+            concurrency=options["concurrency"],
+            per_host=options["per_host"],
+            host_limits=dict(parse_host_limit(h) for h in options["host_limits"]),
+            rate=options["rate"],
+            per_host_rate=options["per_host_rate"],
+            burst=options["burst"],
+        ),
+        timeouts=Timeouts(connect=options["connect_timeout"], total=options["timeout"]),
+        retry=RetryPolicy(
+            retries=options["retries"],
+            retry_non_idempotent=options["retry_post"],
+            retry_after_max=options["retry_after_max"],
+        ),
+        transport=_transport_options(options),
+        bodies=options["save_bodies"] or "hash",
+        max_time=options["max_time"],
+        record_retries=options["record_retries"],
+        processes=options["processes"],
+    )
 
 
 def _transport_options(options: dict[str, Any]) -> TransportOptions:

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from .._client import Client
-from ..engine._errors import UsageError
+from ..engine._errors import ErrorKind, UsageError
 from ..engine._headers import Headers
 from ..engine._job import Job
 from ..engine._result import Result
@@ -265,7 +265,7 @@ def _drive(
                 if error is None:
                     add(record, origin_of(url))
                 else:
-                    add(record, "" if error["kind"] == "invalid_input" else origin_of(url))
+                    add(record, "" if error["kind"] == ErrorKind.INVALID_INPUT else origin_of(url))
                     if status == Exit.OK:
                         status = Exit.SOME_FAILED
                 fetched += 1

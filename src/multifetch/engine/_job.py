@@ -6,6 +6,7 @@ import hashlib
 from typing import Any
 
 from ..inputs._spec import InvalidSpec, Request
+from ._errors import ErrorKind
 from ._result import ErrorInfo, Result, Timings, iso_utc
 
 
@@ -120,5 +121,5 @@ class Job:
 def invalid_job(item: InvalidSpec, position: int) -> Job:
     """The job of an input that cannot be sent: final at once, ``invalid_input``."""
     job = Job(Request(url=item.text, method=item.method, meta=item.meta), item.id, "", position)
-    job.fail("invalid_input", item.message)
+    job.fail(ErrorKind.INVALID_INPUT, item.message)
     return job

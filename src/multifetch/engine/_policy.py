@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from ._errors import UsageError
+from ._errors import ErrorKind, UsageError
 from ._ratelimit import parse_rate
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
@@ -134,7 +134,8 @@ class RetryPolicy:
 
     retries: int = 2
     statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
-    error_kinds: frozenset[str] = frozenset({"connect", "timeout", "reset", "protocol", "proxy"})
+    error_kinds: frozenset[str] = frozenset({ErrorKind.CONNECT, ErrorKind.TIMEOUT, ErrorKind.RESET,
+                                            ErrorKind.PROTOCOL, ErrorKind.PROXY})
     backoff: float = 0.5
     backoff_max: float = 30.0
     retry_after_max: float = 300.0

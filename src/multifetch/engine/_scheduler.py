@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from ..inputs._spec import InvalidSpec, Request, origin_of
+from ._errors import CANCELLED_IN_FLIGHT, CANCELLED_UNSTARTED
 from ._headers import Headers
 from ._hosts import Host, HostHealth
 from ._job import Job, invalid_job
@@ -639,7 +640,7 @@ class Scheduler:
     def _cancel_everything(self) -> None:
         """The run's deadline passed: every unfinished input gets a ``cancelled`` record."""
         self._cancelling = True
-        message = "the run's --max-time passed before this request finished"
+        message = CANCELLED_IN_FLIGHT
         for job in list(self._iter_in_flight()):
             self._transport.abort(job)
             self._hosts[job.host].active -= 1
@@ -658,7 +659,7 @@ class Scheduler:
 
     def _cancel_input(self) -> bool:
         """Give unread inputs their ``cancelled`` record, as the window allows; True when done."""
-        message = "the run's --max-time passed before this request started"
+        message = CANCELLED_UNSTARTED
         self._starved = False
         self._full = False
         while True:

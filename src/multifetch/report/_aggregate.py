@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ..engine._errors import ErrorKind
 from ..outputs._records import read_records
 from ._sketch import LatencySketch
 
@@ -80,7 +81,7 @@ def aggregate(path: str) -> Aggregate:
         entry[0] += 1  # type: ignore[operator]
         error = record.get("error")
         if error:
-            kind = str(error.get("kind", "other")) if isinstance(error, dict) else "other"
+            kind = str(error.get("kind", ErrorKind.OTHER)) if isinstance(error, dict) else ErrorKind.OTHER
             agg.errors += 1
             agg.error_kinds[kind] += 1
             entry[1] += 1  # type: ignore[operator]

@@ -16,7 +16,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import replace
 from typing import Any
 
-from ..engine._errors import UsageError
+from ..engine._errors import SettingError, UsageError
 from ..engine._job import invalid_job
 from ..engine._result import Result
 from ..engine._scheduler import NotReady
@@ -39,11 +39,11 @@ def open_cluster(address: str) -> Any:
         from distributed import Client as DaskClient
         from distributed import LocalCluster
     except ImportError:
-        raise UsageError("--cluster needs Dask: pip install 'multifetch[dask]'") from None
+        raise SettingError(("cluster",), "needs Dask: pip install 'multifetch[dask]'") from None
     if address.startswith("local:"):
         count = address.split(":", 1)[1]
         if not count.isdigit() or int(count) < 1:
-            raise UsageError(f"bad --cluster {address!r}: use local:N with N ≥ 1, or a scheduler address")
+            raise SettingError(("cluster",), f"{address!r}: use local:N with N ≥ 1, or a scheduler address")
         cluster = LocalCluster(n_workers=int(count), threads_per_worker=1, processes=True,
                                dashboard_address="127.0.0.1:0", silence_logs=40)
         return DaskClient(cluster)

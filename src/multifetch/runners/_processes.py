@@ -32,7 +32,7 @@ from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
-from ..engine._errors import MultifetchError
+from ..engine._errors import CANCELLED_UNSTARTED, ErrorKind, MultifetchError
 from ..engine._job import Job, invalid_job
 from ..engine._result import Result
 from ..engine._scheduler import NOT_READY, NotReady
@@ -48,7 +48,6 @@ _READY_MAX = 1024  # records made here (invalid or cancelled inputs) handed out 
 _LOW_WATER = 4 * _BATCH  # requests an engine holds below which it is sent a partial batch
 _HOLD = 0.002  # longest an engine process keeps a finished result before sending it
 _NO_LIMIT = 3600.0
-_CANCELLED = "the run's --max-time passed before this request started"
 
 
 # -- the engine process ---------------------------------------------------------------------------
@@ -425,7 +424,7 @@ class ProcessRun:
                 self._abandoned += 1  # no record: --resume fetches it
             else:
                 job = Job(request, request_id, "", position)
-                job.fail("other", message)
+                job.fail(ErrorKind.OTHER, message)
                 ready.append((position, job.to_result()))
         engine.held.clear()
 
@@ -485,5 +484,5 @@ def _start_method() -> str:
 
 def _cancelled(request: Request, position: int) -> Result:
     job = Job(request, request.id or str(position), "", position)
-    job.fail("cancelled", _CANCELLED)
+    job.fail(ErrorKind.CANCELLED, CANCELLED_UNSTARTED)
     return job.to_result()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 
-from ..engine._errors import UsageError
+from ..engine._errors import SettingError, UsageError
 from ..engine._hosts import HostHealth
 from ..engine._policy import Limits, RetryPolicy, Timeouts
 from ..engine._resources import fit_concurrency
@@ -103,22 +103,6 @@ class Settings:
         if concurrency == self.limits.concurrency:
             return self, note
         return replace(self, limits=replace(self.limits, concurrency=concurrency)), note
-
-
-class SettingError(UsageError):
-    """A setting refused: ``names`` are the settings' own names, ``problem`` what is wrong.
-
-    The message names the settings as the Python API spells them; the command line says its
-    flags instead (``cli/_flags.py``).
-    """
-
-    def __init__(self, names: tuple[str, ...], problem: str) -> None:
-        super().__init__(f"{', '.join(names)}: {problem}")
-        self.names = names
-        self.problem = problem
-
-    def __reduce__(self) -> tuple[type[SettingError], tuple[tuple[str, ...], str]]:
-        return SettingError, (self.names, self.problem)
 
 
 def check_engine(name: str) -> None:
