@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..inputs._sources import count_lines
+from ..report._hosts import ms
 from ..runners._run import Run
 from ._terminal import safe_text
 
@@ -103,10 +104,6 @@ def _duration(seconds: float) -> str:
     return f"{seconds}s"
 
 
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value * 1000:,.1f} ms"
-
-
 def print_summary(figures: dict[str, Any], console: Any = None) -> None:
     """The end-of-run summary, on stderr unless another rich ``console`` is given."""
     from rich.console import Console
@@ -120,8 +117,8 @@ def print_summary(figures: dict[str, Any], console: Any = None) -> None:
     head.add_row("[bold]time[/]", f"{figures['wall_seconds']:,.2f} s",
                  "[bold]throughput[/]", f"{figures['throughput'] or 0:,.0f} req/s",
                  "[bold]bytes[/]", _bytes(figures["bytes"]))
-    head.add_row("[bold]latency[/]", f"p50 {_ms(lat['p50'])}", f"p90 {_ms(lat['p90'])}",
-                 f"p99 {_ms(lat['p99'])}", f"max {_ms(lat['max'])}", f"retries {figures['retries']:,}")
+    head.add_row("[bold]latency[/]", f"p50 {ms(lat['p50'])}", f"p90 {ms(lat['p90'])}",
+                 f"p99 {ms(lat['p99'])}", f"max {ms(lat['max'])}", f"retries {figures['retries']:,}")
     console.print(head)
     if figures["statuses"]:
         console.print("[bold]status codes[/]  " + "  ".join(
@@ -140,7 +137,7 @@ def print_summary(figures: dict[str, Any], console: Any = None) -> None:
         hosts = figures[key]
         if len(figures["slowest_hosts"]) > 1 or (key == "most_failing_hosts" and hosts):
             console.print(f"[bold]{title}[/]  " + "  ".join(
-                f"{safe_text(h['host'])} (p50 {_ms(h['p50'])}, {h['errors']}/{h['requests']} failed)"
+                f"{safe_text(h['host'])} (p50 {ms(h['p50'])}, {h['errors']}/{h['requests']} failed)"
                 for h in hosts[:3]))
     if figures.get("insecure"):
         console.print("[yellow]TLS verification was OFF (--insecure)[/]")

@@ -16,13 +16,13 @@ from typing import Any
 import click
 
 from .._client import Client
-from ..engine._errors import ErrorKind, UsageError
+from ..engine._errors import UsageError
 from ..engine._headers import Headers
 from ..engine._job import Job
 from ..engine._result import Result
 from ..inputs._dedup import Dedup
 from ..inputs._sources import InputError, RequestDefaults, check_sources, read_inputs
-from ..inputs._spec import InvalidSpec, Request, origin_of
+from ..inputs._spec import InvalidSpec, Request
 from ..outputs._file import is_stream
 from ..outputs._formats import format_for
 from ..outputs._redact import Redactor
@@ -262,12 +262,9 @@ def _drive(
                         final_url is not None and "@" in final_url):
                     redact(record)
                 # counted first: a write that makes the output durable moves this record too
-                if error is None:
-                    add(record, origin_of(url))
-                else:
-                    add(record, "" if error["kind"] == ErrorKind.INVALID_INPUT else origin_of(url))
-                    if status == Exit.OK:
-                        status = Exit.SOME_FAILED
+                add(record)
+                if error is not None and status == Exit.OK:
+                    status = Exit.SOME_FAILED
                 fetched += 1
                 try:
                     sink.write(record)

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..engine._errors import InvalidInput, UsageError
 from ..engine._scheduler import NotReady
-from ._spec import InvalidSpec, Request, ascii_url, check_url, request_from_json
+from ._spec import InvalidSpec, Request, request_from_json, sendable_url
 
 SpecLike = Request | str | Mapping[str, Any]
 
@@ -32,13 +32,7 @@ def coerce_spec(spec: SpecLike | InvalidSpec | NotReady, position: int) -> Reque
         return spec
     try:
         if isinstance(spec, str):
-            url = spec.strip()
-            if not url.isascii():
-                url = ascii_url(url)
-            problem = check_url(url)
-            if problem:
-                raise InvalidInput(problem)
-            return Request(url=url)
+            return Request(url=sendable_url(spec.strip()))
         if isinstance(spec, Mapping):
             return request_from_json(dict(spec))
     except InvalidInput as exc:

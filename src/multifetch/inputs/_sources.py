@@ -25,7 +25,7 @@ from ..engine._errors import InvalidInput, UsageError
 from ._coerce import with_default_headers
 from ._idset import IdSet
 from ._lines import LineTooLong, TextLines, TooLong, byte_lines
-from ._spec import InvalidSpec, Request, ascii_url, check_url, make_request, request_from_json
+from ._spec import InvalidSpec, Request, check_url, make_request, request_from_json, sendable_url
 
 _BOM = b"\xef\xbb\xbf"
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -180,15 +180,10 @@ def _line_items(
 
 def _from_line(url: str, item_id: str, where: str, defaults: RequestDefaults) -> Request | InvalidSpec:
     if defaults.method is None and not defaults.headers and defaults.data is None:
-        if not url.isascii():
-            try:
-                url = ascii_url(url)
-            except InvalidInput as exc:
-                return InvalidSpec(item_id, url[:2000], f"{where}: {exc}")
-        problem = check_url(url)  # the common case, kept cheap: a bare URL line
-        if problem:
-            return InvalidSpec(item_id, url[:2000], f"{where}: {problem}")
-        return Request(url=url, id=item_id)
+        try:
+            return Request(url=sendable_url(url), id=item_id)
+        except InvalidInput as exc:
+            return InvalidSpec(item_id, url[:2000], f"{where}: {exc}")
     try:
         return make_request(
             url,

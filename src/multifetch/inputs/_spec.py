@@ -183,6 +183,16 @@ def check_url(url: str) -> str | None:
 _last_authority = "\0"  # scheme and authority of the last URL _PLAIN_URL passed; no URL starts so
 
 
+def sendable_url(url: str) -> str:
+    """``url`` as it is sent (a non-ASCII host or path encoded); ``InvalidInput`` if it cannot be."""
+    if isinstance(url, str) and not url.isascii():
+        url = ascii_url(url)
+    problem = check_url(url)
+    if problem:
+        raise InvalidInput(problem)
+    return url
+
+
 def _url_problem(url: str) -> str | None:
     if not isinstance(url, str) or not url:
         return "url must be a non-empty string"
@@ -216,11 +226,7 @@ def make_request(
     meta: Any = None,
 ) -> Request:
     """Build a ``Request`` from requests-style arguments; raise ``InvalidInput`` if it can't be sent."""
-    if isinstance(url, str) and not url.isascii():
-        url = ascii_url(url)
-    problem = check_url(url)
-    if problem:
-        raise InvalidInput(problem)
+    url = sendable_url(url)
     if not isinstance(method, str) or not method.isalpha() or not method.isascii():
         raise InvalidInput(f"bad method: {method!r}")
     hdrs = _header_pairs(headers)

@@ -13,19 +13,19 @@ from __future__ import annotations
 import time
 import zlib
 from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import replace
 from typing import Any
 
 from ..engine._errors import SettingError, UsageError
-from ..engine._job import invalid_job
 from ..engine._result import Result
 from ..engine._scheduler import NotReady
 from ..engine._stats import Statistics, Tally
 from ..inputs._spec import InvalidSpec, Request, origin_of
 from ._cluster_worker import fetch_batch
+from ._feed import Feed
 from ._settings import Settings
 
 BATCH = 1000
+_RECORDS_MAX = 1024  # records made here (invalid inputs) handed out before reading on
 
 
 def shard_of(host: str, shards: int) -> int:
@@ -74,15 +74,13 @@ class ClusterRun:
         self.shards = len(workers)
         self._given = settings
         self._settings = _divide(settings, self.shards)
-        self._specs = iter(specs)
-        self._skip = skip
+        self._feed = Feed(iter(specs), skip)
         self._batch = batch
         self._stopping = False
         self._started = time.monotonic()
         self._tally = Tally()
         self._sent = 0
         self._received = 0
-        self._read = 0
         self.dashboard = getattr(dask, "dashboard_link", None)
 
     def results(self) -> Generator[Result, None, None]:
@@ -92,32 +90,14 @@ class ClusterRun:
         in_flight: dict[int, Any] = {}  # shard -> future of its batch
         last_start: dict[int, float] = {}
         waiting = as_completed()
-        exhausted = False
-        position = 0
         while True:
-            # read input until every shard has a full batch waiting, or the input ends
-            while not exhausted and not self._stopping and all(len(p) < self._batch for p in pending):
-                item = next(self._specs, None)
-                if item is None:
-                    exhausted = True
-                    break
-                if isinstance(item, NotReady):
-                    break
-                self._read += 1
-                if isinstance(item, InvalidSpec):
-                    if self._skip is None or not self._skip(item.id):
-                        yield self._count(invalid_job(item, position).to_result())
-                    position += 1
-                    continue
-                if item.id is None:
-                    item = replace(item, id=str(position))
-                position += 1
-                if self._skip is not None and self._skip(item.id or ""):
-                    continue
-                pending[shard_of(origin_of(item.url), self.shards)].append(item)
+            records: list[tuple[int, Result]] = []
+            self._fill(pending, records)
+            for _, result in records:
+                yield self._count(result)
             # one batch in flight per shard: that is what keeps per-host limits exact
             settings = self._settings
-            if exhausted:  # rebalance: the global limits go to the shards that still have work
+            if self._feed.exhausted:  # rebalance: the global limits go to the shards that still have work
                 busy = sum(1 for shard, batch in enumerate(pending) if batch or shard in in_flight)
                 settings = _divide(self._given, max(busy, 1))
             for shard, batch in enumerate(pending):
@@ -130,24 +110,32 @@ class ClusterRun:
                     self._sent += len(batch)
                     pending[shard] = []
             if not in_flight:
-                if exhausted or self._stopping:
+                if self._feed.exhausted or self._stopping:
                     return
                 continue
             future = next(waiting)
-            shard = future.shard
-            del in_flight[shard]
-            results, last = future.result()
-            last_start[shard] = last
+            del in_flight[future.shard]
+            results, last_start[future.shard] = future.result()
             self._received += len(results)
             for result in results:
                 yield self._count(result)
+
+    def _fill(self, pending: list[list[Request]], records: list[tuple[int, Result]]) -> None:
+        """Read input until every shard has a full batch waiting, the input has nothing now or
+        has ended, or ``records`` (of invalid inputs) is full."""
+        while not self._feed.exhausted and not self._stopping and all(len(p) < self._batch for p in pending):
+            taken = self._feed.take(records, _RECORDS_MAX)
+            if taken is None:
+                return
+            request = taken[1]
+            pending[shard_of(origin_of(request.url), self.shards)].append(request)
 
     def _count(self, result: Result) -> Result:
         self._tally.add(result)
         return result
 
     def statistics(self) -> Statistics:
-        return self._tally.statistics(time.monotonic() - self._started, inputs_read=self._read,
+        return self._tally.statistics(time.monotonic() - self._started, inputs_read=self._feed.read,
                                       in_flight=self._sent - self._received)
 
     def outcomes(self) -> Generator[Result, None, None]:

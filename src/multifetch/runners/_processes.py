@@ -28,22 +28,22 @@ import time
 import zlib
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
 from ..engine._errors import CANCELLED_UNSTARTED, ErrorKind, MultifetchError
-from ..engine._job import Job, invalid_job
+from ..engine._job import Job
+from ..engine._policy import IDEMPOTENT_METHODS
 from ..engine._result import Result
 from ..engine._scheduler import NOT_READY, NotReady
 from ..engine._stats import Statistics, Tally
 from ..inputs._spec import InvalidSpec, Request, origin_of
 from ..outputs._bodies import BodyStore
+from ._feed import Feed
 from ._local import LocalRun, open_transport, start_local
 from ._settings import Settings
 
 _BATCH = 64  # requests a message: amortises pickling and pipe writes, small enough to spread well
-_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 _READY_MAX = 1024  # records made here (invalid or cancelled inputs) handed out before reading on
 _LOW_WATER = 4 * _BATCH  # requests an engine holds below which it is sent a partial batch
 _HOLD = 0.002  # longest an engine process keeps a finished result before sending it
@@ -207,8 +207,7 @@ class ProcessRun:
         max_time: float | None = None,
         window: int | None = None,
     ) -> None:
-        self._specs = specs
-        self._skip = skip
+        self._feed = Feed(specs, skip)
         limits = settings.limits
         processes = max(1, min(settings.processes, limits.concurrency))  # an engine has at least one
         # a per-host limit smaller than the processes cannot be split: each host is then served by
@@ -229,8 +228,6 @@ class ProcessRun:
         self._again: deque[tuple[int, Request]] = deque()  # from an engine that died
         self._sent_again: set[str] = set()
         self._abandoned = 0
-        self._position = 0
-        self._exhausted = False
         self._stopping = False
         self._cancelling = False
         self._backlog = False  # _read stopped because ready was full
@@ -284,7 +281,7 @@ class ProcessRun:
                     self._tally.add(pair[1])
                     yield pair
                 ready.clear()
-                if self._cancelling and not self._exhausted:
+                if self._cancelling and not self._feed.exhausted:
                     self._cancel_input(ready)
                     continue
                 if self._backlog:  # stopped reading to hand out invalid-input records: read on
@@ -327,7 +324,7 @@ class ProcessRun:
             target = self._target(engines, request)
             target.waiting.append(request)
             target.held[request.id or ""] = (position, request)
-        while not self._exhausted:
+        while not self._feed.exhausted:
             taken = self._read(ready)
             if taken is None:
                 break
@@ -342,9 +339,9 @@ class ProcessRun:
         for engine in engines:
             # A partial batch goes out only when the engine runs short or the input has ended:
             # sending after every result message made messages of a few requests each.
-            if self._exhausted or len(engine.held) - len(engine.waiting) < _LOW_WATER:
+            if self._feed.exhausted or len(engine.held) - len(engine.waiting) < _LOW_WATER:
                 engine.send_waiting()
-            if self._exhausted:
+            if self._feed.exhausted:
                 engine.close_input()
 
     def _target(self, engines: list[_Engine], request: Request) -> _Engine:
@@ -375,31 +372,12 @@ class ProcessRun:
             ready.append((taken[0], _cancelled(taken[1], taken[0])))
 
     def _read(self, ready: list[tuple[int, Result]]) -> tuple[int, Request] | None:
-        """The next input to send, with its position and id; invalid ones go to ``ready`` as records.
-
-        None when the input has nothing now (or has ended), or when ``ready`` is full: the
-        caller hands those records out before reading on.
-        """
-        skip = self._skip
-        while len(ready) < _READY_MAX:
-            item = next(self._specs, None)
-            if item is None:
-                self._exhausted = True
-                return None
-            if isinstance(item, NotReady):
-                return None
-            position = self._position
-            self._position += 1
-            if isinstance(item, InvalidSpec):
-                if skip is None or not skip(item.id):
-                    ready.append((position, invalid_job(item, position).to_result()))
-                continue
-            if item.id is None:
-                item = replace(item, id=str(position))
-            if skip is None or not skip(item.id or ""):
-                return position, item
-        self._backlog = True
-        return None
+        """The next input to send (invalid ones go to ``ready`` as records); None when there is
+        none now, or when ``ready`` is full: the caller hands those records out before reading on."""
+        taken = self._feed.take(ready, _READY_MAX)
+        if taken is None and len(ready) >= _READY_MAX:
+            self._backlog = True
+        return taken
 
     def _lost(self, engine: _Engine, ready: list[tuple[int, Result]]) -> None:
         """An engine process died: replace it; what it held is sent again, or recorded."""
@@ -416,7 +394,7 @@ class ProcessRun:
             self._respawns -= 1
             self._engines[index] = self._spawn(index)  # takes what is sent again, then its input ends
         for request_id, (position, request) in engine.held.items():
-            again = request.method in _IDEMPOTENT and request_id not in self._sent_again
+            again = request.method in IDEMPOTENT_METHODS and request_id not in self._sent_again
             if again and not (self._stopping or self._cancelling):
                 self._sent_again.add(request_id)
                 self._again.append((position, request))
@@ -463,10 +441,10 @@ class ProcessRun:
         in_flight = min(held, self._concurrency)  # the engines queue the rest
         return self._tally.statistics(
             time.monotonic() - self._started,
-            inputs_read=self._position,
+            inputs_read=self._feed.read,
             in_flight=in_flight,
             queued=held - in_flight,
-            input_exhausted=self._exhausted,
+            input_exhausted=self._feed.exhausted,
         )
 
 
