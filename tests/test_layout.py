@@ -1,4 +1,5 @@
-"""The package's layout: no module imports itself back through others (no import cycle).
+"""The package's layout: no module imports itself back through others (no import cycle), and no
+folder does either: the folders stand in layers.
 
 Every import counts, at the top of a module or inside a function (a late import is still a
 dependency), except those made for type checkers alone (under ``if TYPE_CHECKING:``).
@@ -80,3 +81,18 @@ def test_the_graph_sees_late_and_relative_imports() -> None:
 def test_no_import_cycle() -> None:
     cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " → ".join(cycle or [])
+
+
+def test_no_cycle_between_folders() -> None:
+    """A folder (``engine``, ``runners``...) is one node; a module at the package's top is its own."""
+    by_folder: dict[str, set[str]] = {}
+    for module, targets in import_graph().items():
+        folder = module.split(".")[1] if "." in module else module
+        by_folder.setdefault(folder, set()).update(
+            t.split(".")[1] if "." in t else t for t in targets)
+    for folder, targets in by_folder.items():
+        targets.discard(folder)
+        for target in targets:
+            by_folder.setdefault(target, set())
+    cycle = find_cycle(by_folder)
+    assert cycle is None, "folders import each other: " + " → ".join(cycle or [])

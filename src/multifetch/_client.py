@@ -11,12 +11,12 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from .engine._errors import SettingError, UsageError, exception_for
+from ._coerce import SpecLike, coerce_specs
+from ._errors import SettingError, UsageError, exception_for
 from .engine._hosts import HostHealth
 from .engine._policy import Limits, RetryPolicy, Timeouts
 from .engine._result import Result
 from .engine._scheduler import Input, NotReady, Transport
-from .inputs._coerce import SpecLike, coerce_specs
 from .inputs._spec import InvalidSpec, Request, _header_pairs, make_request
 from .outputs._bodies import BodyStore
 from .runners._local import log, open_transport, start_local
@@ -115,6 +115,10 @@ class Client:
         client = cls.__new__(cls)
         client._setup(settings, cluster, session)
         return client
+
+    def twin(self) -> Client:
+        """A client with these settings and connections of its own."""
+        return Client.from_settings(self.settings, cluster=self.cluster, session=self._session)
 
     def _setup(self, settings: Settings, cluster: Any, session: Any) -> None:
         if session is not None and settings.transport.engine != "requests":

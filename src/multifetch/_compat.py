@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ._client import Client
-from .engine._errors import ErrorKind, InvalidInput
+from ._errors import ErrorKind, InvalidInput
 from .inputs._spec import InvalidSpec, Request, make_request
 from .runners._local import LocalRun
 

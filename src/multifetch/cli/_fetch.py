@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ..engine._errors import UsageError
+from .._errors import UsageError
 from ..engine._policy import Limits, RetryPolicy, Timeouts
 from ..outputs._bodies import check_folder
 from ..runners._settings import Settings, TransportOptions

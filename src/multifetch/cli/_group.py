@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
+from .._errors import SettingError, UsageError
 from .._version import __version__
-from ..engine._errors import SettingError, UsageError
 from ._exit import CLIError, Exit, interrupted_while_starting
 
 

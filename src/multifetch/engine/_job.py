@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from .._errors import ErrorKind
 from ..inputs._spec import InvalidSpec, Request
-from ._errors import ErrorKind
 from ._result import ErrorInfo, Result, Timings, iso_utc
 
 

@@ -18,8 +18,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
+from .._errors import CANCELLED_IN_FLIGHT, CANCELLED_UNSTARTED
 from ..inputs._spec import InvalidSpec, Request, origin_of
-from ._errors import CANCELLED_IN_FLIGHT, CANCELLED_UNSTARTED
 from ._headers import Headers
 from ._hosts import Host, HostHealth
 from ._job import Job, invalid_job

@@ -21,11 +21,18 @@ from pathlib import Path
 from typing import IO, Any, cast
 from urllib.parse import quote
 
-from ..engine._errors import InvalidInput, UsageError
-from ._coerce import with_default_headers
+from .._errors import InvalidInput, UsageError
 from ._idset import IdSet
 from ._lines import LineTooLong, TextLines, TooLong, byte_lines
-from ._spec import InvalidSpec, Request, check_url, make_request, request_from_json, sendable_url
+from ._spec import (
+    InvalidSpec,
+    Request,
+    check_url,
+    make_request,
+    request_from_json,
+    sendable_url,
+    with_default_headers,
+)
 
 _BOM = b"\xef\xbb\xbf"
 _GZIP_MAGIC = b"\x1f\x8b"

@@ -13,11 +13,11 @@ import binascii
 import json as jsonlib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from ..engine._errors import InvalidInput
+from .._errors import InvalidInput
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -305,6 +305,13 @@ def request_from_json(obj: Any) -> Request:
         id=obj.get("id"),
         meta=obj.get("meta"),
     )
+
+
+def with_default_headers(request: Request, defaults: tuple[tuple[str, str], ...]) -> Request:
+    """``request`` with each of ``defaults`` it does not set itself (names compared without case)."""
+    own = {k.lower() for k, _ in request.headers}
+    extra = tuple((k, v) for k, v in defaults if k.lower() not in own)
+    return replace(request, headers=extra + request.headers) if extra else request
 
 
 def _utf8(text: str, what: str) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..engine._errors import UsageError
+from .._errors import UsageError
 
 FORMATS = ("jsonl", "csv", "sqlite")
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..engine._errors import ErrorKind, UsageError
+from .._errors import ErrorKind, UsageError
 from ..inputs._idset import IdSet
 from ._records import jsonl_records
 

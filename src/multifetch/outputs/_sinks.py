@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ..engine._errors import UsageError
+from .._errors import UsageError
 
 RECORD_FIELDS = (
     "id",

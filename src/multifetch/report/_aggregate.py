@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..engine._errors import ErrorKind
+from .._errors import ErrorKind
 from ..outputs._records import read_records
 from ._hosts import HostTable, host_of
 from ._sketch import LatencySketch

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..engine._errors import ErrorKind
+from .._errors import ErrorKind
 from ..inputs._spec import origin_of
 from ._sketch import LatencySketch
 

@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 
-from ..engine._errors import SettingError, UsageError
+from .._errors import SettingError, UsageError
 from ..engine._result import Result
 from ..engine._scheduler import NotReady
 from ..engine._stats import Statistics, Tally

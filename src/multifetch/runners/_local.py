@@ -7,7 +7,6 @@ from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 from ..engine._driver import Driver
-from ..engine._errors import UsageError
 from ..engine._job import Job
 from ..engine._readahead import ReadAhead
 from ..engine._result import Result
@@ -134,8 +133,6 @@ def open_transport(settings: Settings, bodies: BodyStore, session: Any = None) -
             cafile=options.cafile,
             user_agent=options.user_agent or USER_AGENT,
         )
-    if session is not None:
-        raise UsageError("a requests session needs the requests transport")
     from ..transports.curl import USER_AGENT, CurlTransport
 
     return CurlTransport(

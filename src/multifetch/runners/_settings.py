@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 
-from ..engine._errors import SettingError, UsageError
+from .._errors import SettingError, UsageError
 from ..engine._hosts import HostHealth
 from ..engine._policy import Limits, RetryPolicy, Timeouts
 from ..engine._resources import fit_concurrency

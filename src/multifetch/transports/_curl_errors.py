@@ -6,7 +6,7 @@ from typing import Any, Final
 
 import pycurl
 
-from ..engine._errors import ErrorKind
+from .._errors import ErrorKind
 
 _KINDS: Final[dict[int, str]] = {
     1: ErrorKind.BLOCKED,  # UNSUPPORTED_PROTOCOL: a scheme we do not allow (file://, ftp:// ...)

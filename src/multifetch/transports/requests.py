@@ -22,7 +22,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
-from ..engine._errors import ErrorKind
+from .._errors import ErrorKind
 from ..engine._job import Job
 from ..engine._policy import Timeouts
 from ..engine._result import Timings

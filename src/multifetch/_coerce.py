@@ -4,12 +4,11 @@ with a client's default headers under each request's own."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import replace
 from typing import Any
 
-from ..engine._errors import InvalidInput, UsageError
-from ..engine._scheduler import NotReady
-from ._spec import InvalidSpec, Request, request_from_json, sendable_url
+from ._errors import InvalidInput, UsageError
+from .engine._scheduler import NotReady
+from .inputs._spec import InvalidSpec, Request, request_from_json, sendable_url, with_default_headers
 
 SpecLike = Request | str | Mapping[str, Any]
 
@@ -40,10 +39,3 @@ def coerce_spec(spec: SpecLike | InvalidSpec | NotReady, position: int) -> Reque
         spec_id = None if isinstance(spec, str) else spec.get("id")
         return InvalidSpec(str(spec_id) if spec_id is not None else str(position), text, str(exc))
     raise UsageError(f"cannot make a request from {type(spec).__name__}: {spec!r:.80}")
-
-
-def with_default_headers(request: Request, defaults: tuple[tuple[str, str], ...]) -> Request:
-    """``request`` with each of ``defaults`` it does not set itself (names compared without case)."""
-    own = {k.lower() for k, _ in request.headers}
-    extra = tuple((k, v) for k, v in defaults if k.lower() not in own)
-    return replace(request, headers=extra + request.headers) if extra else request
