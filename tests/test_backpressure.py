@@ -40,15 +40,17 @@ def test_a_slow_consumer_gets_no_false_timeouts(target: TargetServer) -> None:
 
 def test_a_paused_input_holds_no_transfer_in_flight(target: TargetServer) -> None:
     def specs() -> Iterator[str]:
-        yield f"{target.url}/delay/0.05?first"
-        for i in range(4):
-            yield f"{target.url}/delay/0.4?i={i}"
-        time.sleep(1.5)  # a producer that pauses longer than the timeout, with four in flight
+        for i in range(3):
+            yield f"{target.url}/delay/0.02?i={i}"
+        for i in range(2):
+            yield f"{target.url}/delay/0.3?i={i}"
+        time.sleep(1.5)  # a producer that pauses longer than the timeout, with two in flight
         yield f"{target.url}/item/last"
 
     with Client(concurrency=8, per_host=8, timeout=1, retries=0) as client:
         results = list(client.start(specs(), window=5).results())
     assert outcomes(results) == {200: 6}
+    assert max(r.elapsed for r in results) < 0.9  # the two slow ones were read when they came
 
 
 def test_the_cli_waits_for_a_late_reader_without_false_timeouts(target: TargetServer, tmp_path: Path) -> None:

@@ -53,8 +53,13 @@ def test_the_frontier_keeps_order_within_a_host_and_one_record_per_input(target:
     with Client(concurrency=16, per_host=8, host_limits={origin(target): 1}, retries=0) as client:
         run = client.start(iter(urls), window=64)
         assert isinstance(run, multifetch.Run)
-        results = list(run.results())
+        results = []
+        on_disk = 0
+        for result in run.results():
+            results.append(result)
+            on_disk = max(on_disk, run.statistics().on_disk)
         stats = run.statistics()
+    assert on_disk > 0  # past twice the window, the slow host's requests waited on disk
     assert sorted(int(r.id) for r in results) == list(range(800))
     assert all(r.status == 200 for r in results)
     slow = [r for r in results if r.url.startswith(target.url)]
@@ -122,3 +127,17 @@ def test_when_the_disk_refuses_requests_wait_in_memory_and_none_is_lost(target: 
         results = list(run.results())
     assert sorted(int(r.id) for r in results) == list(range(3000))
     assert all(r.status == 200 for r in results)
+
+
+def test_the_deadline_gives_requests_waiting_on_disk_their_cancelled_record(target: TargetServer,
+                                                                           target2: TargetServer) -> None:
+    urls = interleaved(target, target2, 1000)  # the slow host needs 50 s at one connection
+    with Client(concurrency=16, per_host=8, host_limits={origin(target): 1}, retries=0, max_time=1.5) as client:
+        run = client.start(iter(urls), window=64)
+        assert isinstance(run, multifetch.Run)
+        results = list(run.results())
+    assert sorted(int(r.id) for r in results) == list(range(2000))
+    fast = Counter(r.status for r in results if r.url.startswith(target2.url))
+    slow = Counter(r.error.kind if r.error else r.status for r in results if r.url.startswith(target.url))
+    assert fast == {200: 1000}
+    assert slow[200] >= 5 and slow["cancelled"] >= 900

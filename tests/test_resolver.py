@@ -9,6 +9,7 @@ from __future__ import annotations
 import select
 import socket
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -29,8 +30,9 @@ class Clock:
 class Lookups:
     """Answers by (name, family); a family listed in ``held`` answers only when released."""
 
-    def __init__(self, answers: dict[tuple[str, int], tuple[str, ...] | OSError]) -> None:
+    def __init__(self, answers: dict[tuple[str, int], tuple[str, ...] | OSError], work: float = 0.0) -> None:
         self.answers = answers
+        self.work = work  # seconds each lookup takes, the GIL released (glibc reading /etc/hosts)
         self.asked: list[tuple[str, int]] = []
         self.held: dict[tuple[str, int], threading.Event] = {}
 
@@ -40,6 +42,8 @@ class Lookups:
 
     def __call__(self, name: str, family: int) -> tuple[str, ...]:
         self.asked.append((name, family))
+        if self.work:
+            time.sleep(self.work)
         event = self.held.get((name, family))
         if event is not None:
             event.wait(5)
@@ -47,6 +51,14 @@ class Lookups:
         if isinstance(answer, OSError):
             raise answer
         return answer
+
+
+def wait_taken(lookups: Lookups, question: tuple[str, int]) -> None:
+    """Wait until a resolver thread has taken ``question``."""
+    deadline = time.monotonic() + 5
+    while question not in lookups.asked:
+        assert time.monotonic() < deadline, f"{question} not taken within 5 s"
+        time.sleep(0.001)
 
 
 def wait_answers(resolver: Resolver, count: int) -> list[str]:
@@ -73,6 +85,7 @@ def test_ipv4_waits_the_resolution_delay_for_ipv6(clock: Clock) -> None:
         assert resolver.addresses("a.test") == (0, None)
         wait_answers(resolver, 1)
         assert resolver.addresses("a.test")[1] is None  # A known, AAAA may still come
+        wait_taken(lookups, ("a.test", V6))  # (while a question waits for a thread, the pools' check is due first)
         assert resolver.due() == pytest.approx(clock.now + RESOLUTION_DELAY)
         clock.now += RESOLUTION_DELAY
         assert "a.test" in resolver.advance()
@@ -141,6 +154,80 @@ def test_a_lookup_that_never_answers_times_out(clock: Clock) -> None:
     finally:
         release_v4()
         release_v6()
+        resolver.close()
+
+
+def threads(resolver: Resolver) -> int:
+    return sum(pool.threads for pool in resolver._pools.values())
+
+
+def test_quick_answers_take_few_threads(clock: Clock) -> None:
+    """Names answered at once (/etc/hosts, a cache) need no more threads than a family starts with:
+    more would only contend with the event loop for the GIL."""
+    answers: dict[tuple[str, int], tuple[str, ...] | OSError] = {}
+    for i in range(200):
+        answers[(f"q{i}.test", V4)] = (f"10.0.2.{i % 250}",)
+        answers[(f"q{i}.test", V6)] = (f"fd00::2:{i}",)
+    resolver = Resolver(timeout=10, clock=clock, lookup=Lookups(answers, work=0.002))
+    try:
+        for i in range(200):
+            resolver.addresses(f"q{i}.test")
+        wait_answers(resolver, 400)
+        assert threads(resolver) <= 4
+    finally:
+        resolver.close()
+
+
+def test_lookups_stuck_on_the_network_hold_no_other_name(clock: Clock) -> None:
+    """Each family starts with few threads; lookups in progress too long get companions, so a quick
+    name queued behind slow ones is answered (the loop's advance() runs the check)."""
+    lookups = Lookups({("quick.test", V4): ("10.0.0.9",), ("quick.test", V6): ("fd00::9",)})
+    slow = [f"slow{i}.test" for i in range(6)]
+    releases = [lookups.hold(name, family) for name in slow for family in (V4, V6)]
+    resolver = Resolver(timeout=10, clock=clock, lookup=lookups)
+    try:
+        for name in [*slow, "quick.test"]:
+            resolver.addresses(name)
+        poller = select.poll()
+        poller.register(resolver.fileno(), select.POLLIN)
+        answered: list[str] = []
+        for _ in range(20):
+            due = resolver.due()
+            assert due is not None, "nothing left to check while questions wait"
+            clock.now = max(clock.now, due)
+            resolver.advance()
+            if poller.poll(100):
+                answered += resolver.answered()
+            if answered.count("quick.test") == 2:
+                break
+        assert answered.count("quick.test") == 2, f"{threads(resolver)} threads, answered {answered}"
+        assert resolver.addresses("quick.test")[1] == ("[fd00::9]", "10.0.0.9")
+    finally:
+        for release in releases:
+            release()
+        resolver.close()
+
+
+def test_a_slow_network_gets_a_thread_for_each_waiting_question(clock: Clock) -> None:
+    """When every thread is stuck (a slow DNS server), one check starts a thread for each question
+    waiting: names are not answered a few at a time while the pool grows."""
+    lookups = Lookups({})
+    slow = [f"late{i}.test" for i in range(10)]
+    releases = [lookups.hold(name, family) for name in slow for family in (V4, V6)]
+    resolver = Resolver(timeout=10, clock=clock, lookup=lookups)
+    try:
+        for name in slow:
+            resolver.addresses(name)
+        for family in (V4, V6):
+            for name in slow[:2]:
+                wait_taken(lookups, (name, family))
+        assert threads(resolver) == 4
+        clock.now += 0.5
+        resolver.advance()
+        assert threads(resolver) == 20
+    finally:
+        for release in releases:
+            release()
         resolver.close()
 
 

@@ -161,14 +161,15 @@ class Client:
         window: int | None = None,
         on_idle: Callable[[], float] | None = None,
         local: bool = False,
-        read: bool = True,
+        read_ahead: bool = True,
         spill_folder: str | None = None,
     ) -> Run:
         """Begin a run over ``specs`` (lazily read); ids default to the input position.
 
         ``local`` keeps the run in this process even when the client has ``processes``;
         ``on_idle`` is called before each wait for the network and returns the longest wait;
-        ``read=False`` when ``specs`` never blocks (it yields ``NOT_READY`` instead): no thread reads it.
+        ``read_ahead=False`` when reading ``specs`` never blocks (regular files; an engine process's
+        feed, which yields ``NOT_READY`` instead): then no thread of its own reads it.
         ``spill_folder``: where requests of backlogged hosts wait on disk (default: the temp folder).
         """
         items: Input = coerce_specs(specs, self.settings.headers)
@@ -188,7 +189,7 @@ class Client:
         return start_local(
             items, transport, self.settings, on_close=lambda: self._give_back(transport),
             # what is already in memory never makes the engine wait: only other iterables get a thread
-            read_ahead=read and not isinstance(specs, list | tuple | str | bytes | Mapping | Request),
+            read_ahead=read_ahead and not isinstance(specs, list | tuple | str | bytes | Mapping | Request),
             skip=skip, max_time=max_time, window=window, on_idle=on_idle, spill_folder=spill_folder)
 
     def stream(self, specs: Iterable[SpecLike]) -> Iterator[Result]:

@@ -21,7 +21,7 @@ from ..engine._headers import Headers
 from ..engine._job import Job
 from ..engine._result import Result
 from ..inputs._dedup import Dedup
-from ..inputs._sources import InputError, RequestDefaults, check_sources, read_inputs
+from ..inputs._sources import InputError, RequestDefaults, check_sources, never_blocks, read_inputs
 from ..inputs._spec import InvalidSpec, Request
 from ..outputs._file import is_stream
 from ..outputs._formats import format_for
@@ -147,7 +147,8 @@ def run_fetch(job: FetchJob) -> Exit:
         dedup = Dedup(folder=os.path.dirname(os.path.abspath(str(job.output))) if to_file else None)
         items = dedup.filter(items)
     folder = os.path.dirname(os.path.abspath(str(job.output))) if to_file else None
-    run = client.start(items, skip=None if resume is None else resume.skip, spill_folder=folder)
+    run = client.start(items, skip=None if resume is None else resume.skip, spill_folder=folder,
+                       read_ahead=not never_blocks(job.inputs))
     announcement = run.announcement()
     if announcement and not job.quiet:
         _echo(announcement)

@@ -15,16 +15,10 @@ takes the lock only to wake a consumer that sleeps.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Generator
 
 from ._job import Job
 from ._scheduler import Scheduler
-
-# A consumer (or the input's reader) busy in Python keeps the GIL up to the interpreter's switch
-# interval (5 ms) while the engine's thread waits for it after each of its system calls; giving
-# it away every few dozen items keeps the engine's wait short.
-_YIELD_EVERY = 31  # a mask: every 32 items
 
 
 class Driver:
@@ -48,16 +42,12 @@ class Driver:
         handoff = self._scheduler.handoff
         popleft = handoff.popleft
         taken = self._scheduler.taken
-        count = 0
         try:
             while True:
                 while handoff:
                     job = popleft()
                     taken()
                     yield job
-                    count += 1
-                    if not count & _YIELD_EVERY:
-                        time.sleep(0)  # let the engine's thread run if it waits for the GIL
                 if not self._wait(None):
                     return
         finally:

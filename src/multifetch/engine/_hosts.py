@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ._job import Job
@@ -50,7 +52,10 @@ class Host:
         "tail",
     )
 
-    def __init__(self, name: str, limit: int, rate: float | None, burst: int) -> None:
+    def __init__(
+        self, name: str, limit: int, rate: float | None, burst: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.name = name
         self.limit = limit
         self.queue: deque[Job] = deque()
@@ -59,7 +64,7 @@ class Host:
         self.active = 0
         self.in_ready = False
         self.base_rate = rate
-        self.bucket = TokenBucket(rate, burst) if rate else None
+        self.bucket = TokenBucket(rate, burst, clock) if rate else None
         self.factor = 1.0  # adaptive share of the configured concurrency and rate
         self.first_attempts = 0
         self.retries = 0

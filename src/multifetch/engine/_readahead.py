@@ -13,12 +13,10 @@ before it, at the place it would have been raised without the thread.
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
-from ._driver import _YIELD_EVERY
 from ._scheduler import NOT_READY, NotReady
 
 T = TypeVar("T")
@@ -86,13 +84,9 @@ class ReadAhead(Generic[T]):
         capacity = self._capacity
         half = capacity // 2
         cond = self._cond
-        count = 0
         try:
             for item in self._source:
                 append(item)
-                count += 1
-                if not count & _YIELD_EVERY:
-                    time.sleep(0)  # let the engine's thread run if it waits for the GIL
                 if self._starved:
                     self._starved = False
                     self._wake()

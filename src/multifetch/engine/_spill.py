@@ -16,7 +16,6 @@ import logging
 import os
 import pickle
 import tempfile
-from collections.abc import Iterator
 from typing import Any
 
 from ..inputs._spec import Request
@@ -24,6 +23,7 @@ from ..inputs._spec import Request
 log = logging.getLogger("multifetch")
 
 Spilled = tuple[Request, str, int]  # the request, its id, its input position
+_ROWS_IN_MEMORY = 1024  # put() gathers this many before writing them in one transaction
 
 
 class Spill:
@@ -53,6 +53,8 @@ class Spill:
         self._rows.append((host, self._seq, data))
         self.counts[host] = self.counts.get(host, 0) + 1
         self.total += 1
+        if len(self._rows) >= _ROWS_IN_MEMORY:
+            self.flush()
         return True
 
     def flush(self) -> None:
@@ -101,13 +103,6 @@ class Spill:
             del self.counts[host]
         self.total -= len(rows)
         return [pickle.loads(data) for _, data in rows]
-
-    def drain(self, host: str | None = None) -> Iterator[Spilled]:
-        """Every spilled request (of ``host``, or of all hosts), taken off the disk."""
-        hosts = [host] if host is not None else list(self.counts)
-        for name in hosts:
-            while self.counts.get(name):
-                yield from self.take(name, 1000)
 
     def close(self) -> None:
         if self._db is not None:

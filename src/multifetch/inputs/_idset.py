@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable
 from typing import Any
 
@@ -45,7 +44,8 @@ class IdSet:
         return self.count
 
     def _spill(self) -> None:
-        import sqlite3  # only big sets need it: kept off the CLI's start-up path
+        import sqlite3  # only big sets need it (and tempfile): kept off the CLI's start-up path
+        import tempfile
 
         fd, self._path = tempfile.mkstemp(prefix="multifetch-ids-", suffix=".db", dir=self._folder)
         os.close(fd)

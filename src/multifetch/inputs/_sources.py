@@ -13,6 +13,8 @@ import functools
 import gzip
 import io
 import json
+import os
+import stat
 import string
 import sys
 from collections.abc import Iterator, Sequence
@@ -71,6 +73,22 @@ def check_sources(sources: Sequence[str]) -> None:
                 pass
         except OSError as exc:
             raise InputError(f"{source}: {exc.strerror}") from None
+
+
+def never_blocks(sources: Sequence[str]) -> bool:
+    """Whether reading every source is local work (URLs given as arguments, regular files), so the
+    engine may read them itself; stdin, pipes and FIFOs are read ahead by a thread of their own."""
+    for source in sources:
+        if source == "-":
+            return False
+        if is_url(source):
+            continue
+        try:
+            if not stat.S_ISREG(os.stat(source).st_mode):
+                return False
+        except OSError:
+            return False
+    return True
 
 
 def read_inputs(

@@ -83,6 +83,8 @@ def _url_info(handle: pycurl.Curl, info: int) -> str | None:
     raw: bytes | None = handle.getinfo_raw(info)
     if raw is None:
         return None
+    if raw.isascii():  # nearly always: no scan and no copy past the decode
+        return raw.decode("ascii")
     return _NON_ASCII.sub(lambda byte: b"%%%02X" % byte[0][0], raw).decode("ascii")
 
 
@@ -133,6 +135,7 @@ class CurlTransport:
         self._owner: dict[int, Callable[[int, int], Any]] = {}  # fd -> its multi's socket_action
         self._free: list[pycurl.Curl] = []
         self._dirty: set[int] = set()
+        self._carrying: set[int] = set()  # handles whose RESOLVE holds addresses for one transfer
         self._jobs: dict[int, Job] = {}  # id(handle) -> job in flight
         self._ended: list[Job] = []  # attempts that ended inside kick(), for the next poll()
         self.active = 0
@@ -158,6 +161,9 @@ class CurlTransport:
             cookies=cookies,
             client_cert=client_cert,
         )
+        # What RESOLVE holds on a fresh handle (the user's --resolve), put back after a transfer that carried
+        # addresses: cheaper than a reset, which sets every base option again.
+        self._base_resolve: list[str] = next((v for option, v in self._base if option == pycurl.RESOLVE), [])
         self._deny_private = deny_private
         self._has_auth = auth is not None
         self._proxied = proxy is not None or any(os.environ.get(v) for v in _PROXY_VARIABLES)
@@ -254,9 +260,14 @@ class CurlTransport:
     def _handle(self) -> pycurl.Curl:
         if self._free:
             handle = self._free.pop()
-            if id(handle) not in self._dirty:
+            key = id(handle)
+            if key not in self._dirty:
+                if key in self._carrying:
+                    self._carrying.discard(key)
+                    handle.setopt(pycurl.RESOLVE, self._base_resolve)
                 return handle
-            self._dirty.discard(id(handle))
+            self._dirty.discard(key)
+            self._carrying.discard(key)
             handle.unsetopt(pycurl.SHARE)  # pycurl refuses to share a handle twice, even after reset
             handle.reset()
         else:
@@ -397,7 +408,7 @@ class CurlTransport:
         if self._told.get(endpoint) != generation:
             # Every transfer carries the addresses until one that did has run: transfers in
             # other multi handles may start before the first, and libcurl would resolve itself.
-            self._dirty.add(id(handle))
+            self._carrying.add(id(handle))
             handle.setopt(pycurl.RESOLVE, [f"{name}:{endpoint[1]}:{','.join(answer)}"])
             self._telling[id(handle)] = (endpoint, generation)
         return True
