@@ -113,7 +113,7 @@ def multifetch_cli(base: str, path: str, n: int, conns: int, extra: tuple[str, .
            str(conns), "-q", "--timeout", "60", *extra]
 
     def count(_stdout: str) -> int:
-        from multifetch.sinks._read import read_records
+        from multifetch.outputs._records import read_records
 
         return sum(1 for r in read_records(str(out)) if r["status"] in (200, 206))
 

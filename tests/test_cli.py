@@ -7,7 +7,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from multifetch.sinks import RECORD_FIELDS
+from multifetch.outputs._sinks import RECORD_FIELDS
 from multifetch.testing import TargetServer
 
 from helpers import jsonl, mf
@@ -86,7 +86,7 @@ def test_csv_and_sqlite_outputs_hold_the_same_records(target: TargetServer, tmp_
     src.write_text("".join(f"{target.url}/item/{i}\n" for i in range(50)) + "bad\n")
     for name in ("a.jsonl", "a.csv", "a.db"):
         assert mf("fetch", str(src), "-o", str(tmp_path / name), "-q").returncode == 1
-    from multifetch.sinks._read import read_records
+    from multifetch.outputs._records import read_records
 
     def key(r: dict) -> tuple:  # type: ignore[type-arg]
         return (r["id"], r["status"], r["sha256"], r["size"], json.dumps(r["error"]), r["url"])

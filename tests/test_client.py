@@ -8,7 +8,8 @@ import shutil
 from pathlib import Path
 
 import multifetch
-from multifetch import Client, _bodies
+from multifetch import Client
+from multifetch.outputs import _bodies
 from multifetch.testing import TargetServer, body_for, item_body
 
 

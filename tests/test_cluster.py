@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 import multifetch
-from multifetch.distributed import ClusterRun, shard_of
+from multifetch import Limits
+from multifetch.runners._cluster import ClusterRun, shard_of
+from multifetch.runners._settings import Settings
 from multifetch.testing import TargetServer
 
 from helpers import jsonl, mf
@@ -103,7 +105,7 @@ def test_a_killed_worker_loses_nothing(three_hosts: list[TargetServer]) -> None:
 
         killer = threading.Thread(target=kill_a_busy_worker, daemon=True)
         killer.start()
-        run = ClusterRun(client, inputs, {"per_host": 4, "bodies": "hash"}, batch=50)
+        run = ClusterRun(client, inputs, Settings(limits=Limits(per_host=4), bodies="hash"), batch=50)
         for result in run.results():
             results.append(result)
         killer.join(5)
@@ -129,8 +131,8 @@ def test_cli_cluster(three_hosts: list[TargetServer], tmp_path: Path) -> None:
 
 
 def test_global_limits_are_divided_and_rebalanced() -> None:
-    from multifetch.distributed._runner import _divide
+    from multifetch.runners._cluster import _divide
 
-    assert _divide({"concurrency": 64, "rate": "100/s", "per_host": 8}, 4) == {
-        "concurrency": 16, "rate": 25.0, "per_host": 8}
-    assert _divide({"concurrency": 64}, 1)["concurrency"] == 64  # one shard left: it gets it all
+    given = Settings(limits=Limits(concurrency=64, rate="100/s", per_host=8))  # type: ignore[arg-type]
+    assert _divide(given, 4).limits == Limits(concurrency=16, rate=25.0, per_host=8)
+    assert _divide(given, 1).limits.concurrency == 64  # one shard left: it gets it all

@@ -11,9 +11,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from multifetch._bodies import safe_name
-from multifetch._inputs import read_inputs
-from multifetch._spec import InvalidSpec, Request
+from multifetch.inputs._sources import read_inputs
+from multifetch.inputs._spec import InvalidSpec, Request
+from multifetch.outputs._bodies import safe_name
 
 lines = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"), max_size=200)
 urlish = st.builds(lambda scheme, rest: scheme + rest, st.sampled_from(["http://", "https://", "HTTP://", "ftp://", ""]), lines)
@@ -90,7 +90,7 @@ def test_record_timestamps_match_datetime_isoformat(ts: float) -> None:
     """``started_at`` is formatted with a per-second cache; it must equal the plain formatting."""
     from datetime import UTC, datetime
 
-    from multifetch._result import iso_utc
+    from multifetch.engine._result import iso_utc
 
     expected = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     assert iso_utc(ts) == expected
@@ -102,7 +102,7 @@ def test_record_timestamps_near_the_remembered_second(second: int, offsets: list
     """Timestamps just around the second iso_utc remembers (carries into the next second included)."""
     from datetime import UTC, datetime
 
-    from multifetch._result import iso_utc
+    from multifetch.engine._result import iso_utc
 
     iso_utc(float(second))
     for offset in offsets:
@@ -118,7 +118,7 @@ def test_record_timestamps_near_the_remembered_second(second: int, offsets: list
 def test_origin_of_remembers_only_what_it_may(parts: list[tuple[str, str]]) -> None:
     """origin_of keeps the last origin to answer the next URL of the same host quickly; the
     answer must be the one it gives with nothing remembered."""
-    from multifetch import _spec
+    from multifetch.inputs import _spec
 
     for head, tail in parts:
         url = head + tail
@@ -138,7 +138,7 @@ record_values = st.recursive(
 def test_record_lines_read_back_as_the_standard_library_writes_them(record: dict[str, object]) -> None:
     """The JSONL encoder (orjson, the standard library for what orjson would write otherwise) gives
     one ASCII line holding the same JSON as the standard library's encoding."""
-    from multifetch.sinks._jsonl import encode_line
+    from multifetch.outputs._jsonl import encode_line
 
     line = encode_line(record)
     assert line.endswith(b"\n") and b"\n" not in line[:-1]
@@ -162,7 +162,7 @@ def test_record_lines_read_back_as_the_standard_library_writes_them(record: dict
 ))
 def test_a_jobs_record_is_its_results_record(fields: dict[str, object]) -> None:
     """The CLI makes records straight from jobs; they must be the records of the jobs' results."""
-    from multifetch._job import Job
+    from multifetch.engine._job import Job
 
     job = Job(Request(url="http://a.test/x", method="POST", id="7", meta=fields.pop("meta")), "7", "", 3)
     error = fields.pop("error")
@@ -178,7 +178,7 @@ def test_merged_latency_sketches_answer_as_one(groups: list[list[float]]) -> Non
     """The summary keeps a sketch a host and merges them for the run's figures."""
     from math import isclose
 
-    from multifetch._sketch import LatencySketch
+    from multifetch.report._sketch import LatencySketch
 
     one, merged = LatencySketch(), LatencySketch()
     for values in groups:
@@ -203,7 +203,7 @@ url_parts = st.lists(st.sampled_from(["http://", "HTTPS://", "ftp://", "a", "B",
 def test_the_quick_url_checks_answer_as_the_full_checks(urls: list[tuple[str, list[str]]]) -> None:
     """check_url passes most URLs with one regex, or after the remembered authority of the last one
     with none; whatever it answers, the full checks answer the same."""
-    from multifetch import _spec
+    from multifetch.inputs import _spec
 
     for scheme, parts in urls:
         url = scheme + "".join(parts)
@@ -212,7 +212,7 @@ def test_the_quick_url_checks_answer_as_the_full_checks(urls: list[tuple[str, li
 
 
 def test_the_quick_url_check_takes_the_common_urls() -> None:
-    from multifetch import _spec
+    from multifetch.inputs import _spec
 
     for url in ("http://127.0.0.1:41971/1k?i=1", "https://example.org", "HTTPS://u:p@Example.org:443/a#b",
                 "http://[::1]:8080/x?y=1", "http://xn--bcher-kva.example/stra%C3%9Fe?q=%C3%BC", "http://a:65535"):

@@ -11,8 +11,8 @@ import pytest
 
 import multifetch
 from multifetch import InvalidInput, make_request
-from multifetch._inputs import read_inputs
-from multifetch._spec import InvalidSpec, check_url
+from multifetch.inputs._sources import read_inputs
+from multifetch.inputs._spec import InvalidSpec, check_url
 from multifetch.testing import TargetServer
 
 from helpers import jsonl, mf

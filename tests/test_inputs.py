@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from multifetch import InvalidSpec, Request, UsageError
-from multifetch._inputs import InputError, RequestDefaults, check_sources, count_lines, read_inputs
-from multifetch._lines import MAX_LINE
+from multifetch.inputs._lines import MAX_LINE
+from multifetch.inputs._sources import InputError, RequestDefaults, check_sources, count_lines, read_inputs
 
 
 def items(tmp_path: Path, text: str | bytes, name: str = "in.txt", **kw: object) -> list[Request | InvalidSpec]:

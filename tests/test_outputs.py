@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from multifetch.sinks._csv import cell
+from multifetch.outputs._csv import cell
 from multifetch.testing import TargetServer
 
 from helpers import jsonl, mf
@@ -124,7 +124,7 @@ def test_a_body_that_cannot_be_saved_is_a_write_error(target: TargetServer, tmp_
 
 
 def test_jsonl_lines_stay_ascii_and_take_what_orjson_refuses() -> None:
-    from multifetch.sinks._jsonl import encode_line
+    from multifetch.outputs._jsonl import encode_line
 
     assert encode_line({"id": "1", "elapsed": 0.0125, "error": None}) == b'{"id":"1","elapsed":0.0125,"error":null}\n'
     # non-ASCII text is escaped as before: a C1 control (CSI) never reaches a terminal raw
@@ -141,7 +141,7 @@ def test_csv_rows_are_their_cells(tmp_path: Path) -> None:
     import csv
     import io
 
-    from multifetch.sinks import open_sink
+    from multifetch.outputs._sinks import open_sink
 
     fields = ("id", "status", "elapsed", "error", "meta", "body_path", "size")
     rows = [("=1+1", 200, 0.5, None, {"a": [1, None]}, "-x", 0), ("-5", None, 1e-07, {"kind": "timeout", "message": "@t"},

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from multifetch import Limits, RetryPolicy, TokenBucket, UsageError, parse_rate
-from multifetch._policy import parse_retry_after
+from multifetch.engine._policy import parse_retry_after
 
 
 class FakeClock:

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 import multifetch
-from multifetch import Client
-from multifetch._processes import ProcessRun, divide_options
-from multifetch.sinks._read import read_records
+from multifetch import Client, Limits
+from multifetch.outputs._records import read_records
+from multifetch.runners._processes import ProcessRun
+from multifetch.runners._settings import Settings
 from multifetch.testing import TargetServer, body_for
 
 from helpers import jsonl, mf
@@ -71,15 +72,16 @@ def test_a_limit_too_small_to_split_pins_the_host_to_one_process(fresh_target: T
 
 
 def test_dividing_the_limits() -> None:
-    shares, pinned = divide_options({"concurrency": 64, "per_host": 9, "rate": "100/s",
-                                     "host_limits": {"a:1": 5}}, 2)
-    assert not pinned
-    assert [(s["concurrency"], s["per_host"], s["rate"], s["host_limits"]["a:1"]) for s in shares] == [
+    limits = Limits(concurrency=64, per_host=9, rate="100/s", host_limits={"a:1": 5})  # type: ignore[arg-type]
+    assert limits.splits_hosts(2)
+    shares = [Settings(limits=limits).share(i, 2, hosts_whole=False).limits for i in range(2)]
+    assert [(s.concurrency, s.per_host, s.rate, s.host_limits["a:1"]) for s in shares] == [
         (32, 5, 50.0, 3), (32, 4, 50.0, 2)]
-    shares, pinned = divide_options({"concurrency": 7, "per_host": 2, "per_host_rate": 10}, 4)
-    assert pinned
-    assert [s["concurrency"] for s in shares] == [2, 2, 2, 1]  # adds up to the whole
-    assert all(s["per_host"] == 2 and s["per_host_rate"] == 10 for s in shares)
+    limits = Limits(concurrency=7, per_host=2, per_host_rate=10)
+    assert not limits.splits_hosts(4)
+    shares = [Settings(limits=limits).share(i, 4, hosts_whole=True).limits for i in range(4)]
+    assert [s.concurrency for s in shares] == [2, 2, 2, 1]  # adds up to the whole
+    assert all(s.per_host == 2 and s.per_host_rate == 10 for s in shares)
 
 
 def test_global_concurrency_holds_across_processes(fresh_target: TargetServer) -> None:

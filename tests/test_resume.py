@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from multifetch.sinks._read import read_records
+from multifetch.outputs._records import read_records
 from multifetch.testing import TargetServer, item_body
 
 from helpers import jsonl, mf

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from multifetch import HostHealth, Limits, Request, RetryPolicy
-from multifetch._job import Job
-from multifetch._scheduler import Scheduler
+from multifetch.engine._job import Job
+from multifetch.engine._scheduler import Scheduler
 from multifetch.testing import Answer, FakeClock, FakeTransport, Start
 
 A, B, C = "http://a.test", "http://b.test", "http://c.test"

@@ -11,10 +11,10 @@ import trustme
 
 import multifetch
 from multifetch import Client
-from multifetch._guard import denied_reason
-from multifetch._redact import Redactor
 from multifetch.cli._terminal import safe_text
+from multifetch.outputs._redact import Redactor
 from multifetch.testing import TargetServer
+from multifetch.transports._guard import denied_reason
 
 from helpers import jsonl, mf
 

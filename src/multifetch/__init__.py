@@ -16,9 +16,10 @@ TYPE_CHECKING = False
 # first) is able to answer Ctrl-C before it starts importing what it needs.
 _EXPORTS = {
     "Client": "_client",
-    "Run": "_client",
+    "Run": "runners._run",
     "fetch": "_client",
     "ERROR_KINDS": "_errors",
+    "ErrorKind": "_errors",
     "Blocked": "_errors",
     "BodyTooLarge": "_errors",
     "Cancelled": "_errors",
@@ -31,28 +32,28 @@ _EXPORTS = {
     "TimeoutError_": "_errors",
     "TLSError": "_errors",
     "UsageError": "_errors",
-    "Headers": "_headers",
-    "HostHealth": "_hosts",
-    "Limits": "_policy",
-    "RetryPolicy": "_policy",
-    "Timeouts": "_policy",
-    "TokenBucket": "_ratelimit",
-    "parse_rate": "_ratelimit",
-    "ErrorInfo": "_result",
-    "Result": "_result",
-    "Timings": "_result",
-    "InvalidSpec": "_spec",
-    "Request": "_spec",
-    "make_request": "_spec",
-    "HostSnapshot": "_stats",
-    "Statistics": "_stats",
+    "Headers": "engine._headers",
+    "HostHealth": "engine._hosts",
+    "Limits": "engine._policy",
+    "RetryPolicy": "engine._policy",
+    "Timeouts": "engine._policy",
+    "TokenBucket": "engine._ratelimit",
+    "parse_rate": "engine._ratelimit",
+    "ErrorInfo": "engine._result",
+    "Result": "engine._result",
+    "Timings": "engine._result",
+    "InvalidSpec": "inputs._spec",
+    "Request": "inputs._spec",
+    "make_request": "inputs._spec",
+    "HostSnapshot": "engine._stats",
+    "Statistics": "engine._stats",
     "AsyncClient": "_async",
     "requests_map": "_compat",
 }
 
 if TYPE_CHECKING:
     from ._async import AsyncClient
-    from ._client import Client, Run, fetch
+    from ._client import Client, fetch
     from ._compat import requests_map
     from ._errors import (
         ERROR_KINDS,
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
         BodyTooLarge,
         Cancelled,
         ConnectError,
+        ErrorKind,
         HTTPStatusError,
         InvalidInput,
         MultifetchError,
@@ -69,13 +71,14 @@ if TYPE_CHECKING:
         TLSError,
         UsageError,
     )
-    from ._headers import Headers
-    from ._hosts import HostHealth
-    from ._policy import Limits, RetryPolicy, Timeouts
-    from ._ratelimit import TokenBucket, parse_rate
-    from ._result import ErrorInfo, Result, Timings
-    from ._spec import InvalidSpec, Request, make_request
-    from ._stats import HostSnapshot, Statistics
+    from .engine._headers import Headers
+    from .engine._hosts import HostHealth
+    from .engine._policy import Limits, RetryPolicy, Timeouts
+    from .engine._ratelimit import TokenBucket, parse_rate
+    from .engine._result import ErrorInfo, Result, Timings
+    from .engine._stats import HostSnapshot, Statistics
+    from .inputs._spec import InvalidSpec, Request, make_request
+    from .runners._run import Run
 
 del TYPE_CHECKING
 
@@ -104,6 +107,7 @@ __all__ = [
     "ConnectError",
     "ERROR_KINDS",
     "ErrorInfo",
+    "ErrorKind",
     "HTTPStatusError",
     "Headers",
     "HostHealth",

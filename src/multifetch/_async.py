@@ -19,8 +19,9 @@ import threading
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from ._client import Client, SpecLike
-from ._result import Result
+from ._client import Client
+from ._coerce import SpecLike
+from .engine._result import Result
 
 _DONE = object()
 
@@ -34,8 +35,8 @@ class AsyncClient:
     """Takes ``Client``'s options. Use it with ``async with``."""
 
     def __init__(self, **options: Any) -> None:
-        self._options = options
-        Client(**options).close()  # check the options now, where the caller can see the error
+        # settings checked now, where the caller can see the error; each stream has a client of its own
+        self._model = Client(**options)
         self._idle: list[Client] = []
         self._closed = False
 
@@ -50,13 +51,14 @@ class AsyncClient:
         idle, self._idle = self._idle, []
         for client in idle:
             client.close()
+        self._model.close()
 
     async def stream(self, specs: Iterable[SpecLike], *, buffer: int = 256) -> AsyncIterator[Result]:
         """Results as they complete. ``specs`` is a plain iterable, read lazily by the engine."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue(maxsize=buffer)
         stop = threading.Event()
-        client = Client(**self._options)
+        client = self._model.twin()
         run = client.start(specs)
 
         def hand_over(item: object) -> bool:
@@ -100,7 +102,7 @@ class AsyncClient:
 
     async def request(self, method: str, url: str, **kwargs: Any) -> Result:
         """One request, run off the loop; raises like ``Client.request``."""
-        client = self._idle.pop() if self._idle else Client(**self._options)
+        client = self._idle.pop() if self._idle else self._model.twin()
         try:
             return await asyncio.to_thread(client.request, method, url, **kwargs)
         finally:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ._client import Client, Run
-from ._errors import InvalidInput
-from ._spec import InvalidSpec, Request, make_request
+from ._client import Client
+from ._errors import ErrorKind, InvalidInput
+from .inputs._spec import InvalidSpec, Request, make_request
+from .runners._local import LocalRun
 
 
 def _spec(item: Any, position: int) -> Request | InvalidSpec:
@@ -53,11 +54,11 @@ def requests_map(
         expected = 0
         specs = (_spec(item, i) for i, item in enumerate(requests_or_prepared))
         run = client.start(specs)
-        assert isinstance(run, Run)  # the requests transport always runs here
+        assert isinstance(run, LocalRun)  # the requests transport always runs here
         for job in run.jobs():
             native = job.native
             if native is None:  # invalid input or cancelled: never reached requests
-                if job.error_kind == "invalid_input":
+                if job.error_kind == ErrorKind.INVALID_INPUT:
                     native = requests.exceptions.InvalidURL(job.error_message)
                 else:
                     native = requests.exceptions.RequestException(job.error_message)

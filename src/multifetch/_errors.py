@@ -5,6 +5,7 @@ single-request API (``Client.get``) and for misuse::
 
     MultifetchError
     ├── UsageError (also ValueError)      bad options or arguments given by the caller
+    │   ├── SettingError                  a setting refused; ``.names`` names the settings
     │   └── InvalidInput                  a request spec that cannot be sent (bad URL, bad JSON)
     ├── RequestError                      a request that failed; ``.kind`` names why
     │   ├── ConnectError                  kind: dns, connect, host_unavailable, proxy
@@ -21,26 +22,39 @@ Every exception pickles (the Dask runner ships them between processes).
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Final
 
-#: Every value ``Result.error.kind`` can take.
-ERROR_KINDS: Final = (
-    "invalid_input",
-    "dns",
-    "connect",
-    "timeout",
-    "tls",
-    "protocol",
-    "reset",
-    "too_many_redirects",
-    "body_too_large",
-    "blocked",
-    "host_unavailable",
-    "proxy",
-    "write",
-    "cancelled",
-    "other",
-)
+
+class ErrorKind(StrEnum):
+    """Why a request failed: every value ``Result.error.kind`` can take.
+
+    A ``str`` enum: each kind is its own string, in records and wherever it is compared.
+    """
+
+    INVALID_INPUT = "invalid_input"
+    DNS = "dns"
+    CONNECT = "connect"
+    TIMEOUT = "timeout"
+    TLS = "tls"
+    PROTOCOL = "protocol"
+    RESET = "reset"
+    TOO_MANY_REDIRECTS = "too_many_redirects"
+    BODY_TOO_LARGE = "body_too_large"
+    BLOCKED = "blocked"
+    HOST_UNAVAILABLE = "host_unavailable"
+    PROXY = "proxy"
+    WRITE = "write"
+    CANCELLED = "cancelled"
+    OTHER = "other"
+
+
+#: Every value ``Result.error.kind`` can take, as plain strings.
+ERROR_KINDS: Final = tuple(kind.value for kind in ErrorKind)
+
+#: The messages of ``cancelled`` records, when the run's time is up (``max_time``).
+CANCELLED_IN_FLIGHT: Final = "the run's --max-time passed before this request finished"
+CANCELLED_UNSTARTED: Final = "the run's --max-time passed before this request started"
 
 
 class MultifetchError(Exception):
@@ -51,6 +65,22 @@ class UsageError(MultifetchError, ValueError):
     """The caller passed options or arguments that cannot work."""
 
 
+class SettingError(UsageError):
+    """A setting refused: ``names`` are the settings' own names, ``problem`` what is wrong.
+
+    The message names the settings as the Python API spells them; the command line says its
+    flags instead.
+    """
+
+    def __init__(self, names: tuple[str, ...], problem: str) -> None:
+        super().__init__(f"{', '.join(names)}: {problem}")
+        self.names = names
+        self.problem = problem
+
+    def __reduce__(self) -> tuple[type[SettingError], tuple[tuple[str, ...], str]]:
+        return SettingError, (self.names, self.problem)
+
+
 class InvalidInput(UsageError):
     """A request spec that cannot be sent."""
 
@@ -58,7 +88,7 @@ class InvalidInput(UsageError):
 class RequestError(MultifetchError):
     """A request failed before a complete HTTP answer arrived."""
 
-    kind = "other"
+    kind: str = ErrorKind.OTHER
 
     def __init__(self, message: str, *, url: str | None = None) -> None:
         super().__init__(message)
@@ -77,31 +107,31 @@ def _rebuild(cls: type[RequestError], message: str, url: str | None) -> RequestE
 
 
 class ConnectError(RequestError):
-    kind = "connect"
+    kind = ErrorKind.CONNECT
 
 
 class TimeoutError_(RequestError):
-    kind = "timeout"
+    kind = ErrorKind.TIMEOUT
 
 
 class TLSError(RequestError):
-    kind = "tls"
+    kind = ErrorKind.TLS
 
 
 class ProtocolError(RequestError):
-    kind = "protocol"
+    kind = ErrorKind.PROTOCOL
 
 
 class BodyTooLarge(RequestError):
-    kind = "body_too_large"
+    kind = ErrorKind.BODY_TOO_LARGE
 
 
 class Blocked(RequestError):
-    kind = "blocked"
+    kind = ErrorKind.BLOCKED
 
 
 class Cancelled(RequestError):
-    kind = "cancelled"
+    kind = ErrorKind.CANCELLED
 
 
 class HTTPStatusError(MultifetchError):
@@ -117,18 +147,18 @@ class HTTPStatusError(MultifetchError):
 
 
 _BY_KIND: Final[dict[str, type[RequestError]]] = {
-    "dns": ConnectError,
-    "connect": ConnectError,
-    "host_unavailable": ConnectError,
-    "proxy": ConnectError,
-    "timeout": TimeoutError_,
-    "tls": TLSError,
-    "protocol": ProtocolError,
-    "reset": ProtocolError,
-    "too_many_redirects": ProtocolError,
-    "body_too_large": BodyTooLarge,
-    "blocked": Blocked,
-    "cancelled": Cancelled,
+    ErrorKind.DNS: ConnectError,
+    ErrorKind.CONNECT: ConnectError,
+    ErrorKind.HOST_UNAVAILABLE: ConnectError,
+    ErrorKind.PROXY: ConnectError,
+    ErrorKind.TIMEOUT: TimeoutError_,
+    ErrorKind.TLS: TLSError,
+    ErrorKind.PROTOCOL: ProtocolError,
+    ErrorKind.RESET: ProtocolError,
+    ErrorKind.TOO_MANY_REDIRECTS: ProtocolError,
+    ErrorKind.BODY_TOO_LARGE: BodyTooLarge,
+    ErrorKind.BLOCKED: Blocked,
+    ErrorKind.CANCELLED: Cancelled,
 }
 
 

@@ -8,8 +8,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from .._client import RunHandle
-from .._inputs import count_lines
+from ..inputs._sources import count_lines
+from ..report._hosts import ms
+from ..runners._run import Run
 from ._terminal import safe_text
 
 _REFRESH = 4  # a second: enough to read, too rare to cost the engine anything
@@ -18,7 +19,7 @@ _REFRESH = 4  # a second: enough to read, too rare to cost the engine anything
 class Progress:
     """A rich Live display fed from ``run.statistics()`` snapshots by its own refresh thread."""
 
-    def __init__(self, run: RunHandle, inputs: Sequence[str]) -> None:
+    def __init__(self, run: Run, inputs: Sequence[str]) -> None:
         from rich.console import Console
         from rich.live import Live
 
@@ -79,7 +80,7 @@ class Progress:
         self._live.stop()
 
 
-def make_progress(run: RunHandle, inputs: Sequence[str], quiet: bool, forced: bool | None) -> Progress | None:
+def make_progress(run: Run, inputs: Sequence[str], quiet: bool, forced: bool | None) -> Progress | None:
     show = forced if forced is not None else sys.stderr.isatty()
     if quiet or not show:
         return None
@@ -103,10 +104,6 @@ def _duration(seconds: float) -> str:
     return f"{seconds}s"
 
 
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value * 1000:,.1f} ms"
-
-
 def print_summary(figures: dict[str, Any], console: Any = None) -> None:
     """The end-of-run summary, on stderr unless another rich ``console`` is given."""
     from rich.console import Console
@@ -120,8 +117,8 @@ def print_summary(figures: dict[str, Any], console: Any = None) -> None:
     head.add_row("[bold]time[/]", f"{figures['wall_seconds']:,.2f} s",
                  "[bold]throughput[/]", f"{figures['throughput'] or 0:,.0f} req/s",
                  "[bold]bytes[/]", _bytes(figures["bytes"]))
-    head.add_row("[bold]latency[/]", f"p50 {_ms(lat['p50'])}", f"p90 {_ms(lat['p90'])}",
-                 f"p99 {_ms(lat['p99'])}", f"max {_ms(lat['max'])}", f"retries {figures['retries']:,}")
+    head.add_row("[bold]latency[/]", f"p50 {ms(lat['p50'])}", f"p90 {ms(lat['p90'])}",
+                 f"p99 {ms(lat['p99'])}", f"max {ms(lat['max'])}", f"retries {figures['retries']:,}")
     console.print(head)
     if figures["statuses"]:
         console.print("[bold]status codes[/]  " + "  ".join(
@@ -140,7 +137,7 @@ def print_summary(figures: dict[str, Any], console: Any = None) -> None:
         hosts = figures[key]
         if len(figures["slowest_hosts"]) > 1 or (key == "most_failing_hosts" and hosts):
             console.print(f"[bold]{title}[/]  " + "  ".join(
-                f"{safe_text(h['host'])} (p50 {_ms(h['p50'])}, {h['errors']}/{h['requests']} failed)"
+                f"{safe_text(h['host'])} (p50 {ms(h['p50'])}, {h['errors']}/{h['requests']} failed)"
                 for h in hosts[:3]))
     if figures.get("insecure"):
         console.print("[yellow]TLS verification was OFF (--insecure)[/]")

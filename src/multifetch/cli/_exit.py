@@ -1,8 +1,11 @@
-"""Exit statuses of ``multifetch`` (documented in the README)."""
+"""Exit statuses of ``multifetch`` (documented in the README), and the exit of a command
+interrupted while it starts."""
 
 from __future__ import annotations
 
+import os
 from enum import IntEnum
+from types import FrameType
 
 
 class Exit(IntEnum):
@@ -23,3 +26,8 @@ class CLIError(Exception):
     def __init__(self, message: str, status: Exit) -> None:
         super().__init__(message)
         self.status = status
+
+
+def interrupted_while_starting(_signum: int, _frame: FrameType | None) -> None:
+    os.write(2, b"multifetch: error: interrupted while starting: nothing was done\n")
+    os._exit(Exit.SIGINT)  # in the middle of an import: nothing to clean up, nothing to flush

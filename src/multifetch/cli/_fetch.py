@@ -9,10 +9,10 @@ from typing import Any
 
 import click
 
-from .._bodies import check_folder
-from .._client import check_transport, check_user_agent
 from .._errors import UsageError
-from .._policy import RetryPolicy
+from ..engine._policy import Limits, RetryPolicy, Timeouts
+from ..outputs._bodies import check_folder
+from ..runners._settings import Settings, TransportOptions
 from ._exit import Exit
 from ._options import parse_header, parse_host_limit, parse_size
 from ._run import FetchJob, run_fetch
@@ -129,46 +129,18 @@ def fetch(inputs: tuple[str, ...], **options: Any) -> None:
         raise UsageError("--retry-failed goes with --resume")
     headers = tuple(parse_header(h) for h in options["headers"])
     # before anything is written:
-    if options["user_agent"]:
-        check_user_agent(options["user_agent"])
-    check_transport(options["engine"])
+    settings = _settings(options)
     _check_output(options["output"], options["fmt"])
     if options["summary_json"]:
         _check_summary_json(options["summary_json"])
     if options["save_bodies"]:
         check_folder(options["save_bodies"])
-    retry = RetryPolicy(
-        retries=options["retries"],
-        retry_non_idempotent=options["retry_post"],
-        retry_after_max=options["retry_after_max"],
-    )
     job = FetchJob(
         inputs=inputs,
         output=options["output"],
         fmt=options["fmt"],
-        client_options={
-            "concurrency": options["concurrency"],
-            "per_host": options["per_host"],
-            "host_limits": dict(parse_host_limit(h) for h in options["host_limits"]),
-            "rate": options["rate"],
-            "per_host_rate": options["per_host_rate"],
-            "burst": options["burst"],
-            "retries": retry,
-            "timeout": options["timeout"],
-            "connect_timeout": options["connect_timeout"],
-            "max_body_size": parse_size(options["max_body_size"]),
-            "max_time": options["max_time"],
-            "verify": not options["insecure"],
-            "cafile": options["cacert"],
-            "http_version": options["http_version"],
-            "user_agent": options["user_agent"],
-            "record_retries": options["record_retries"],
-            "bodies": options["save_bodies"] or "hash",
-            "transport": options["engine"],
-            "cluster": options["cluster"],
-            "processes": options["processes"],
-            **_transport_options(options),
-        },
+        settings=settings,
+        cluster=options["cluster"],
         method=options["method"].upper() if options["method"] else None,
         headers=headers,
         data=options["data"],
@@ -217,24 +189,53 @@ def _check_summary_json(path: str) -> None:
         raise UsageError(f"--summary-json {path}: no folder {folder}")
 
 
-def _transport_options(options: dict[str, Any]) -> dict[str, Any]:
-    """The curl-only transport options that were given."""
-    chosen: dict[str, Any] = {}
+def _settings(options: dict[str, Any]) -> Settings:
+    """The run's settings from the flags (a refused one is reported by its flag: ``_group``)."""
+    return Settings(
+        limits=Limits(
+            concurrency=options["concurrency"],
+            per_host=options["per_host"],
+            host_limits=dict(parse_host_limit(h) for h in options["host_limits"]),
+            rate=options["rate"],
+            per_host_rate=options["per_host_rate"],
+            burst=options["burst"],
+        ),
+        timeouts=Timeouts(connect=options["connect_timeout"], total=options["timeout"]),
+        retry=RetryPolicy(
+            retries=options["retries"],
+            retry_non_idempotent=options["retry_post"],
+            retry_after_max=options["retry_after_max"],
+        ),
+        transport=_transport_options(options),
+        bodies=options["save_bodies"] or "hash",
+        max_time=options["max_time"],
+        record_retries=options["record_retries"],
+        processes=options["processes"],
+    )
+
+
+def _transport_options(options: dict[str, Any]) -> TransportOptions:
+    if options["key"] and not options["cert"]:
+        raise UsageError("--key goes with --cert")
+    auth = None
     if options["user"] is not None:
         user, sep, password = options["user"].partition(":")
         if not sep:
             raise UsageError("--user takes USER:PASSWORD")
-        chosen["auth"] = (user, password, options["auth_type"])
-    if options["key"] and not options["cert"]:
-        raise UsageError("--key goes with --cert")
-    for name, value in (("proxy", options["proxy"]), ("cookies", options["cookies"]),
-                        ("client_cert", (options["cert"], options["key"]) if options["cert"] else None),
-                        ("resolve", list(options["resolve"]) or None), ("doh_url", options["doh_url"]),
-                        ("deny_private", options["deny_private"] or None),
-                        ("secret_headers", tuple(options["secret_headers"]) or None)):
-        if value is not None:
-            chosen[name] = value
-    if chosen and options["engine"] == "requests":
-        names = ", ".join("--" + n.replace("_", "-") for n in chosen)
-        raise UsageError(f"{names}: not available with --engine requests")
-    return chosen
+        auth = (user, password, options["auth_type"])
+    return TransportOptions(
+        engine=options["engine"],
+        max_body_size=parse_size(options["max_body_size"]),
+        verify=not options["insecure"],
+        cafile=options["cacert"],
+        http_version=options["http_version"],
+        user_agent=options["user_agent"],
+        resolve=tuple(options["resolve"]),
+        doh_url=options["doh_url"],
+        proxy=options["proxy"],
+        auth=auth,
+        cookies=options["cookies"],
+        client_cert=(options["cert"], options["key"]) if options["cert"] else None,
+        deny_private=options["deny_private"],
+        secret_headers=tuple(options["secret_headers"]),
+    )

@@ -8,10 +8,9 @@ from typing import Any
 
 import click
 
-from .._errors import UsageError
+from .._errors import SettingError, UsageError
 from .._version import __version__
-from ._exit import CLIError, Exit
-from .main import interrupted_while_starting
+from ._exit import CLIError, Exit, interrupted_while_starting
 
 
 class _Group(click.Group):
@@ -28,6 +27,8 @@ class _Group(click.Group):
             raise
         except CLIError as exc:
             _fail(ctx, str(exc), exc.status)
+        except SettingError as exc:  # named as the command line spells it
+            _fail(ctx, f"{', '.join(_flag(n) for n in exc.names)}: {exc.problem}", Exit.USAGE)
         except UsageError as exc:
             _fail(ctx, str(exc), _status_of(exc))
         except KeyboardInterrupt:
@@ -45,9 +46,17 @@ class _Group(click.Group):
             _fail(ctx, f"internal error: {type(exc).__name__}: {exc}{hint}", Exit.INTERNAL)
 
 
+#: The flags whose names are not their setting's.
+_FLAGS = {"auth": "--user", "client_cert": "--cert", "secret_headers": "--secret-header"}
+
+
+def _flag(setting: str) -> str:
+    return _FLAGS.get(setting, "--" + setting.replace("_", "-"))
+
+
 def _status_of(exc: UsageError) -> Exit:
-    from .._inputs import InputError
-    from .._resume import ResumeMismatch
+    from ..inputs._sources import InputError
+    from ..outputs._resume import ResumeMismatch
 
     if isinstance(exc, InputError):
         return Exit.INPUT

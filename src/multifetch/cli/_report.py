@@ -6,7 +6,7 @@ import os
 
 import click
 
-from .._inputs import InputError
+from ..inputs._sources import InputError
 
 
 @click.command()

@@ -9,22 +9,24 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from .._client import Client, Run, RunHandle
-from .._dedup import Dedup
+from .._client import Client
 from .._errors import UsageError
-from .._headers import Headers
-from .._inputs import InputError, RequestDefaults, check_sources, never_blocks, read_inputs
-from .._job import Job
-from .._redact import Redactor
-from .._resources import fit_concurrency
-from .._result import Result
-from .._resume import (
+from ..engine._headers import Headers
+from ..engine._job import Job
+from ..engine._result import Result
+from ..inputs._dedup import Dedup
+from ..inputs._sources import InputError, RequestDefaults, check_sources, never_blocks, read_inputs
+from ..inputs._spec import InvalidSpec, Request
+from ..outputs._file import is_stream
+from ..outputs._formats import format_for
+from ..outputs._redact import Redactor
+from ..outputs._resume import (
     JSONLResume,
     SQLiteResume,
     check_fingerprint,
@@ -32,16 +34,12 @@ from .._resume import (
     sidecar_path,
     write_fingerprint,
 )
-from .._spec import InvalidSpec, Request, origin_of
-from .._summary import SummaryBuilder
-from ..distributed import ClusterRun
-from ..sinks import OPTIONAL_FIELDS, RECORD_FIELDS, Sink, format_for, open_sink
-from ..sinks._file import is_stream
+from ..outputs._sinks import OPTIONAL_FIELDS, RECORD_FIELDS, Sink, open_sink
+from ..report._summary import SummaryBuilder
+from ..runners._run import Run
+from ..runners._settings import Settings
 from ._exit import CLIError, Exit
 from ._terminal import safe_text
-
-if TYPE_CHECKING:
-    from .._processes import ProcessRun
 
 
 @dataclass
@@ -49,7 +47,8 @@ class FetchJob:
     inputs: tuple[str, ...]
     output: str | None
     fmt: str | None
-    client_options: dict[str, Any]
+    settings: Settings
+    cluster: str | None = None
     method: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
     data: str | None = None
@@ -74,7 +73,7 @@ def _fields(job: FetchJob) -> tuple[str, ...]:
     extra = []
     if job.include_headers:
         extra.append("headers")
-    if job.client_options.get("record_retries"):
+    if job.settings.record_retries:
         extra.append("retries")
     if job.fields is None:
         return RECORD_FIELDS + tuple(extra)
@@ -95,7 +94,7 @@ def _echo(message: str) -> None:
 class _Signals:
     """First SIGINT/SIGTERM: stop admitting and let in-flight finish; second: abort them."""
 
-    def __init__(self, run: RunHandle, grace: float) -> None:
+    def __init__(self, run: Run, grace: float) -> None:
         self.run = run
         self.grace = grace
         self.received: int | None = None
@@ -134,10 +133,37 @@ def run_fetch(job: FetchJob) -> Exit:
     if to_file and is_stream(str(job.output)):
         _check_stream_output(job, fmt)
         to_file = False  # written as stdout is: no resume, nothing beside it
-    options = dict(job.client_options)
-    options["concurrency"], note = fit_concurrency(options["concurrency"])
-    if note:
-        _echo(note)
+    settings = job.settings
+    if job.cluster is None:
+        settings, note = settings.fitted()
+        if note:
+            _echo(note)
+    sink, resume = _open_output(job, fmt, fields, to_file)
+    client = Client.from_settings(settings, cluster=job.cluster)
+    defaults = RequestDefaults(method=job.method, headers=job.headers, data=job.data)
+    items: Iterator[Request | InvalidSpec] = read_inputs(job.inputs, defaults=defaults, template=job.template)
+    dedup = None
+    if job.dedup:
+        dedup = Dedup(folder=os.path.dirname(os.path.abspath(str(job.output))) if to_file else None)
+        items = dedup.filter(items)
+    folder = os.path.dirname(os.path.abspath(str(job.output))) if to_file else None
+    run = client.start(items, skip=None if resume is None else resume.skip, spill_folder=folder,
+                       read_ahead=not never_blocks(job.inputs))
+    announcement = run.announcement()
+    if announcement and not job.quiet:
+        _echo(announcement)
+    try:
+        return _drive(job, run, client, sink, resume, fields, dedup)
+    finally:
+        if dedup is not None:
+            dedup.close()
+
+
+def _open_output(
+    job: FetchJob, fmt: str, fields: tuple[str, ...], to_file: bool
+) -> tuple[Sink, JSONLResume | SQLiteResume | None]:
+    """The output's sink, and the resume of what it holds (with ``--resume``); its fingerprint
+    (the inputs and options that make its records) written beside it."""
     key_options = {"method": job.method, "headers": [list(h) for h in job.headers], "data": job.data,
                    "template": job.template, "fields": list(fields), "format": fmt}
     print_ = fingerprint(job.inputs, key_options)
@@ -176,23 +202,7 @@ def run_fetch(job: FetchJob) -> Exit:
         except OSError as exc:
             _close_quietly(sink)
             raise CLIError(f"cannot write {sidecar_path(job.output)}: {_reason(exc)}", Exit.OUTPUT) from None
-    client = Client(**options)
-    defaults = RequestDefaults(method=job.method, headers=job.headers, data=job.data)
-    items: Iterator[Request | InvalidSpec] = read_inputs(job.inputs, defaults=defaults, template=job.template)
-    dedup = None
-    if job.dedup:
-        dedup = Dedup(folder=os.path.dirname(os.path.abspath(str(job.output))) if to_file else None)
-        items = dedup.filter(items)
-    folder = os.path.dirname(os.path.abspath(str(job.output))) if to_file else None
-    run = client.start(items, skip=None if resume is None else resume.skip, spill_folder=folder,
-                       read_ahead=not never_blocks(job.inputs))
-    if isinstance(run, ClusterRun) and run.dashboard and not job.quiet:
-        _echo(f"running on {run.shards} Dask workers; dashboard: {run.dashboard}")
-    try:
-        return _drive(job, run, client, sink, resume, fields, dedup)
-    finally:
-        if dedup is not None:
-            dedup.close()
+    return sink, resume
 
 
 def _check_stream_output(job: FetchJob, fmt: str) -> None:
@@ -216,9 +226,19 @@ def _close_quietly(sink: Sink) -> None:
         pass  # the error being reported is the first one
 
 
+@dataclass
+class _Ending:
+    """How the run ends: its exit status, the error to report, and how many records were made
+    (``sink.durable`` of them are kept by the output)."""
+
+    status: Exit = Exit.OK
+    failure: str | None = None
+    fetched: int = 0
+
+
 def _drive(
     job: FetchJob,
-    run: Run | ClusterRun | ProcessRun,
+    run: Run,
     client: Client,
     sink: Sink,
     resume: JSONLResume | SQLiteResume | None,
@@ -232,96 +252,115 @@ def _drive(
     summary = SummaryBuilder()
     pending = SummaryBuilder()
     sink.when_durable(lambda: summary.absorb(pending))
-    add = pending.add
     started = time.monotonic()
-    status = Exit.OK
-    failure: str | None = None
-    want_headers = "headers" in fields
-    want_retries = "retries" in fields
-    progress = make_progress(run, job.inputs, job.quiet, job.progress)
-    redact = Redactor(job.secret_params).record
-    # Most records hold nothing to mask: they skip the redactor unless secret parameters or headers
-    # are asked for, or a URL has userinfo, or an error message may quote one.
-    redact_all = bool(job.secret_params) or want_headers
-    fetched = 0  # records made; sink.durable of them are kept by the output
+    ending = _Ending()
     output_name = job.output or "stdout"
+    progress = make_progress(run, job.inputs, job.quiet, job.progress)
     with _Signals(run, job.grace) as signals:
-        # A run in this process hands over its jobs: their records are made without a Result each.
-        outcomes: Generator[Job, None, None] | Generator[Result, None, None] = (
-            run.jobs() if isinstance(run, Run) else run.results())
+        outcomes = run.outcomes()
         try:
-            for outcome in outcomes:
-                record = outcome.to_record()
-                url = record["url"]
-                error = record["error"]
-                final_url = record["final_url"]
-                if want_headers:
-                    record["headers"] = _headers(outcome)
-                if want_retries:
-                    record["retries"] = outcome.retries or []
-                if redact_all or error is not None or "@" in url or (
-                        final_url is not None and "@" in final_url):
-                    redact(record)
-                # counted first: a write that makes the output durable moves this record too
-                if error is None:
-                    add(record, origin_of(url))
-                else:
-                    add(record, "" if error["kind"] == "invalid_input" else origin_of(url))
-                    if status == Exit.OK:
-                        status = Exit.SOME_FAILED
-                fetched += 1
-                try:
-                    sink.write(record)
-                except OSError as exc:
-                    failure = f"cannot write {output_name}: {_reason(exc)}"
-                    status = Exit.OUTPUT
-                    break
+            _write_records(job, outcomes, sink, fields, pending.add, ending)
         except InputError as exc:
-            failure, status = str(exc), Exit.INPUT
+            ending.failure, ending.status = str(exc), Exit.INPUT
         finally:
             outcomes.close()
             if progress is not None:
                 progress.stop()
-            try:
-                sink.close()
-            except OSError as exc:
-                failure = f"cannot write {output_name}: {_reason(exc)}"
-                status = Exit.OUTPUT
-            if resume is not None and status != Exit.OUTPUT:
-                try:
-                    resume.finish()
-                except OSError as exc:
-                    failure = f"cannot write {output_name}: {_reason(exc)}"
-                    status = Exit.OUTPUT
+            _close_output(sink, resume, output_name, ending)
             client.close()
     interrupted = signals.received
     if interrupted is not None:
-        status = Exit.SIGINT if interrupted == signal.SIGINT else Exit.SIGTERM
-    wall = time.monotonic() - started
-    not_written = fetched - sink.durable
-    extra = {"exit_status": int(status), "insecure": job.insecure,
+        ending.status = Exit.SIGINT if interrupted == signal.SIGINT else Exit.SIGTERM
+    not_written = ending.fetched - sink.durable
+    extra = {"exit_status": int(ending.status), "insecure": job.insecure,
              "interrupted": interrupted is not None, "unfinished_in_flight": run.unfinished,
              "duplicates_dropped": 0 if dedup is None else dedup.dropped, "not_written": not_written}
-    figures = summary.summary(wall, extra)
+    figures = summary.summary(time.monotonic() - started, extra)
     if job.summary_json:
-        import json
-
-        try:
-            with open(job.summary_json, "w", encoding="utf-8") as f:
-                json.dump(figures, f, indent=2)
-        except OSError as exc:
-            failure = failure or f"cannot write {job.summary_json}: {_reason(exc)}"
-            if status in (Exit.OK, Exit.SOME_FAILED):
-                status = Exit.OUTPUT
+        _write_summary_json(job.summary_json, figures, ending)
     if not job.quiet:
         print_summary(figures)
-    if failure:
-        _echo(f"error: {failure}")
+    if ending.failure:
+        _echo(f"error: {ending.failure}")
     if not_written:
         _echo(f"{not_written} records were fetched but could not be written to {output_name}")
-    if interrupted is not None or status in (Exit.OUTPUT, Exit.INPUT):
+    if interrupted is not None or ending.status in (Exit.OUTPUT, Exit.INPUT):
         _say_how_to_resume(job, sink.durable)
-    return status
+    return ending.status
+
+
+def _write_records(
+    job: FetchJob,
+    outcomes: Iterator[Job | Result],
+    sink: Sink,
+    fields: tuple[str, ...],
+    add: Callable[[dict[str, Any]], None],
+    ending: _Ending,
+) -> None:
+    """A record for each outcome: counted by ``add``, then written; the first write error ends it."""
+    want_headers = "headers" in fields
+    want_retries = "retries" in fields
+    redact = Redactor(job.secret_params).record
+    # Most records hold nothing to mask: they skip the redactor unless secret parameters or headers
+    # are asked for, or a URL has userinfo, or an error message may quote one.
+    redact_all = bool(job.secret_params) or want_headers
+    status = ending.status
+    fetched = 0
+    try:
+        for outcome in outcomes:
+            record = outcome.to_record()
+            url = record["url"]
+            error = record["error"]
+            final_url = record["final_url"]
+            if want_headers:
+                record["headers"] = _headers(outcome)
+            if want_retries:
+                record["retries"] = outcome.retries or []
+            if redact_all or error is not None or "@" in url or (
+                    final_url is not None and "@" in final_url):
+                redact(record)
+            # counted first: a write that makes the output durable moves this record too
+            add(record)
+            if error is not None and status == Exit.OK:
+                status = Exit.SOME_FAILED
+            fetched += 1
+            try:
+                sink.write(record)
+            except OSError as exc:
+                ending.failure = f"cannot write {job.output or 'stdout'}: {_reason(exc)}"
+                status = Exit.OUTPUT
+                break
+    finally:
+        ending.status = status
+        ending.fetched = fetched
+
+
+def _close_output(sink: Sink, resume: JSONLResume | SQLiteResume | None, output_name: str,
+                  ending: _Ending) -> None:
+    """Close the output (and finish the resume) after the last record; a failure ends the run."""
+    try:
+        sink.close()
+    except OSError as exc:
+        ending.failure = f"cannot write {output_name}: {_reason(exc)}"
+        ending.status = Exit.OUTPUT
+    if resume is not None and ending.status != Exit.OUTPUT:
+        try:
+            resume.finish()
+        except OSError as exc:
+            ending.failure = f"cannot write {output_name}: {_reason(exc)}"
+            ending.status = Exit.OUTPUT
+
+
+def _write_summary_json(path: str, figures: dict[str, Any], ending: _Ending) -> None:
+    import json
+
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(figures, f, indent=2)
+    except OSError as exc:
+        ending.failure = ending.failure or f"cannot write {path}: {_reason(exc)}"
+        if ending.status in (Exit.OK, Exit.SOME_FAILED):
+            ending.status = Exit.OUTPUT
 
 
 def _headers(outcome: Job | Result) -> dict[str, str] | None:

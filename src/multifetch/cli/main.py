@@ -8,16 +8,9 @@ boundary (``_group``) puts Python's own handler back once it can catch ``Keyboar
 
 from __future__ import annotations
 
-import os
 import signal
-from types import FrameType
 
-from ._exit import Exit  # an enum: cheap, as this module must be
-
-
-def interrupted_while_starting(_signum: int, _frame: FrameType | None) -> None:
-    os.write(2, b"multifetch: error: interrupted while starting: nothing was done\n")
-    os._exit(Exit.SIGINT)  # in the middle of an import: nothing to clean up, nothing to flush
+from ._exit import interrupted_while_starting  # cheap, as this module must be
 
 
 def main() -> None:

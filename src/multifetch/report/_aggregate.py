@@ -6,9 +6,12 @@ import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from .._sketch import LatencySketch
-from ..sinks._read import read_records
+from .._errors import ErrorKind
+from ..outputs._records import read_records
+from ._hosts import HostTable, host_of
+from ._sketch import LatencySketch
 
 # Latency histogram buckets: log-spaced from 0.1 ms to 100 s.
 LATENCY_EDGES = [10 ** (e / 4) / 10_000 for e in range(0, 25)]
@@ -31,7 +34,7 @@ class Aggregate:
     throughput: list[int] = field(default_factory=list)
     status_series: dict[str, list[int]] = field(default_factory=dict)
     error_series: dict[str, list[int]] = field(default_factory=dict)
-    hosts: list[dict[str, object]] = field(default_factory=list)
+    hosts: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _epoch(text: object) -> float | None:
@@ -41,13 +44,6 @@ def _epoch(text: object) -> float | None:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
-
-
-def _host(url: object) -> str:
-    if not isinstance(url, str) or "://" not in url:
-        return "(invalid input)"
-    rest = url.split("://", 1)[1]
-    return rest.split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1].lower()
 
 
 def aggregate(path: str) -> Aggregate:
@@ -65,7 +61,7 @@ def aggregate(path: str) -> Aggregate:
     status_series: dict[str, list[int]] = defaultdict(lambda: [0] * n_buckets)
     error_series: dict[str, list[int]] = defaultdict(lambda: [0] * n_buckets)
     latencies = LatencySketch()
-    per_host: dict[str, list[object]] = {}
+    per_host = HostTable()
     for record in read_records(path):
         agg.records += 1
         started = _epoch(record.get("started_at"))
@@ -73,17 +69,14 @@ def aggregate(path: str) -> Aggregate:
         if started is not None and agg.first is not None:
             bucket = min(int((started - agg.first) / agg.bucket_seconds), n_buckets - 1)
             agg.throughput[bucket] += 1
-        host = _host(record.get("final_url") or record.get("url"))
-        entry = per_host.get(host)
-        if entry is None:
-            entry = per_host[host] = [0, 0, LatencySketch()]
-        entry[0] += 1  # type: ignore[operator]
+        entry = per_host.row(host_of(record))
+        entry[0] += 1
         error = record.get("error")
         if error:
-            kind = str(error.get("kind", "other")) if isinstance(error, dict) else "other"
+            kind = str(error.get("kind", ErrorKind.OTHER)) if isinstance(error, dict) else ErrorKind.OTHER
             agg.errors += 1
             agg.error_kinds[kind] += 1
-            entry[1] += 1  # type: ignore[operator]
+            entry[1] += 1
             if bucket is not None:
                 error_series[kind][bucket] += 1
             continue
@@ -94,18 +87,13 @@ def aggregate(path: str) -> Aggregate:
             status_series[f"{status[0]}xx"][bucket] += 1
         elapsed = float(record.get("elapsed") or 0.0)
         latencies.add(elapsed)
-        entry[2].add(elapsed)  # type: ignore[attr-defined]
+        entry[2].add(elapsed)
         agg.latency_hist[_latency_bucket(elapsed)] += 1
     agg.latency = {q: latencies.quantile(v) for q, v in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))}
     agg.latency["max"] = latencies.max
     agg.status_series = dict(sorted(status_series.items()))
     agg.error_series = dict(sorted(error_series.items()))
-    for host, (count, errors, lat) in sorted(per_host.items(), key=lambda kv: -kv[1][0]):  # type: ignore[operator]
-        agg.hosts.append({
-            "host": host, "requests": count, "errors": errors,
-            "error_rate": errors / count if count else 0.0,  # type: ignore[operator]
-            "p50": lat.quantile(0.5), "p99": lat.quantile(0.99),  # type: ignore[attr-defined]
-        })
+    agg.hosts = sorted(per_host.figures(), key=lambda h: -h["requests"])  # the busiest first
     return agg
 
 

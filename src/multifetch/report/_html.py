@@ -6,6 +6,7 @@ from html import escape
 
 from .._version import __version__
 from ._aggregate import LATENCY_EDGES, Aggregate
+from ._hosts import ms
 
 _W, _H, _PAD = 760, 220, 36
 _COLORS = ["#2f6fdf", "#e0892b", "#3a9a4a", "#c6423b", "#8754c9", "#7a6a55", "#d25ba6", "#6b7a8f"]
@@ -13,7 +14,7 @@ _STATUS_COLORS = {"2xx": "#3a9a4a", "3xx": "#2f6fdf", "4xx": "#e0892b", "5xx": "
 
 
 def _ms(seconds: float | None) -> str:
-    return "–" if seconds is None else f"{seconds * 1000:,.1f} ms"
+    return ms(seconds, missing="–")
 
 
 def _bars(values: list[int], labels: list[str], title: str, color: str = "#2f6fdf") -> str:
@@ -88,7 +89,7 @@ def render(agg: Aggregate, title: str) -> str:
     ]
     rows = "".join(
         f"<tr><td>{escape(str(h['host']))}</td><td>{h['requests']:,}</td><td>{h['errors']:,}</td>"
-        f"<td>{float(h['error_rate']) * 100:.1f} %</td><td>{_ms(h['p50'])}</td><td>{_ms(h['p99'])}</td></tr>"  # type: ignore[arg-type]
+        f"<td>{float(h['error_rate']) * 100:.1f} %</td><td>{_ms(h['p50'])}</td><td>{_ms(h['p99'])}</td></tr>"
         for h in agg.hosts[:200]
     )
     statuses = ", ".join(f"{escape(k)}: {v:,}" for k, v in sorted(agg.statuses.items())) or "–"

@@ -24,11 +24,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .._job import Job
-from .._spec import Request
+from ..engine._job import Job
+from ..inputs._spec import Request
 
 if TYPE_CHECKING:
-    from .._scheduler import Transport
+    from ..engine._scheduler import Transport
 
 #: Fake seconds since the epoch at fake time 0, for answers that carry an HTTP date.
 EPOCH = 1_700_000_000.0

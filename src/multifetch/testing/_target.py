@@ -182,6 +182,19 @@ class TargetServer(BackgroundServer):
         segs = [s for s in path.split("/") if s]
         route = segs[0] if segs else ""
         arg = segs[1] if len(segs) > 1 else ""
+        if route == "large":
+            await self._stream(writer, int(arg or 0), headers, query)
+            return True
+        status, payload, extra = await self._answer(route, arg, query, method, target, headers, body)
+        self._write(writer, status, payload if method != "HEAD" else b"", extra, len(payload))
+        await writer.drain()
+        return True
+
+    async def _answer(
+        self, route: str, arg: str, query: dict[str, str], method: str, target: str,
+        headers: dict[str, str], body: bytes,
+    ) -> tuple[int, bytes, list[tuple[str, str]]]:
+        """The status, body and extra headers of the answer on ``route`` (``/route/arg?query``)."""
         extra: list[tuple[str, str]] = []
         status = 200
         payload: bytes
@@ -226,7 +239,19 @@ class TargetServer(BackgroundServer):
                 payload = b"not yet\n"
             else:
                 payload = b"ok\n"
-        elif route in ("headers", "echo"):
+        else:
+            return self._answer_more(route, query, method, target, headers, body)
+        return status, payload, extra
+
+    def _answer_more(
+        self, route: str, query: dict[str, str], method: str, target: str, headers: dict[str, str],
+        body: bytes,
+    ) -> tuple[int, bytes, list[tuple[str, str]]]:
+        """The routes of headers, cookies and credentials (and the unknown ones)."""
+        extra: list[tuple[str, str]] = []
+        status = 200
+        payload: bytes
+        if route in ("headers", "echo"):
             info: dict[str, Any] = {"headers": headers}
             if route == "echo":
                 info.update(method=method, path=target, body=body.decode("latin-1"))
@@ -236,9 +261,6 @@ class TargetServer(BackgroundServer):
             asked = body or b"\0" * 12
             payload = asked[:2] + b"\x81\x83" + b"\x00\x01\x00\x00\x00\x00\x00\x00" + asked[12:]
             extra.append(("Content-Type", "application/dns-message"))
-        elif route == "large":
-            await self._stream(writer, int(arg or 0), headers, query)
-            return True
         elif route == "download":  # a hostile Content-Disposition: a path out of any folder
             payload = b"downloaded\n"
             extra.append(("Content-Disposition", f'attachment; filename="{query.get("name", "../../evil")}"'))
@@ -266,9 +288,7 @@ class TargetServer(BackgroundServer):
             payload = b"multifetch target server\n"
         else:
             status, payload = 404, b"no such route\n"
-        self._write(writer, status, payload if method != "HEAD" else b"", extra, len(payload))
-        await writer.drain()
-        return True
+        return status, payload, extra
 
     def _write(
         self, writer: asyncio.StreamWriter, status: int, payload: bytes, extra: list[tuple[str, str]],

@@ -7,7 +7,7 @@ from typing import Any
 import certifi
 import pycurl
 
-from .._policy import Timeouts
+from ..engine._policy import Timeouts
 
 _HTTP_ONLY = pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS
 

@@ -21,15 +21,15 @@ from typing import Any, NamedTuple
 
 import pycurl
 
-from .._bodies import BodyStore, BodyWriter, FileBody
-from .._guard import denied_reason
-from .._job import Job
-from .._policy import Timeouts
-from .._result import Timings
-from .._spec import Headers, Request, origin_of
 from .._version import __version__
+from ..engine._job import Job
+from ..engine._policy import Timeouts
+from ..engine._result import Timings
+from ..inputs._spec import Headers, Request, origin_of
+from ..outputs._bodies import BodyStore, BodyWriter, FileBody
 from ._curl_errors import error_kind, timeout_phase
 from ._curl_options import base_options
+from ._guard import denied_reason
 from ._resolver import MAX_NAMES, Resolver
 
 USER_AGENT = f"multifetch/{__version__}"

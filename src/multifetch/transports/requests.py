@@ -22,10 +22,11 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
-from .._bodies import BodyStore
-from .._job import Job
-from .._policy import Timeouts
-from .._result import Timings
+from .._errors import ErrorKind
+from ..engine._job import Job
+from ..engine._policy import Timeouts
+from ..engine._result import Timings
+from ..outputs._bodies import BodyStore
 from .curl import USER_AGENT
 
 
@@ -40,31 +41,31 @@ class _TotalTimeout(Exception):
 def error_kind(exc: BaseException) -> str:
     """requests/urllib3 exceptions → multifetch error kinds: the only place this is decided."""
     if isinstance(exc, _TooLarge):
-        return "body_too_large"
+        return ErrorKind.BODY_TOO_LARGE
     if isinstance(exc, _TotalTimeout | requests.Timeout):
-        return "timeout"
+        return ErrorKind.TIMEOUT
     if isinstance(exc, requests.exceptions.SSLError):
-        return "tls"
+        return ErrorKind.TLS
     if isinstance(exc, requests.TooManyRedirects):
-        return "too_many_redirects"
+        return ErrorKind.TOO_MANY_REDIRECTS
     if isinstance(exc, requests.exceptions.InvalidSchema):
-        return "blocked"
+        return ErrorKind.BLOCKED
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
-        return "invalid_input"
+        return ErrorKind.INVALID_INPUT
     if isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError):
-        return "protocol"
+        return ErrorKind.PROTOCOL
     if isinstance(exc, requests.ConnectionError):
         text = repr(exc)
         if "NameResolution" in text or "Name or service not known" in text or "getaddrinfo" in text:
-            return "dns"
+            return ErrorKind.DNS
         if "RemoteDisconnected" in text or "Connection aborted" in text or "reset" in text.lower():
-            return "reset"
+            return ErrorKind.RESET
         if "BadStatusLine" in text or "InvalidChunkLength" in text or "IncompleteRead" in text:
-            return "protocol"
-        return "connect"
+            return ErrorKind.PROTOCOL
+        return ErrorKind.CONNECT
     if isinstance(exc, OSError):
-        return "write"
-    return "other"
+        return ErrorKind.WRITE
+    return ErrorKind.OTHER
 
 
 def clone_session(session: requests.Session, pool_size: int, max_redirects: int) -> requests.Session:

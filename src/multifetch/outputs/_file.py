@@ -152,3 +152,24 @@ def _has_fileno() -> bool:
     except (AttributeError, OSError, ValueError):
         return False
     return True
+
+
+class FileSink:
+    """What every sink over a ``DurableFile`` shares: the file says what is durable."""
+
+    def __init__(self, path: str | None, *, append: bool, sync_interval: float) -> None:
+        self._file = DurableFile(path, append=append, sync_interval=sync_interval)
+        self.path = self._file.path
+
+    @property
+    def durable(self) -> int:
+        return self._file.durable
+
+    def when_durable(self, callback: Callable[[], None]) -> None:
+        self._file.on_durable = callback
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()

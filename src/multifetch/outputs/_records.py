@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from . import format_for
+from ._formats import format_for
 
 JSON_COLUMNS = frozenset({"error", "meta", "headers", "retries", "timings"})
 _INT_COLUMNS = frozenset({"status", "attempts", "size"})

@@ -23,10 +23,18 @@ from pathlib import Path
 from typing import IO, Any, cast
 from urllib.parse import quote
 
-from ._errors import InvalidInput, UsageError
+from .._errors import InvalidInput, UsageError
 from ._idset import IdSet
 from ._lines import LineTooLong, TextLines, TooLong, byte_lines
-from ._spec import InvalidSpec, Request, ascii_url, check_url, make_request, request_from_json
+from ._spec import (
+    InvalidSpec,
+    Request,
+    check_url,
+    make_request,
+    request_from_json,
+    sendable_url,
+    with_default_headers,
+)
 
 _BOM = b"\xef\xbb\xbf"
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -197,15 +205,10 @@ def _line_items(
 
 def _from_line(url: str, item_id: str, where: str, defaults: RequestDefaults) -> Request | InvalidSpec:
     if defaults.method is None and not defaults.headers and defaults.data is None:
-        if not url.isascii():
-            try:
-                url = ascii_url(url)
-            except InvalidInput as exc:
-                return InvalidSpec(item_id, url[:2000], f"{where}: {exc}")
-        problem = check_url(url)  # the common case, kept cheap: a bare URL line
-        if problem:
-            return InvalidSpec(item_id, url[:2000], f"{where}: {problem}")
-        return Request(url=url, id=item_id)
+        try:
+            return Request(url=sendable_url(url), id=item_id)
+        except InvalidInput as exc:
+            return InvalidSpec(item_id, url[:2000], f"{where}: {exc}")
     try:
         return make_request(
             url,
@@ -239,10 +242,7 @@ def _from_json(line: str, item_id: str, where: str, defaults: RequestDefaults) -
     if request.id is None:
         request = replace(request, id=item_id)
     if defaults.headers:
-        own = {k.lower() for k, _ in request.headers}
-        extra = tuple((k, v) for k, v in defaults.headers if k.lower() not in own)
-        if extra:
-            request = replace(request, headers=extra + request.headers)
+        request = with_default_headers(request, defaults.headers)
     return request
 
 

@@ -1,9 +1,8 @@
-"""Where records go: JSONL (default), CSV, SQLite. Chosen by the output's extension or ``--format``."""
+"""Sinks: where records go — JSONL (default), CSV, SQLite — chosen by ``_formats.format_for``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Protocol
 
 from .._errors import UsageError
@@ -24,7 +23,6 @@ RECORD_FIELDS = (
     "meta",
 )
 OPTIONAL_FIELDS = ("headers", "retries", "timings")
-FORMATS = ("jsonl", "csv", "sqlite")
 
 
 class Sink(Protocol):
@@ -43,22 +41,6 @@ class Sink(Protocol):
     def write(self, record: dict[str, Any]) -> None: ...
     def flush(self) -> None: ...
     def close(self) -> None: ...
-
-
-def format_for(path: str | None, explicit: str | None = None) -> str:
-    if explicit:
-        if explicit not in FORMATS:
-            raise UsageError(f"unknown format {explicit!r}: use one of {', '.join(FORMATS)}")
-        return explicit
-    if path is None or path == "-":
-        return "jsonl"
-    suffixes = Path(path).suffixes
-    ext = suffixes[-1].lower() if suffixes else ""
-    if ext == ".csv":
-        return "csv"
-    if ext in (".db", ".sqlite", ".sqlite3"):
-        return "sqlite"
-    return "jsonl"
 
 
 def open_sink(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from ._hosts import HostTable, host_of
 from ._sketch import LatencySketch
 
 
@@ -20,14 +21,12 @@ class SummaryBuilder:
         self.error_examples: dict[str, dict[str, str]] = {}
         self.bytes = 0
         self.retries = 0
-        # host ("" for invalid inputs) -> [records, errors, LatencySketch]; the run's counts and
-        # latencies are the hosts' added up at the end, so a record costs one sketch update, not two
-        self.hosts: dict[str, list[Any]] = {}
+        # the run's counts and latencies are the hosts' added up at the end, so a record costs one
+        # sketch update, not two
+        self.hosts = HostTable()
 
-    def add(self, record: dict[str, Any], host: str) -> None:
-        entry = self.hosts.get(host)
-        if entry is None:
-            entry = self.hosts[host] = [0, 0, LatencySketch()]
+    def add(self, record: dict[str, Any]) -> None:
+        entry = self.hosts.row(host_of(record))
         entry[0] += 1
         attempts = record["attempts"]
         if attempts > 1:
@@ -56,41 +55,22 @@ class SummaryBuilder:
             self.error_examples.setdefault(kind, example)
         self.bytes += other.bytes
         self.retries += other.retries
-        for host, theirs in other.hosts.items():
-            entry = self.hosts.get(host)
-            if entry is None:
-                self.hosts[host] = theirs
-            else:
-                entry[0] += theirs[0]
-                entry[1] += theirs[1]
-                entry[2].merge(theirs[2])
+        self.hosts.absorb(other.hosts)
         other._clear()
 
     @property
     def records(self) -> int:
-        return sum(entry[0] for entry in self.hosts.values())
+        return self.hosts.requests
 
     @property
     def latencies(self) -> LatencySketch:
         """Every answered request's latency: the hosts' sketches merged."""
-        merged = LatencySketch()
-        for _, _, sketch in self.hosts.values():
-            merged.merge(sketch)
-        return merged
+        return self.hosts.latencies()
 
     def summary(self, wall_seconds: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         lat = self.latencies
         records = self.records
-        hosts = []
-        for name, (count, errors, latencies) in self.hosts.items():
-            hosts.append({
-                "host": name or "(invalid input)",
-                "requests": count,
-                "errors": errors,
-                "error_rate": round(errors / count, 4) if count else 0.0,
-                "p50": latencies.quantile(0.5),
-                "p99": latencies.quantile(0.99),
-            })
+        hosts = self.hosts.figures()
         slowest = sorted((h for h in hosts if h["p50"] is not None), key=lambda h: -h["p50"])[:5]
         failing = sorted((h for h in hosts if h["errors"]), key=lambda h: -h["errors"])[:5]
         out: dict[str, Any] = {

@@ -14,7 +14,7 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._errors import UsageError
+from .._errors import UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -13,11 +13,11 @@ import binascii
 import json as jsonlib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from ._errors import InvalidInput
+from .._errors import InvalidInput
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -183,6 +183,16 @@ def check_url(url: str) -> str | None:
 _last_authority = "\0"  # scheme and authority of the last URL _PLAIN_URL passed; no URL starts so
 
 
+def sendable_url(url: str) -> str:
+    """``url`` as it is sent (a non-ASCII host or path encoded); ``InvalidInput`` if it cannot be."""
+    if isinstance(url, str) and not url.isascii():
+        url = ascii_url(url)
+    problem = check_url(url)
+    if problem:
+        raise InvalidInput(problem)
+    return url
+
+
 def _url_problem(url: str) -> str | None:
     if not isinstance(url, str) or not url:
         return "url must be a non-empty string"
@@ -216,11 +226,7 @@ def make_request(
     meta: Any = None,
 ) -> Request:
     """Build a ``Request`` from requests-style arguments; raise ``InvalidInput`` if it can't be sent."""
-    if isinstance(url, str) and not url.isascii():
-        url = ascii_url(url)
-    problem = check_url(url)
-    if problem:
-        raise InvalidInput(problem)
+    url = sendable_url(url)
     if not isinstance(method, str) or not method.isalpha() or not method.isascii():
         raise InvalidInput(f"bad method: {method!r}")
     hdrs = _header_pairs(headers)
@@ -299,6 +305,13 @@ def request_from_json(obj: Any) -> Request:
         id=obj.get("id"),
         meta=obj.get("meta"),
     )
+
+
+def with_default_headers(request: Request, defaults: tuple[tuple[str, str], ...]) -> Request:
+    """``request`` with each of ``defaults`` it does not set itself (names compared without case)."""
+    own = {k.lower() for k, _ in request.headers}
+    extra = tuple((k, v) for k, v in defaults if k.lower() not in own)
+    return replace(request, headers=extra + request.headers) if extra else request
 
 
 def _utf8(text: str, what: str) -> bytes:

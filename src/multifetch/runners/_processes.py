@@ -19,174 +19,36 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import queue
 import select
-import signal
 import sys
 import threading
 import time
 import zlib
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import replace
-from multiprocessing.connection import Connection
 from typing import Any
 
-from ._errors import MultifetchError
-from ._job import Job, invalid_job
-from ._result import Result
-from ._scheduler import NOT_READY, NotReady
-from ._spec import InvalidSpec, Request, origin_of
-from ._stats import Statistics, Tally
+from .._errors import CANCELLED_UNSTARTED, ErrorKind, MultifetchError
+from ..engine._job import Job
+from ..engine._policy import IDEMPOTENT_METHODS
+from ..engine._result import Result
+from ..engine._scheduler import NotReady
+from ..engine._stats import Statistics, Tally
+from ..inputs._spec import InvalidSpec, Request, origin_of
+from ._engine_process import BATCH, engine_main
+from ._feed import Feed
+from ._settings import Settings
 
-_BATCH = 64  # requests a message: amortises pickling and pipe writes, small enough to spread well
-_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 _READY_MAX = 1024  # records made here (invalid or cancelled inputs) handed out before reading on
-_LOW_WATER = 4 * _BATCH  # requests an engine holds below which it is sent a partial batch
-_HOLD = 0.002  # longest an engine process keeps a finished result before sending it
-_NO_LIMIT = 3600.0
-_CANCELLED = "the run's --max-time passed before this request started"
+_LOW_WATER = 4 * BATCH  # requests an engine holds below which it is sent a partial batch
 
-
-def divide_options(options: dict[str, Any], processes: int) -> tuple[list[dict[str, Any]], bool]:
-    """Each engine process's options, and whether hosts must be pinned to one process each.
-
-    Integer limits are split so that the shares add up to the whole (64 over 3: 22, 21, 21);
-    ``processes`` is never more than the concurrency (the caller sees to it).
-    """
-    from ._ratelimit import parse_rate
-
-    per_host = options.get("per_host", 8)
-    host_limits: dict[str, int] = dict(options.get("host_limits") or {})
-    pinned = per_host < processes or any(v < processes for v in host_limits.values())
-    rates = {key: parse_rate(options[key]) / processes for key in ("rate", "per_host_rate")
-             if options.get(key) is not None}
-    if pinned:  # a host lives in one process: its limits stay whole, its rate too
-        rates.pop("per_host_rate", None)
-    every = []
-    for index in range(processes):
-        shares = {**options, **rates, "concurrency": _share(options.get("concurrency", 64), processes, index)}
-        if not pinned:
-            shares["per_host"] = _share(per_host, processes, index)
-            shares["host_limits"] = {k: _share(v, processes, index) for k, v in host_limits.items()}
-        every.append(shares)
-    return every, pinned
-
-
-def _share(total: int, parts: int, index: int) -> int:
-    return total // parts + (1 if index < total % parts else 0)
-
-
-# -- the engine process ---------------------------------------------------------------------------
-
-def _die_with_parent() -> None:
-    """End this engine when the process that started it ends, however it ends (``kill -9``).
-
-    Its pipe cannot tell it: an engine forked after another holds a copy of the parent's end of
-    the other's pipe, so neither sees the end of its input. The kernel can (Linux's
-    ``PR_SET_PDEATHSIG``); the parent's death before the call is caught by the check after it.
-    """
-    parent = os.getppid()
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: the parent's normal exit still ends us
-        return
-    if os.getppid() != parent:
-        os._exit(1)
-
-
-def _engine_main(conn: Connection, options: dict[str, Any], deadline: float | None) -> None:
-    """Run the normal engine over the requests that arrive on ``conn``; send results back."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the parent decides, and tells us
-    _die_with_parent()
-    # A forked copy of the parent's stdout may hold records not yet written; multiprocessing
-    # flushes sys.stdout when this process ends, which would write them a second time.
-    sys.stdout = open(os.devnull, "w")  # noqa: SIM115  # lives as long as the process
-    sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
-    from ._client import Client, Run
-
-    inbox: queue.SimpleQueue[list[Request] | None] = queue.SimpleQueue()
-    starved = False  # the feed had nothing when the scheduler asked
-
-    def on_idle() -> float:
-        # A starved feed is looked at every _HOLD: requests arrive from the parent's thread.
-        nonlocal starved
-        wait = _HOLD if starved else _NO_LIMIT
-        starved = False
-        return wait
-
-    def feed() -> Iterator[Request | NotReady]:
-        # Never blocks: a scheduler waiting here would hold up its transfers and its results.
-        nonlocal starved
-        while True:
-            try:
-                batch = inbox.get_nowait()
-            except queue.Empty:
-                starved = True
-                yield NOT_READY
-                continue
-            if batch is None:
-                return
-            yield from batch
-
-    max_time = None if deadline is None else max(0.0, deadline - time.time())
-    with Client(**options) as client:
-        run = client.start(feed(), max_time=max_time, on_idle=on_idle, local=True, read_ahead=False)
-
-        def listen() -> None:
-            while True:
-                try:
-                    message = conn.recv()
-                except (EOFError, OSError):  # the parent is gone: stop now
-                    run.stop(0.0)
-                    run.stop(0.0)
-                    inbox.put(None)
-                    return
-                if isinstance(message, list):
-                    inbox.put(message)
-                elif message is None:
-                    inbox.put(None)
-                    return
-                else:  # ("stop", grace): nothing more will come
-                    run.stop(message[1])
-                    inbox.put(None)
-
-        threading.Thread(target=listen, name="multifetch-inbox", daemon=True).start()
-        assert isinstance(run, Run)
-        # Results go back in batches (a message each is slower than the engine), yet none waits
-        # more than _HOLD. A parent slow to read blocks only this thread: the engine's own goes on.
-        outbox: list[Result] = []
-        oldest = 0.0  # when the first result in outbox arrived
-        try:
-            while True:
-                jobs = run.take(_HOLD if outbox else None)
-                if jobs is None:
-                    break
-                if jobs and not outbox:
-                    oldest = time.monotonic()
-                outbox += [job.to_result() for job in jobs]
-                if outbox and (len(outbox) >= _BATCH or time.monotonic() - oldest >= _HOLD):
-                    conn.send(outbox)
-                    outbox = []
-        finally:
-            run.close()
-        if outbox:
-            conn.send(outbox)
-    conn.send(("end",))
-
-
-# -- this process's side --------------------------------------------------------------------------
 
 class _Engine:
     """One engine process as the parent sees it."""
 
-    def __init__(self, context: Any, options: dict[str, Any], deadline: float | None) -> None:
+    def __init__(self, context: Any, settings: Settings, deadline: float | None) -> None:
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_engine_main, args=(child, options, deadline),
+        self.process = context.Process(target=engine_main, args=(child, settings, deadline),
                                        name="multifetch-engine", daemon=True)
         self.process.start()
         child.close()
@@ -221,23 +83,25 @@ class ProcessRun:
     def __init__(
         self,
         specs: Iterator[Request | InvalidSpec | NotReady],
-        options: dict[str, Any],
-        processes: int,
+        settings: Settings,
         *,
         skip: Callable[[str], bool] | None = None,
         max_time: float | None = None,
         window: int | None = None,
     ) -> None:
-        self._specs = specs
-        self._skip = skip
-        processes = max(1, min(processes, options.get("concurrency", 64)))  # an engine has at least one
-        self._options, self._pinned = divide_options(options, processes)
-        share = self._options[0]["concurrency"]
-        self._cap = (window or max(4 * share, 1024)) + 2 * _BATCH  # held by one process at most
+        self._feed = Feed(specs, skip)
+        limits = settings.limits
+        processes = max(1, min(settings.processes, limits.concurrency))  # an engine has at least one
+        # a per-host limit smaller than the processes cannot be split: each host is then served by
+        # one process (chosen by a hash of its name) with its whole limits
+        self._pinned = not limits.splits_hosts(processes)
+        self._shares = [settings.share(i, processes, hosts_whole=self._pinned) for i in range(processes)]
+        share = self._shares[0].limits.concurrency
+        self._cap = (window or max(4 * share, 1024)) + 2 * BATCH  # held by one process at most
         self._started = time.monotonic()
         self._deadline = None if max_time is None else time.time() + max_time
         self._context = multiprocessing.get_context(_start_method())
-        self._concurrency = options.get("concurrency", 64)
+        self._concurrency = limits.concurrency
         self.processes = processes
         self._poll = select.poll()
         self._by_fd: dict[int, _Engine] = {}
@@ -246,15 +110,13 @@ class ProcessRun:
         self._again: deque[tuple[int, Request]] = deque()  # from an engine that died
         self._sent_again: set[str] = set()
         self._abandoned = 0
-        self._position = 0
-        self._exhausted = False
         self._stopping = False
         self._cancelling = False
         self._backlog = False  # _read stopped because ready was full
         self._tally = Tally()
 
     def _spawn(self, index: int) -> _Engine:
-        engine = _Engine(self._context, self._options[index], self._deadline)
+        engine = _Engine(self._context, self._shares[index], self._deadline)
         fd = engine.conn.fileno()
         self._by_fd[fd] = engine
         self._poll.register(fd, select.POLLIN)
@@ -281,6 +143,12 @@ class ProcessRun:
         for _, result in self.positioned():
             yield result
 
+    def outcomes(self) -> Generator[Result, None, None]:
+        return self.results()
+
+    def announcement(self) -> str | None:
+        return None
+
     def positioned(self) -> Generator[tuple[int, Result], None, None]:
         """``(input position, result)`` pairs as results arrive."""
         try:
@@ -295,7 +163,7 @@ class ProcessRun:
                     self._tally.add(pair[1])
                     yield pair
                 ready.clear()
-                if self._cancelling and not self._exhausted:
+                if self._cancelling and not self._feed.exhausted:
                     self._cancel_input(ready)
                     continue
                 if self._backlog:  # stopped reading to hand out invalid-input records: read on
@@ -338,7 +206,7 @@ class ProcessRun:
             target = self._target(engines, request)
             target.waiting.append(request)
             target.held[request.id or ""] = (position, request)
-        while not self._exhausted:
+        while not self._feed.exhausted:
             taken = self._read(ready)
             if taken is None:
                 break
@@ -346,16 +214,16 @@ class ProcessRun:
             target = self._target(engines, item)
             target.waiting.append(item)
             target.held[item.id or ""] = (position, item)
-            if len(target.waiting) >= _BATCH:
+            if len(target.waiting) >= BATCH:
                 target.send_waiting()
             if target.load() >= self._cap:
                 break
         for engine in engines:
             # A partial batch goes out only when the engine runs short or the input has ended:
             # sending after every result message made messages of a few requests each.
-            if self._exhausted or len(engine.held) - len(engine.waiting) < _LOW_WATER:
+            if self._feed.exhausted or len(engine.held) - len(engine.waiting) < _LOW_WATER:
                 engine.send_waiting()
-            if self._exhausted:
+            if self._feed.exhausted:
                 engine.close_input()
 
     def _target(self, engines: list[_Engine], request: Request) -> _Engine:
@@ -386,31 +254,12 @@ class ProcessRun:
             ready.append((taken[0], _cancelled(taken[1], taken[0])))
 
     def _read(self, ready: list[tuple[int, Result]]) -> tuple[int, Request] | None:
-        """The next input to send, with its position and id; invalid ones go to ``ready`` as records.
-
-        None when the input has nothing now (or has ended), or when ``ready`` is full: the
-        caller hands those records out before reading on.
-        """
-        skip = self._skip
-        while len(ready) < _READY_MAX:
-            item = next(self._specs, None)
-            if item is None:
-                self._exhausted = True
-                return None
-            if isinstance(item, NotReady):
-                return None
-            position = self._position
-            self._position += 1
-            if isinstance(item, InvalidSpec):
-                if skip is None or not skip(item.id):
-                    ready.append((position, invalid_job(item, position).to_result()))
-                continue
-            if item.id is None:
-                item = replace(item, id=str(position))
-            if skip is None or not skip(item.id or ""):
-                return position, item
-        self._backlog = True
-        return None
+        """The next input to send (invalid ones go to ``ready`` as records); None when there is
+        none now, or when ``ready`` is full: the caller hands those records out before reading on."""
+        taken = self._feed.take(ready, _READY_MAX)
+        if taken is None and len(ready) >= _READY_MAX:
+            self._backlog = True
+        return taken
 
     def _lost(self, engine: _Engine, ready: list[tuple[int, Result]]) -> None:
         """An engine process died: replace it; what it held is sent again, or recorded."""
@@ -427,7 +276,7 @@ class ProcessRun:
             self._respawns -= 1
             self._engines[index] = self._spawn(index)  # takes what is sent again, then its input ends
         for request_id, (position, request) in engine.held.items():
-            again = request.method in _IDEMPOTENT and request_id not in self._sent_again
+            again = request.method in IDEMPOTENT_METHODS and request_id not in self._sent_again
             if again and not (self._stopping or self._cancelling):
                 self._sent_again.add(request_id)
                 self._again.append((position, request))
@@ -435,7 +284,7 @@ class ProcessRun:
                 self._abandoned += 1  # no record: --resume fetches it
             else:
                 job = Job(request, request_id, "", position)
-                job.fail("other", message)
+                job.fail(ErrorKind.OTHER, message)
                 ready.append((position, job.to_result()))
         engine.held.clear()
 
@@ -474,10 +323,10 @@ class ProcessRun:
         in_flight = min(held, self._concurrency)  # the engines queue the rest
         return self._tally.statistics(
             time.monotonic() - self._started,
-            inputs_read=self._position,
+            inputs_read=self._feed.read,
             in_flight=in_flight,
             queued=held - in_flight,
-            input_exhausted=self._exhausted,
+            input_exhausted=self._feed.exhausted,
         )
 
 
@@ -495,5 +344,5 @@ def _start_method() -> str:
 
 def _cancelled(request: Request, position: int) -> Result:
     job = Job(request, request.id or str(position), "", position)
-    job.fail("cancelled", _CANCELLED)
+    job.fail(ErrorKind.CANCELLED, CANCELLED_UNSTARTED)
     return job.to_result()

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-from ._file import DurableFile
+from ._file import FileSink
 
 _encode_std = json.JSONEncoder(separators=(",", ":"), default=str).encode
 # Dates and dataclasses go to ``default=str`` as with the standard library, not orjson's own forms.
@@ -34,12 +33,11 @@ def encode_line(record: dict[str, Any]) -> bytes:
     return (_encode_std(record) + "\n").encode()
 
 
-class JSONLSink:
+class JSONLSink(FileSink):
     def __init__(
         self, path: str | None, fields: tuple[str, ...], *, append: bool, sync_interval: float
     ) -> None:
-        self._file = DurableFile(path, append=append, sync_interval=sync_interval)
-        self.path = self._file.path
+        super().__init__(path, append=append, sync_interval=sync_interval)
         self._fields = fields
         self._count = len(fields)
         self._write = self._file.write
@@ -48,16 +46,3 @@ class JSONLSink:
         if len(record) != self._count:
             record = {f: record.get(f) for f in self._fields}
         self._write(encode_line(record))
-
-    @property
-    def durable(self) -> int:
-        return self._file.durable
-
-    def when_durable(self, callback: Callable[[], None]) -> None:
-        self._file.on_durable = callback
-
-    def flush(self) -> None:
-        self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()

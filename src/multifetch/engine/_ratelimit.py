@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Callable
 
-from ._errors import UsageError
+from .._errors import UsageError
 
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*(\d*)\s*(s|sec|second|m|min|minute|h|hour))?\s*$")
 _UNIT = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}

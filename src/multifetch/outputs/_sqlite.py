@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ._read import JSON_COLUMNS
+from ._records import JSON_COLUMNS
 
 _BATCH = 2000
 _INTERVAL = 1.0

@@ -19,9 +19,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._errors import UsageError
-from ._idset import IdSet
-from .sinks._read import jsonl_records
+from .._errors import ErrorKind, UsageError
+from ..inputs._idset import IdSet
+from ._records import jsonl_records
 
 _HEAD = 1 << 20
 
@@ -85,7 +85,7 @@ def _is_done(error: Any, retry_failed: bool) -> bool:
     if not error:
         return True
     kind = error.get("kind") if isinstance(error, dict) else None
-    return kind != "cancelled" and not retry_failed
+    return kind != ErrorKind.CANCELLED and not retry_failed
 
 
 class JSONLResume:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from .._errors import ErrorKind
+from ..inputs._spec import InvalidSpec, Request
 from ._result import ErrorInfo, Result, Timings, iso_utc
-from ._spec import InvalidSpec, Request
 
 
 class Job:
@@ -120,5 +121,5 @@ class Job:
 def invalid_job(item: InvalidSpec, position: int) -> Job:
     """The job of an input that cannot be sent: final at once, ``invalid_input``."""
     job = Job(Request(url=item.text, method=item.method, meta=item.meta), item.id, "", position)
-    job.fail("invalid_input", item.message)
+    job.fail(ErrorKind.INVALID_INPUT, item.message)
     return job

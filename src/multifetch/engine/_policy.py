@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._errors import UsageError
+from .._errors import ErrorKind, UsageError
 from ._ratelimit import parse_rate
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
@@ -80,6 +80,33 @@ class Limits:
                 return hit
         return self.per_host
 
+    def splits_hosts(self, parts: int) -> bool:
+        """Whether every per-host limit can be split ``parts`` ways (none is smaller than ``parts``)."""
+        return self.per_host >= parts and all(v >= parts for v in self.host_limits.values())
+
+    def share(self, index: int, parts: int, *, hosts_whole: bool) -> Limits:
+        """Share ``index`` of ``parts``: the ``index``-th of equal integer shares that add up to the
+        whole (64 over 3: 22, 21, 21), rates divided evenly. ``hosts_whole``: each host is served by
+        one part only, so its per-host limits and rate stay whole."""
+        if hosts_whole:
+            per_host, host_limits, per_host_rate = self.per_host, self.host_limits, self.per_host_rate
+        else:
+            per_host = _share(self.per_host, parts, index)
+            host_limits = {k: _share(v, parts, index) for k, v in self.host_limits.items()}
+            per_host_rate = None if self.per_host_rate is None else self.per_host_rate / parts
+        return Limits(
+            concurrency=_share(self.concurrency, parts, index),
+            per_host=per_host,
+            rate=None if self.rate is None else self.rate / parts,
+            per_host_rate=per_host_rate,
+            burst=self.burst,
+            host_limits=host_limits,
+        )
+
+
+def _share(total: int, parts: int, index: int) -> int:
+    return total // parts + (1 if index < total % parts else 0)
+
 
 def _host_key(host: str) -> str:
     return host.strip().lower().rstrip("/")
@@ -106,7 +133,8 @@ class RetryPolicy:
 
     retries: int = 2
     statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
-    error_kinds: frozenset[str] = frozenset({"connect", "timeout", "reset", "protocol", "proxy"})
+    error_kinds: frozenset[str] = frozenset({ErrorKind.CONNECT, ErrorKind.TIMEOUT, ErrorKind.RESET,
+                                            ErrorKind.PROTOCOL, ErrorKind.PROXY})
     backoff: float = 0.5
     backoff_max: float = 30.0
     retry_after_max: float = 300.0

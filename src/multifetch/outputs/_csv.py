@@ -6,10 +6,9 @@ import csv
 import io
 import json
 import os
-from collections.abc import Callable
 from typing import Any
 
-from ._file import DurableFile
+from ._file import DurableFile, FileSink
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -48,13 +47,12 @@ class _Encoded:
         self._write(text.encode())
 
 
-class CSVSink:
+class CSVSink(FileSink):
     def __init__(
         self, path: str | None, fields: tuple[str, ...], *, append: bool, sync_interval: float
     ) -> None:
         has_header = append and path not in (None, "-") and os.path.getsize(str(path)) > 0
-        self._file = DurableFile(path, append=append, sync_interval=sync_interval)
-        self.path = self._file.path
+        super().__init__(path, append=append, sync_interval=sync_interval)
         self._fields = fields
         self._writerow = csv.writer(_Encoded(self._file), lineterminator="\n").writerow
         self._write = self._file.write
@@ -88,16 +86,3 @@ class CSVSink:
                 self._write((line + "\n").encode())
                 return
         self._writerow([cell(value) for value in map(record.get, self._fields)])
-
-    @property
-    def durable(self) -> int:
-        return self._file.durable
-
-    def when_durable(self, callback: Callable[[], None]) -> None:
-        self._file.on_durable = callback
-
-    def flush(self) -> None:
-        self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()

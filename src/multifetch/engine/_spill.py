@@ -18,7 +18,7 @@ import pickle
 import tempfile
 from typing import Any
 
-from ._spec import Request
+from ..inputs._spec import Request
 
 log = logging.getLogger("multifetch")
 

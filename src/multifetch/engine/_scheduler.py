@@ -18,12 +18,13 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
+from .._errors import CANCELLED_IN_FLIGHT, CANCELLED_UNSTARTED
+from ..inputs._spec import InvalidSpec, Request, origin_of
 from ._headers import Headers
 from ._hosts import Host, HostHealth
 from ._job import Job, invalid_job
 from ._policy import Limits, RetryPolicy, parse_retry_after
 from ._ratelimit import TokenBucket
-from ._spec import InvalidSpec, Request, origin_of
 from ._spill import Spill
 from ._stats import HostSnapshot, Statistics
 
@@ -36,7 +37,6 @@ _CONNECT_KINDS = frozenset({"connect"})
 _SLOW_DOWN_STATUSES = frozenset({429, 503})
 _IDLE_WAIT = 0.5  # longest sleep with nothing scheduled: bounds how late a stop() is noticed
 _PUBLISH_AT = 256  # finished jobs that wake a sleeping consumer even while the loop is busy
-_NOT_STARTED = "the run's --max-time passed before this request started"
 _HOLD_RESULTS = 0.005  # the longest a finished job waits for a sleeping consumer to be woken
 
 
@@ -691,7 +691,7 @@ class Scheduler:
     def _cancel_everything(self) -> None:
         """The run's deadline passed: every unfinished input gets a ``cancelled`` record."""
         self._cancelling = True
-        message = "the run's --max-time passed before this request finished"
+        message = CANCELLED_IN_FLIGHT
         for job in list(self._iter_in_flight()):
             self._transport.abort(job)
             self._hosts[job.host].active -= 1
@@ -702,7 +702,7 @@ class Scheduler:
                 if job.attempt == 0 or (job.error_kind is None and job.status is None):
                     job.fail("cancelled", message)
                 self._finish(job)
-        self._draining = [(name, "cancelled", _NOT_STARTED) for name in self._spill.counts]
+        self._draining = [(name, "cancelled", CANCELLED_UNSTARTED) for name in self._spill.counts]
         for _, _, what in self._timers:
             if isinstance(what, Job):
                 self._finish(what)  # parked retries keep their last outcome
@@ -711,7 +711,7 @@ class Scheduler:
 
     def _cancel_input(self) -> bool:
         """Give unread inputs their ``cancelled`` record, as the window allows; True when done."""
-        message = _NOT_STARTED
+        message = CANCELLED_UNSTARTED
         self._starved = False
         self._full = False
         while True:

@@ -1,0 +1,41 @@
+"""Requests made of what a caller hands the API: URLs, JSON-spec mappings and ``Request`` objects,
+with a client's default headers under each request's own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from ._errors import InvalidInput, UsageError
+from .engine._scheduler import NotReady
+from .inputs._spec import InvalidSpec, Request, request_from_json, sendable_url, with_default_headers
+
+SpecLike = Request | str | Mapping[str, Any]
+
+
+def coerce_specs(
+    specs: Iterable[SpecLike | InvalidSpec | NotReady], headers: tuple[tuple[str, str], ...]
+) -> Iterator[Request | InvalidSpec | NotReady]:
+    """Each of ``specs`` as a request (or the record of why it cannot be one), lazily."""
+    if isinstance(specs, str | bytes | Mapping | Request):
+        specs = [specs]  # one spec, not its characters or keys
+    for position, spec in enumerate(specs):
+        item = spec if spec.__class__ is Request else coerce_spec(spec, position)
+        if headers and isinstance(item, Request):
+            item = with_default_headers(item, headers)
+        yield item
+
+
+def coerce_spec(spec: SpecLike | InvalidSpec | NotReady, position: int) -> Request | InvalidSpec | NotReady:
+    if isinstance(spec, Request | InvalidSpec | NotReady):
+        return spec
+    try:
+        if isinstance(spec, str):
+            return Request(url=sendable_url(spec.strip()))
+        if isinstance(spec, Mapping):
+            return request_from_json(dict(spec))
+    except InvalidInput as exc:
+        text = spec if isinstance(spec, str) else str(spec.get("url", ""))
+        spec_id = None if isinstance(spec, str) else spec.get("id")
+        return InvalidSpec(str(spec_id) if spec_id is not None else str(position), text, str(exc))
+    raise UsageError(f"cannot make a request from {type(spec).__name__}: {spec!r:.80}")

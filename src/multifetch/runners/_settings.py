@@ -1,0 +1,123 @@
+"""``Settings``: everything a run's engine is built from, as one frozen, picklable value.
+
+Built once from ``Client``'s arguments (the command line builds a ``Client`` the same way) and
+checked once, here; engine processes and cluster workers get ``settings.share(i, n)``, never a
+dict of options. Limits, timeouts and the retry policy are the engine's own values
+(``engine/_policy.py``); how each transfer is made is ``TransportOptions``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+
+from .._errors import SettingError, UsageError
+from ..engine._hosts import HostHealth
+from ..engine._policy import Limits, RetryPolicy, Timeouts
+from ..engine._resources import fit_concurrency
+from ..inputs._spec import _header_pairs
+
+ENGINES = ("curl", "requests")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TransportOptions:
+    """How each transfer is made. ``engine``: ``"curl"`` (libcurl) or ``"requests"``.
+
+    ``resolve``, ``doh_url``, ``proxy``, ``auth`` (user, password, type), ``cookies``,
+    ``client_cert`` (cert, key), ``deny_private`` and ``secret_headers`` are libcurl's alone (the
+    requests transport takes what it can of them from its session); ``keep_response`` is the
+    requests transport's alone.
+    """
+
+    engine: str = "curl"
+    max_body_size: int | None = None
+    verify: bool = True
+    cafile: str | None = None
+    http_version: str | None = None
+    user_agent: str | None = None
+    resolve: tuple[str, ...] = ()
+    doh_url: str | None = None
+    proxy: str | None = None
+    auth: tuple[str, str, str] | None = None
+    cookies: str | None = None
+    client_cert: tuple[str, str | None] | None = None
+    deny_private: bool = False
+    secret_headers: tuple[str, ...] = ()
+    keep_response: bool = False
+
+    def __post_init__(self) -> None:
+        check_engine(self.engine)
+        if self.user_agent:
+            object.__setattr__(self, "user_agent", check_user_agent(self.user_agent))
+        if self.engine == "requests" and self.curl_only():
+            raise SettingError(self.curl_only(), "not available with the requests transport")
+        if self.keep_response and self.engine != "requests":
+            raise SettingError(("keep_response",), "needs the requests transport")
+
+    def curl_only(self) -> tuple[str, ...]:
+        """The names of the libcurl-only settings that were given."""
+        given = (("resolve", bool(self.resolve)), ("doh_url", self.doh_url is not None),
+                 ("proxy", self.proxy is not None), ("auth", self.auth is not None),
+                 ("cookies", self.cookies is not None), ("client_cert", self.client_cert is not None),
+                 ("deny_private", self.deny_private), ("secret_headers", bool(self.secret_headers)))
+        return tuple(name for name, is_given in given if is_given)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Settings:
+    """One run's settings. ``health`` is None when left to its defaults; ``bodies`` is
+    ``"memory"``, ``"hash"`` or a folder; ``max_time`` bounds a whole run (seconds)."""
+
+    limits: Limits = field(default_factory=Limits)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    health: HostHealth | None = None
+    transport: TransportOptions = field(default_factory=TransportOptions)
+    headers: tuple[tuple[str, str], ...] = ()
+    bodies: str | os.PathLike[str] = "memory"
+    max_time: float | None = None
+    record_retries: bool = False
+    processes: int = 1
+
+    def __post_init__(self) -> None:
+        processes = self.processes
+        if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+            raise SettingError(("processes",), f"must be a whole number ≥ 1, not {processes!r}")
+        if processes > 1 and (self.transport.engine != "curl" or self.health is not None):
+            raise SettingError(("processes",), "runs the curl transport here; it does not combine "
+                               "with the requests transport or health")
+
+    @property
+    def host_health(self) -> HostHealth:
+        return self.health or HostHealth()
+
+    def share(self, index: int, parts: int, *, hosts_whole: bool) -> Settings:
+        """The settings of part ``index`` of ``parts`` (an engine process, a cluster shard): global
+        limits divided; per-host ones too unless ``hosts_whole`` (each host has one part)."""
+        return replace(self, limits=self.limits.share(index, parts, hosts_whole=hosts_whole), processes=1)
+
+    def fitted(self) -> tuple[Settings, str | None]:
+        """These settings with a concurrency the open-file limit allows, and a note when lowered."""
+        concurrency, note = fit_concurrency(self.limits.concurrency)  # sockets must never run out
+        if concurrency == self.limits.concurrency:
+            return self, note
+        return replace(self, limits=replace(self.limits, concurrency=concurrency)), note
+
+
+def check_engine(name: str) -> None:
+    """Refuse (``UsageError``) a transport that is unknown or whose package is not installed."""
+    if name not in ENGINES:
+        raise UsageError(f"unknown transport {name!r}: use 'curl' or 'requests'")
+    if name == "requests":
+        from importlib.util import find_spec
+
+        if find_spec("requests") is None:
+            raise UsageError("the requests engine needs the requests package: "
+                             "pip install 'multifetch[requests]'")
+
+
+def check_user_agent(value: str) -> str:
+    """``value``, refused (``InvalidInput``) as any header value with a line break is."""
+    ((_, checked),) = _header_pairs((("User-Agent", value),))
+    return checked
