@@ -307,7 +307,6 @@ class Scheduler:
             return
         items = self._items
         window = self._window
-        skip = self._skip
         done = self.handoff
         self._starved = False
         self._full = False
@@ -320,26 +319,11 @@ class Scheduler:
             if isinstance(item, NotReady):
                 self._starved = True
                 return
-            position = self._position
-            self._position += 1
-            if isinstance(item, InvalidSpec):
-                if skip is None or not skip(item.id):
-                    self._finish(self._invalid_job(item, position))
+            placed = self._job_for(item)
+            if placed is None:
                 continue
-            job_id = item.id if item.id is not None else str(position)
-            if skip is not None and skip(job_id):
-                continue
-            name = origin_of(item.url)
-            job = Job(item, job_id, name, position)
-            self._pending += 1
-            host = self._hosts.get(name)
-            if host is None:
-                host = self._new_host(name)
-            if host.dead:
-                job.fail("host_unavailable", f"{name} is not reachable (repeated connection failures)")
-                self._finish(job)
-                continue
-            if host.tail or spill.counts.get(name):
+            job, host = placed
+            if host.tail or spill.counts.get(host.name):
                 host.tail.append(job)  # behind the host's requests on disk
                 continue
             host.queue.append(job)
@@ -347,6 +331,31 @@ class Scheduler:
                 host.in_ready = True
                 self._ready.append(host)
         self._full = True
+
+    def _job_for(self, item: Request | InvalidSpec) -> tuple[Job, Host] | None:
+        """The job of an input just read and its host; None when it takes no place (skipped by
+        ``--resume``, or invalid, or for a host given up: those get their record at once)."""
+        position = self._position
+        self._position += 1
+        skip = self._skip
+        if isinstance(item, InvalidSpec):
+            if skip is None or not skip(item.id):
+                self._finish(self._invalid_job(item, position))
+            return None
+        job_id = item.id if item.id is not None else str(position)
+        if skip is not None and skip(job_id):
+            return None
+        name = origin_of(item.url)
+        job = Job(item, job_id, name, position)
+        self._pending += 1
+        host = self._hosts.get(name)
+        if host is None:
+            host = self._new_host(name)
+        if host.dead:
+            job.fail("host_unavailable", f"{name} is not reachable (repeated connection failures)")
+            self._finish(job)
+            return None
+        return job, host
 
     def _read_past_backlogs(self, now: float) -> None:
         """The window is full, yet connections are free and no host with room has work.
@@ -362,7 +371,6 @@ class Scheduler:
         """
         items = self._items
         spill = self._spill
-        skip = self._skip
         handoff = self.handoff
         wanted = max(2 * (self._limits.concurrency - self._transport.active), 16)
         found = 0
@@ -383,26 +391,12 @@ class Scheduler:
                 self._starved = True
                 break
             looked += 1
-            position = self._position
-            self._position += 1
-            if isinstance(item, InvalidSpec):
-                if skip is None or not skip(item.id):
-                    self._finish(self._invalid_job(item, position))
+            placed = self._job_for(item)
+            if placed is None:
                 continue
-            job_id = item.id if item.id is not None else str(position)
-            if skip is not None and skip(job_id):
-                continue
-            name = origin_of(item.url)
-            self._pending += 1
-            host = self._hosts.get(name)
-            if host is None:
-                host = self._new_host(name)
-            job = Job(item, job_id, name, position)
-            if host.dead:
-                job.fail("host_unavailable", f"{name} is not reachable (repeated connection failures)")
-                self._finish(job)
-                continue
-            if host.tail or spill.counts.get(name) or len(host.queue) >= max(2 * host.effective_limit, 4):
+            job, host = placed
+            cap = max(2 * host.effective_limit, 4)  # queued beyond this, a host has a backlog
+            if host.tail or spill.counts.get(host.name) or len(host.queue) >= cap:
                 if in_memory >= hard_bound and self._to_disk(host, job):
                     continue
                 host.tail.append(job)  # memory has room (or the disk refused): in order behind the rest
