@@ -49,12 +49,31 @@ Input = Iterator[Request | InvalidSpec | NotReady]
 
 
 class Transport(Protocol):
-    active: int
+    """What the scheduler asks of an engine: attempts started, their ends collected by ``poll``."""
 
-    def start(self, job: Job) -> None: ...
-    def poll(self, timeout: float) -> list[Job]: ...
-    def abort(self, job: Job) -> None: ...
-    def close(self) -> None: ...
+    active: int  # attempts started and not yet handed back by poll()
+
+    def start(self, job: Job) -> None:
+        """Begin ``job``'s next attempt; it ends in a later ``poll()`` (or ``abort``)."""
+
+    def poll(self, timeout: float) -> list[Job]:
+        """Wait up to ``timeout`` seconds; the jobs whose attempt ended, outcome filled in."""
+
+    def kick(self) -> None:
+        """Send what was just started now, not at the next ``poll()``."""
+
+    def expect(self, origin: str) -> None:
+        """A host's first request entered the window: prepare (e.g. look its name up)."""
+
+    def in_flight(self) -> list[Job]:
+        """The jobs whose attempt is under way."""
+
+    def abort(self, job: Job) -> None:
+        """End ``job``'s attempt now, without an outcome."""
+
+    def close(self) -> None:
+        """Abort everything and free what the transport holds."""
+
     def wake(self) -> None:
         """End a ``poll()`` that is waiting, from any thread."""
 
@@ -93,10 +112,10 @@ class Scheduler:
         self._skip = skip
         self._record_retries = record_retries
         self._rng = rng or random.Random()
-        self._kick: Callable[[], None] | None = getattr(transport, "kick", None)
+        self._kick = transport.kick
         # Told of each new host as its first request enters the window, so a transport can look
         # its name up while the request waits its turn (the lookup is then off the request's path).
-        self._expect: Callable[[str], None] | None = getattr(transport, "expect", None)
+        self._expect = transport.expect
         self._on_idle = on_idle  # called before each wait for the network; returns the longest wait
         self._hosts: dict[str, Host] = {}
         self._ready: deque[Host] = deque()
@@ -201,8 +220,7 @@ class Scheduler:
                 now = self._clock()
                 if self._deadline is None or now < self._deadline:
                     self._schedule(now)
-                    if kick is not None:
-                        kick()
+                    kick()
             if len(done) >= _PUBLISH_AT:
                 publish()
 
@@ -444,8 +462,7 @@ class Scheduler:
         host = Host(name, limits.limit_for(name), limits.per_host_rate, limits.burst, self._clock)
         self._hosts[name] = host
         self._look_again()  # the input ahead may hold work for hosts like this one
-        if self._expect is not None:
-            self._expect(name)
+        self._expect(name)
         return host
 
     # -- admission ----------------------------------------------------------------------------------
@@ -674,19 +691,14 @@ class Scheduler:
         for host in self._hosts.values():
             host.queue.clear()  # unfinished: a --resume does them
             host.tail.clear()
-        for job in list(self._iter_in_flight()):
+        for job in self._transport.in_flight():
             self._transport.abort(job)
-
-    def _iter_in_flight(self) -> Iterator[Job]:
-        in_flight = getattr(self._transport, "in_flight", None)
-        if in_flight is not None:
-            yield from in_flight()
 
     def _cancel_everything(self) -> None:
         """The run's deadline passed: every unfinished input gets a ``cancelled`` record."""
         self._cancelling = True
         message = CANCELLED_IN_FLIGHT
-        for job in list(self._iter_in_flight()):
+        for job in self._transport.in_flight():
             self._transport.abort(job)
             self._hosts[job.host].active -= 1
             job.fail("cancelled", message)

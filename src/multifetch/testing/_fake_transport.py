@@ -175,6 +175,9 @@ class FakeTransport:
     def wake(self) -> None:
         """Nothing waits for real: ``poll`` returns at once."""
 
+    def kick(self) -> None:
+        """Nothing to send: an attempt's outcome is known when it starts."""
+
     def close(self) -> None:
         self.closed = True
 

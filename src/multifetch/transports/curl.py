@@ -101,6 +101,20 @@ _HTTP_VERSIONS = {
 _FLAGS = {mask: _curl_flags(mask) for mask in range(64)}
 
 
+class _Transfer:
+    """One attempt in libcurl's hands (``job.transport_state``): what the loop needs until it ends."""
+
+    __slots__ = ("handle", "hop", "multi", "raw_headers", "writer")
+
+    def __init__(self, handle: pycurl.Curl, writer: BodyWriter, raw_headers: list[bytes],
+                 hop: Hop | None) -> None:
+        self.handle = handle
+        self.writer = writer
+        self.raw_headers = raw_headers
+        self.hop = hop  # the redirects multifetch follows itself (requests that carry secrets)
+        self.multi: pycurl.CurlMulti | None = None  # None while it waits for its name's addresses
+
+
 class CurlTransport:
     """Runs attempts on libcurl. Not thread-safe: one thread drives it (the scheduler's)."""
 
@@ -344,7 +358,7 @@ class CurlTransport:
         if self._deny_private:
             self._dirty.add(id(handle))
             handle.setopt(pycurl.OPENSOCKETFUNCTION, lambda purpose, address: self._open_socket(job, address))
-        job.transport_state = (handle, writer, raw_headers, hop, None)
+        job.transport_state = _Transfer(handle, writer, raw_headers, hop)
         self._jobs[id(handle)] = job
         self.active += 1
         if self._resolver is not None:
@@ -367,7 +381,7 @@ class CurlTransport:
             else:
                 self._turn = (self._turn + 1) % len(multis)
                 multi = multis[self._turn]
-        job.transport_state = (*job.transport_state[:4], multi)
+        job.transport_state.multi = multi
         multi.add_handle(handle)
 
     # -- names --------------------------------------------------------------------------------------
@@ -431,14 +445,14 @@ class CurlTransport:
         for name in names:
             jobs = self._waiting.pop(name, None)
             for job, endpoint in jobs or ():
-                handle = job.transport_state[0]
+                handle = job.transport_state.handle
                 if self._addressed(job, handle, endpoint):
                     self._add(job, handle)
 
     def _end_unsent(self, job: Job, handle: pycurl.Curl, kind: str, message: str) -> None:
         """An attempt that ends before libcurl sees it: handed out by the next poll()."""
         del self._jobs[id(handle)]
-        job.transport_state[1].abort()
+        job.transport_state.writer.abort()
         job.transport_state = None
         self._free.append(handle)
         job.elapsed = time.monotonic() - job.t0
@@ -452,7 +466,7 @@ class CurlTransport:
         if not location or not self._follow_redirects:
             return False
         writer.abort()
-        self._release(handle, job.transport_state[4])
+        self._release(handle, job.transport_state.multi)
         if hop.hops >= self._max_redirects:
             job.fail("too_many_redirects", f"Maximum ({self._max_redirects}) redirects followed")
             return True
@@ -559,11 +573,13 @@ class CurlTransport:
 
     def _finish(self, handle: pycurl.Curl, code: int, message: str) -> Job | None:
         job = self._jobs[id(handle)]
-        _, writer, raw_headers, hop, multi = job.transport_state
+        transfer: _Transfer = job.transport_state
+        writer, raw_headers, hop, multi = transfer.writer, transfer.raw_headers, transfer.hop, transfer.multi
         if code == 0 and hop is not None and self._follow(job, handle, writer, hop):
             return None if job.error_kind is None else self._finished_early(job, handle)
         del self._jobs[id(handle)]
         job.transport_state = None
+        assert multi is not None  # it ended in libcurl's hands
         multi.remove_handle(handle)
         if self._telling:
             told = self._telling.pop(id(handle), None)
@@ -637,10 +653,10 @@ class CurlTransport:
 
     def abort(self, job: Job) -> None:
         """Stop ``job``'s transfer now; its attempt gets no outcome."""
-        state = job.transport_state
-        if state is None:
+        transfer: _Transfer | None = job.transport_state
+        if transfer is None:
             return
-        handle, writer, _, _, multi = state
+        handle, writer, multi = transfer.handle, transfer.writer, transfer.multi
         job.transport_state = None
         del self._jobs[id(handle)]
         self._telling.pop(id(handle), None)

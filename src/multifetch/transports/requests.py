@@ -167,6 +167,12 @@ class RequestsTransport:
     def wake(self) -> None:
         self._done.put(None)
 
+    def kick(self) -> None:
+        """Nothing to do: a worker thread sends its request as soon as it is started."""
+
+    def expect(self, origin: str) -> None:
+        """Nothing to do: requests resolves names itself, in the worker thread."""
+
     def abort(self, job: Job) -> None:
         """Forget ``job``'s attempt: a thread cannot be interrupted, its late answer is dropped."""
         if self._jobs.pop(id(job), None) is not None:
