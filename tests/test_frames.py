@@ -72,19 +72,13 @@ def test_a_dataframe_of_any_output_has_a_row_per_input_and_the_same_types(
 
 def test_fetch_to_pandas_in_one_call_one_row_per_input(target: TargetServer) -> None:
     urls = [f"{target.url}/bytes/{i}" for i in range(1, 101)] + ["http://127.0.0.1:1/"]
-    frame = multifetch.to_pandas(multifetch.fetch(urls, retries=0), fields=(*multifetch_fields(), "headers"))
+    frame = multifetch.to_pandas(multifetch.fetch(urls, retries=0), fields=(*multifetch.RECORD_FIELDS, "headers"))
     assert isinstance(frame, pd.DataFrame)
     assert len(frame) == 101 and frame["id"].is_unique
     assert sorted(frame["size"].dropna().tolist()) == [0, *range(1, 101)]
     answered = frame[frame["status"].notna()]
     assert all(h["Content-Length"] == str(s) for h, s in zip(answered["headers"], answered["size"], strict=True))
     assert frame.loc[frame["status"].isna(), "error"].iloc[0]["kind"] == "connect"
-
-
-def multifetch_fields() -> tuple[str, ...]:
-    from multifetch.outputs._fields import RECORD_FIELDS
-
-    return RECORD_FIELDS
 
 
 def test_tables_are_built_in_batches(target: TargetServer) -> None:

@@ -49,6 +49,7 @@ _EXPORTS = {
     "Statistics": "engine._stats",
     "AsyncClient": "_async",
     "requests_map": "_compat",
+    "RECORD_FIELDS": "outputs._fields",
     "SavedResults": "outputs._read",
     "read_results": "outputs._read",
     "to_arrow": "outputs._frames",
@@ -83,6 +84,7 @@ if TYPE_CHECKING:
     from .engine._result import ErrorInfo, Result, Timings
     from .engine._stats import HostSnapshot, Statistics
     from .inputs._spec import InvalidSpec, Request, make_request
+    from .outputs._fields import RECORD_FIELDS
     from .outputs._frames import to_arrow, to_pandas, to_polars
     from .outputs._read import SavedResults, read_results
     from .runners._run import Run
@@ -124,6 +126,7 @@ __all__ = [
     "Limits",
     "MultifetchError",
     "ProtocolError",
+    "RECORD_FIELDS",
     "Request",
     "RequestError",
     "Result",
