@@ -9,43 +9,34 @@ from ._summary import SummaryBuilder
 
 
 class EarlierRecords:
-    """Feed it the records kept from earlier runs (``add``); ``count`` of them, ``summary`` of
-    those that carry the summary's fields (an output written with ``--fields`` may not: such a
-    record counts as a record, without a status, latency or host)."""
+    """Feed it the records kept from earlier runs (``add``): ``count`` of them, and ``summary``.
+
+    A record written with ``--fields`` may lack some of the fields the summary is made of: it
+    counts as a record, with the figures it has (the summary reads a record's host and count
+    first)."""
 
     def __init__(self) -> None:
         self.count = 0
-        self.unfigured = 0
         self.summary = SummaryBuilder()
+        self._uncounted = 0  # records the summary could not even count (an error that is no object)
 
     def add(self, record: dict[str, Any]) -> None:
         self.count += 1
-        if _figured(record):
+        error = record.get("error")
+        if error is not None and not isinstance(error, dict):
+            self._uncounted += 1
+            return
+        try:
             self.summary.add(record)
-        else:
-            self.unfigured += 1
+        except (KeyError, TypeError, AttributeError):
+            pass  # counted already: see above
 
     def whole_job(self, figures: dict[str, Any], this_run: int) -> dict[str, Any]:
-        """``figures`` of a summary that absorbed ``self.summary``, made the whole job's: every
-        earlier record counted, ``earlier_records`` said, the throughput this run's (``this_run``
-        records in its ``wall_seconds``)."""
-        figures["records"] += self.unfigured  # kept without the fields the other figures are made of
+        """``figures`` of a summary that absorbed ``self.summary``, made the whole job's:
+        ``earlier_records`` said, the throughput this run's (``this_run`` records in its
+        ``wall_seconds``)."""
+        figures["records"] += self._uncounted
         figures["earlier_records"] = self.count
         wall = figures["wall_seconds"]
         figures["throughput"] = round(this_run / wall, 1) if wall > 0 else None
         return figures
-
-
-def _figured(record: dict[str, Any]) -> bool:
-    """Whether ``record`` has what ``SummaryBuilder.add`` reads, of the types it reads."""
-    error = record.get("error", False)
-    if error is None:
-        if not isinstance(record.get("status"), int) or not isinstance(record.get("size"), int):
-            return False
-        if not isinstance(record.get("elapsed"), int | float):
-            return False
-    elif not (isinstance(error, dict) and isinstance(error.get("kind"), str)
-              and isinstance(error.get("message"), str)):
-        return False
-    return (isinstance(record.get("attempts"), int) and isinstance(record.get("url"), str)
-            and "id" in record)
