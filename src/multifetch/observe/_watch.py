@@ -9,7 +9,7 @@ takes, single requests too, for as long as the client is open.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Generator, Iterable, Sized
+from collections.abc import Callable, Generator, Iterator, Sized
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .._errors import SettingError
@@ -50,12 +50,20 @@ class Watch:
         self.progress_every = float(progress_every)
         self.metrics = None if metrics_port is None else Metrics(metrics_port, metrics_host, metrics_hosts)
 
-    def over(self, run: Run, items: Iterable[T], *, total: int | None, bulk: bool = True,
-             result_of: Callable[[T], Any] | None = None) -> Generator[T, None, None]:
+    def over(self, run: Run, items: Iterator[T], *, total: int | None, bulk: bool = True,
+             result_of: Callable[[T], Any] | None = None) -> Iterator[T]:
         """``items`` (taken from ``run``), watched: shown while they come, counted by the metrics.
         ``result_of`` finds the ``Result`` in an item; ``bulk=False`` for a single request (no
-        progress display)."""
-        shown = self._show(run, total) if bulk else None
+        progress display). With nothing to show or count, ``items`` themselves: no cost an item."""
+        where = self._where() if bulk else None
+        if where is None and self.metrics is None:
+            return items
+        return self._watched(run, items, where, total, result_of)
+
+    def _watched(self, run: Run, items: Iterator[T], where: str | None, total: int | None,
+                 result_of: Callable[[T], Any] | None) -> Generator[T, None, None]:
+        # shown from the first item asked for: a stream never iterated shows nothing
+        shown = None if where is None else self._show(run, where, total)
         metrics = self.metrics
         if metrics is not None:
             metrics.watch(run)
@@ -73,14 +81,17 @@ class Watch:
             if metrics is not None:
                 metrics.unwatch(run)
 
-    def _show(self, run: Run, total: int | None) -> _Shown | None:
+    def _where(self) -> str | None:
+        """Where progress shows: ``"notebook"``, ``"stderr"`` (status lines) or nowhere (None)."""
         if self.progress is False:
             return None
-        notebook = in_notebook()
-        if not notebook and not self.progress:  # on by default only in a notebook
-            return None
+        if in_notebook():
+            return "notebook"
+        return "stderr" if self.progress else None  # on by default only in a notebook
+
+    def _show(self, run: Run, where: str, total: int | None) -> _Shown:
         progress = JobProgress(total=total)
-        if notebook:
+        if where == "notebook":
             return NotebookProgress(run.statistics, progress)
         return StatusLines(run.statistics, sys.stderr, self.progress_every, progress)
 
