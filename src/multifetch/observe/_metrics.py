@@ -35,7 +35,7 @@ class RecordCounts:
     """The figures of the records consumed so far; ``add`` is called once a record, by one thread."""
 
     def __init__(self) -> None:
-        self.outcomes: dict[tuple[str, str], int] = {}  # (status, error kind) -> records
+        self.outcomes: dict[tuple[int | None, str | None], int] = {}  # (status, error kind) -> records
         self.retries = 0
         self.bytes = 0
         self.buckets = [0] * (len(BUCKETS) + 1)
@@ -44,7 +44,7 @@ class RecordCounts:
 
     def add(self, status: int | None, error_kind: str | None, attempts: int, size: int,
             elapsed: float | None, host: str) -> None:
-        key = ("" if status is None else str(status), error_kind or "")
+        key = (status, error_kind)  # made text at the scrape, not here
         outcomes = self.outcomes
         outcomes[key] = outcomes.get(key, 0) + 1
         if attempts > 1:
@@ -134,8 +134,10 @@ class Metrics:
                                        "HTTP status and error kind ('' when none)",
                                        labels=["status", "error"])
         done = 0
-        for (status, kind), n in sorted(dict(counts.outcomes).items()):
-            requests.add_metric([status, kind], n)
+        outcomes = {("" if status is None else str(status), kind or ""): n
+                    for (status, kind), n in dict(counts.outcomes).items()}
+        for labels, n in sorted(outcomes.items()):
+            requests.add_metric(list(labels), n)
             done += n
         yield requests
         yield CounterMetricFamily("multifetch_retries", "Attempts after the first, of finished requests",
