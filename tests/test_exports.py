@@ -6,5 +6,5 @@ def test_all_is_sorted_and_complete() -> None:
     for name in multifetch.__all__:
         assert hasattr(multifetch, name), name
     public = {n for n in dir(multifetch) if not n.startswith("_") and n not in {
-        "cli", "engine", "inputs", "outputs", "report", "runners", "testing", "transports"}}
+        "cli", "engine", "inputs", "observe", "outputs", "report", "runners", "testing", "transports"}}
     assert public - {"__version__"} <= set(multifetch.__all__)

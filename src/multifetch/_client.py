@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from operator import itemgetter
 from typing import Any
 
 from ._coerce import SpecLike, coerce_specs
@@ -18,6 +19,8 @@ from .engine._policy import Limits, RetryPolicy, Timeouts
 from .engine._result import Result
 from .engine._scheduler import Input, NotReady, Transport
 from .inputs._spec import InvalidSpec, Request, _header_pairs, make_request
+from .observe._metrics import TOP_HOSTS
+from .observe._watch import PROGRESS_EVERY, Watch, total_of
 from .outputs._bodies import BodyStore
 from .runners._local import log, open_transport, start_local
 from .runners._run import Run
@@ -70,6 +73,11 @@ class Client:
         keep_response: bool = False,
         cluster: Any = None,
         processes: int = 1,
+        progress: bool | None = None,
+        progress_every: float = PROGRESS_EVERY,
+        metrics_port: int | None = None,
+        metrics_host: str = "127.0.0.1",
+        metrics_hosts: int = TOP_HOSTS,
     ) -> None:
         settings = Settings(
             limits=Limits(
@@ -108,12 +116,15 @@ class Client:
             processes=processes,
         )
         self._setup(settings, cluster, session)
+        # last: the metrics server listens once every setting is known to be good
+        self._watch = Watch(progress, progress_every, metrics_port, metrics_host, metrics_hosts)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, cluster: Any = None, session: Any = None) -> Client:
         """A client for ``settings`` made already (as the command line makes them)."""
         client = cls.__new__(cls)
         client._setup(settings, cluster, session)
+        client._watch = Watch(progress=False)  # the command line shows and counts its runs itself
         return client
 
     def twin(self) -> Client:
@@ -194,13 +205,16 @@ class Client:
 
     def stream(self, specs: Iterable[SpecLike]) -> Iterator[Result]:
         """Results as they complete, one per spec (failures are data: ``Result.error``)."""
-        return self.start(specs).results()
+        run = self.start(specs)
+        return self._watch.over(run, run.results(), total=total_of(specs))
 
     def map(self, specs: Iterable[SpecLike]) -> Iterator[Result]:
         """Results in input order. Holds at most the run's window of early finishers."""
         waiting: dict[int, Result] = {}
         expected = 0
-        for position, result in self.start(specs).positioned():
+        run = self.start(specs)
+        for position, result in self._watch.over(run, run.positioned(), total=total_of(specs),
+                                                 result_of=itemgetter(1)):
             waiting[position] = result
             while expected in waiting:
                 yield waiting.pop(expected)
@@ -215,7 +229,8 @@ class Client:
         (``error.kind`` in its ``kind``) when no answer came; an HTTP error status is a result.
         """
         request = make_request(url, method=method, **kwargs)
-        (result,) = list(self.start([request], local=True).results())
+        run = self.start([request], local=True)
+        (result,) = list(self._watch.over(run, run.results(), total=1, bulk=False))
         if result.error is not None:
             raise exception_for(result.error.kind, result.error.message, url)
         return result
@@ -245,7 +260,14 @@ class Client:
         else:
             transport.close()
 
+    @property
+    def metrics_url(self) -> str | None:
+        """Where the metrics are served (``metrics_port``), or None."""
+        metrics = self._watch.metrics
+        return None if metrics is None else metrics.url
+
     def close(self) -> None:
+        self._watch.close()
         if self._idle is not None:
             self._idle.close()
             self._idle = None

@@ -3,60 +3,43 @@
 from __future__ import annotations
 
 import sys
-import threading
-import time
-from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from ..inputs._sources import count_lines
+from ..observe._figures import JobProgress, done_text, duration_text
+from ..observe._figures import bytes_text as _bytes
+from ..observe._status_lines import StatusLines
 from ..report._hosts import ms
 from ..runners._run import Run
 from ._terminal import safe_text
 
 _REFRESH = 4  # a second: enough to read, too rare to cost the engine anything
+LOG_EVERY = 30.0  # seconds between status lines by default, when stderr is not a terminal
 
 
-class Progress:
+class LiveProgress:
     """A rich Live display fed from ``run.statistics()`` snapshots by its own refresh thread."""
 
-    def __init__(self, run: Run, inputs: Sequence[str]) -> None:
+    def __init__(self, run: Run, progress: JobProgress) -> None:
         from rich.console import Console
         from rich.live import Live
 
         self._run = run
-        self._total: int | None = None
-        self._samples: list[tuple[float, int]] = []
+        self._progress = progress
         self._console = Console(stderr=True)
-        threading.Thread(target=self._count, args=(inputs,), daemon=True).start()
         self._live = Live(console=self._console, refresh_per_second=_REFRESH, transient=True,
                           get_renderable=self._render)
         self._live.start()
 
-    def _count(self, inputs: Sequence[str]) -> None:
-        try:
-            self._total = count_lines(inputs)
-        except Exception:
-            self._total = None
-
     def _render(self) -> Any:
         from rich.table import Table
 
-        stats = self._run.statistics()
-        now = time.monotonic()
-        self._samples.append((now, stats.done))
-        while len(self._samples) > 2 and now - self._samples[0][0] > 5.0:
-            self._samples.pop(0)
-        first_t, first_done = self._samples[0]
-        rate_now = (stats.done - first_done) / (now - first_t) if now > first_t else 0.0
-        total = self._total
-        done = f"{stats.done:,}" + (f" / {total:,}" if total else "")
-        eta = ""
-        if total and rate_now > 0 and total > stats.done:
-            eta = f"  ETA {_duration((total - stats.done) / rate_now)}"
+        figures = self._progress.figures(self._run.statistics())
+        stats = figures.stats
+        eta = "" if figures.eta is None else f"  ETA {duration_text(figures.eta)}"
         grid = Table.grid(padding=(0, 2))
         grid.add_row(
-            f"[bold]{done}[/] done",
-            f"{rate_now:,.0f} req/s now, {stats.rate:,.0f} avg",
+            f"[bold]{done_text(figures)}[/] done",
+            f"{figures.rate_now:,.0f} req/s now, {figures.rate:,.0f} avg",
             f"{stats.in_flight} in flight",
             f"{stats.waiting_retry} waiting to retry",
             f"{_bytes(stats.bytes)}{eta}",
@@ -80,28 +63,23 @@ class Progress:
         self._live.stop()
 
 
-def make_progress(run: Run, inputs: Sequence[str], quiet: bool, forced: bool | None) -> Progress | None:
-    show = forced if forced is not None else sys.stderr.isatty()
-    if quiet or not show:
+class Shown(Protocol):
+    def stop(self) -> None: ...
+
+
+def make_progress(run: Run, progress: JobProgress, *, quiet: bool, forced: bool | None,
+                  log_every: float | None) -> Shown | None:
+    """What shows the run's progress on stderr, or None.
+
+    A terminal gets the live display; any other stderr (a log file, a pipe, a journal) gets a plain
+    status line every ``log_every`` seconds (30 by default), and so does a terminal when
+    ``--log-every`` is given. ``--no-progress`` and ``-q`` show nothing.
+    """
+    if quiet or forced is False:
         return None
-    return Progress(run, inputs)
-
-
-def _bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024:
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1024
-    return f"{n:,.1f} TB"
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    if seconds >= 60:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds}s"
+    if log_every is None and sys.stderr.isatty():
+        return LiveProgress(run, progress)
+    return StatusLines(run.statistics, sys.stderr, log_every or LOG_EVERY, progress)
 
 
 def print_summary(figures: dict[str, Any], console: Any = None) -> None:

@@ -11,10 +11,11 @@ import click
 
 from .._errors import UsageError
 from ..engine._policy import Limits, RetryPolicy, Timeouts
+from ..observe._metrics import TOP_HOSTS
 from ..outputs._bodies import check_folder
 from ..runners._settings import Settings, TransportOptions
 from ._exit import Exit
-from ._options import parse_header, parse_host_limit, parse_size
+from ._options import parse_duration, parse_header, parse_host_limit, parse_size
 from ._run import FetchJob, run_fetch
 
 EXAMPLES = """
@@ -116,7 +117,18 @@ INPUT is a file (one URL or one JSON spec per line; .gz read as gzip; .csv with 
               help="Run on Dask: local:N (N worker processes here) or a scheduler address (tcp://host:8786).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary.")
 @click.option("--progress/--no-progress", default=None,
-              help="Force the live progress display on or off (default: on when stderr is a terminal).")
+              help="Show progress or not (default: a live display on a terminal; otherwise a plain "
+                   "status line every 30s).")
+@click.option("--log-every", default=None, metavar="DURATION",
+              help="A plain status line this often (30s, 5m), on a terminal too (instead of the live "
+                   "display).")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None, metavar="PORT",
+              help="Serve Prometheus metrics on PORT while the run goes (0: any free port, said on "
+                   "stderr); needs multifetch[metrics].")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, metavar="ADDR",
+              help="The address the metrics server listens on (0.0.0.0: every interface).")
+@click.option("--metrics-hosts", default=TOP_HOSTS, show_default=True, type=click.IntRange(0), metavar="N",
+              help="Per-host metrics for the N hosts with most requests.")
 @click.option("--summary-json", default=None, metavar="PATH", help="Write the summary as JSON.")
 @click.option("-v", "--verbose", is_flag=True, help="Log each retry decision and slow-down.")
 def fetch(inputs: tuple[str, ...], **options: Any) -> None:
@@ -158,6 +170,10 @@ def fetch(inputs: tuple[str, ...], **options: Any) -> None:
         grace=options["grace"],
         quiet=options["quiet"],
         progress=options["progress"],
+        log_every=parse_duration(options["log_every"], "--log-every"),
+        metrics_port=options["metrics_port"],
+        metrics_host=options["metrics_host"],
+        metrics_hosts=options["metrics_hosts"],
         summary_json=options["summary_json"],
         verbose=options["verbose"],
         insecure=options["insecure"],

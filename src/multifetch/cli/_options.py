@@ -33,3 +33,18 @@ def parse_size(text: str | None) -> int | None:
         raise UsageError(f"bad size {text!r}: use bytes or a suffix like 10M, 2G")
     number, unit, _ = match.groups()
     return int(float(number) * _FACTOR[unit.lower()])
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$", re.IGNORECASE)
+_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str | None, option: str) -> float | None:
+    """Seconds from ``30``, ``30s``, ``500ms``, ``5m``, ``1h`` (more than zero)."""
+    if text is None:
+        return None
+    match = _DURATION.match(text)
+    seconds = float(match.group(1)) * _SECONDS[(match.group(2) or "s").lower()] if match else 0.0
+    if seconds <= 0:
+        raise UsageError(f"bad {option} {text!r}: use a duration like 30s, 500ms, 5m")
+    return seconds

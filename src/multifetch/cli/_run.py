@@ -23,6 +23,7 @@ from ..engine._result import Result
 from ..inputs._dedup import Dedup
 from ..inputs._sources import InputError, RequestDefaults, check_sources, never_blocks, read_inputs
 from ..inputs._spec import InvalidSpec, Request
+from ..observe._metrics import TOP_HOSTS
 from ..outputs._file import is_stream
 from ..outputs._formats import format_for
 from ..outputs._redact import Redactor
@@ -35,10 +36,12 @@ from ..outputs._resume import (
     write_fingerprint,
 )
 from ..outputs._sinks import OPTIONAL_FIELDS, RECORD_FIELDS, Sink, holds_records, open_sink, remove_output
+from ..report._earlier import EarlierRecords
 from ..report._summary import SummaryBuilder
 from ..runners._run import Run
 from ..runners._settings import Settings
 from ._exit import CLIError, Exit
+from ._observe import Observers
 from ._terminal import safe_text
 
 
@@ -64,6 +67,10 @@ class FetchJob:
     grace: float = 5.0
     quiet: bool = False
     progress: bool | None = None
+    log_every: float | None = None
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    metrics_hosts: int = TOP_HOSTS
     summary_json: str | None = None
     verbose: bool = False
     insecure: bool = False
@@ -139,7 +146,11 @@ def run_fetch(job: FetchJob) -> Exit:
         settings, note = settings.fitted()
         if note:
             _echo(note)
-    sink, resume = _open_output(job, fmt, fields, to_file)
+    # before the output is opened: a metrics port in use is said before anything is written (on an
+    # error from here on the process ends, and the server's thread with it)
+    observers = Observers(job.metrics_port, job.metrics_host, job.metrics_hosts)
+    earlier = EarlierRecords()
+    sink, resume = _open_output(job, fmt, fields, to_file, earlier.add)
     client = Client.from_settings(settings, cluster=job.cluster)
     defaults = RequestDefaults(method=job.method, headers=job.headers, data=job.data)
     items: Iterator[Request | InvalidSpec] = read_inputs(job.inputs, defaults=defaults, template=job.template)
@@ -150,21 +161,24 @@ def run_fetch(job: FetchJob) -> Exit:
     folder = os.path.dirname(os.path.abspath(str(job.output))) if to_file else None
     run = client.start(items, skip=None if resume is None else resume.skip, spill_folder=folder,
                        read_ahead=not never_blocks(job.inputs))
-    announcement = run.announcement()
-    if announcement and not job.quiet:
-        _echo(announcement)
+    for announcement in (run.announcement(), observers.announcement()):
+        if announcement and not job.quiet:
+            _echo(announcement)
     try:
-        return _drive(job, run, client, sink, resume, fields, dedup)
+        return _drive(job, run, client, sink, resume, fields, dedup, observers, earlier)
     finally:
+        observers.close()
         if dedup is not None:
             dedup.close()
 
 
 def _open_output(
-    job: FetchJob, fmt: str, fields: tuple[str, ...], to_file: bool
+    job: FetchJob, fmt: str, fields: tuple[str, ...], to_file: bool,
+    earlier: Callable[[dict[str, Any]], None],
 ) -> tuple[Sink, Resume | None]:
-    """The output's sink, and the resume of what it holds (with ``--resume``); its fingerprint
-    (the inputs and options that make its records) written beside it."""
+    """The output's sink, and the resume of what it holds (with ``--resume``; ``earlier`` gets
+    each record that stays); its fingerprint (the inputs and options that make its records)
+    written beside it."""
     key_options = {"method": job.method, "headers": [list(h) for h in job.headers], "data": job.data,
                    "template": job.template, "fields": list(fields), "format": fmt}
     print_ = fingerprint(job.inputs, key_options)
@@ -178,7 +192,7 @@ def _open_output(
         if os.path.exists(job.output):
             check_fingerprint(job.output, print_, job.force)
         try:
-            resume = open_resume(job.output, fmt, retry_failed=job.retry_failed)
+            resume = open_resume(job.output, fmt, retry_failed=job.retry_failed, on_record=earlier)
         except OSError as exc:
             raise CLIError(f"cannot resume {job.output}: {_reason(exc)}", Exit.OUTPUT) from None
         write_path = resume.write_path
@@ -241,28 +255,32 @@ def _drive(
     resume: Resume | None,
     fields: tuple[str, ...],
     dedup: Dedup | None,
+    observers: Observers,
+    earlier: EarlierRecords,
 ) -> Exit:
-    from ._display import make_progress, print_summary
+    from ._display import print_summary
 
     # Records are counted in ``pending`` until the output says they are durable; then they move to
     # ``summary``. When the output fails, the summary holds exactly the records the output kept.
+    # A resumed output's earlier records count too: the summary is the whole job's.
     summary = SummaryBuilder()
+    summary.absorb(earlier.summary)
     pending = SummaryBuilder()
     sink.when_durable(lambda: summary.absorb(pending))
     started = time.monotonic()
     ending = _Ending()
     output_name = job.output or "stdout"
-    progress = make_progress(run, job.inputs, job.quiet, job.progress)
+    observers.start(run, job.inputs, earlier=earlier.count, quiet=job.quiet, forced=job.progress,
+                    log_every=job.log_every)
     with _Signals(run, job.grace) as signals:
         outcomes = run.outcomes()
         try:
-            _write_records(job, outcomes, sink, fields, pending.add, ending)
+            _write_records(job, outcomes, sink, fields, observers.counting(pending.add), ending)
         except InputError as exc:
             ending.failure, ending.status = str(exc), Exit.INPUT
         finally:
             outcomes.close()
-            if progress is not None:
-                progress.stop()
+            observers.stop(run)
             _close_output(sink, resume, output_name, ending)
             client.close()
     interrupted = signals.received
@@ -272,7 +290,7 @@ def _drive(
     extra = {"exit_status": int(ending.status), "insecure": job.insecure,
              "interrupted": interrupted is not None, "unfinished_in_flight": run.unfinished,
              "duplicates_dropped": 0 if dedup is None else dedup.dropped, "not_written": not_written}
-    figures = summary.summary(time.monotonic() - started, extra)
+    figures = earlier.whole_job(summary.summary(time.monotonic() - started, extra), sink.durable)
     if job.summary_json:
         _write_summary_json(job.summary_json, figures, ending)
     if not job.quiet:

@@ -1,10 +1,12 @@
 """The scheduler: admission, per-host queues, rate limits, parking for retries, deadlines.
 
-The engine's thread runs it together with the transport's event loop (``_driver``), so nothing
-here takes a lock: the consumer's thread only takes finished jobs from ``handoff`` (atomic deque
-operations) and calls ``taken()``, ``stop()`` and ``statistics()``. The input is pulled lazily: at
-most ``window`` requests are held (queued, in flight, parked or finished and not yet taken), so
-memory does not grow with the input, and a slow consumer holds back only the reading of input.
+One thread at a time turns its loop together with the transport's event loop (``_driver``: the
+consumer's own thread while it waits for results, the engine's thread while the consumer is away),
+so nothing here takes a lock: the consumer takes finished jobs from ``handoff`` (atomic deque
+operations) and calls ``taken()``, ``stop()`` and ``statistics()`` from any thread. The input is
+pulled lazily: at most ``window`` requests are held (queued, in flight, parked or finished and
+not yet taken), so memory does not grow with the input, and a slow consumer holds back only the
+reading of input.
 """
 
 from __future__ import annotations
@@ -155,51 +157,66 @@ class Scheduler:
     # -- public -------------------------------------------------------------------------------
 
     def drive(self, publish: Callable[[], None]) -> None:
-        """Run until every input has its job in ``handoff``, or a stop ends the run.
-
-        Runs on the engine's own thread (see ``_driver``); ``publish`` is called when finished
-        jobs were added to ``handoff``, which the consumer empties from its thread. Jobs waiting
-        there count against the window, so a slow consumer stops the reading of new input, never
-        the transfers already started.
-        """
+        """Turn the loop until every input has its job in ``handoff``, or a stop ends the run."""
         try:
-            self._loop(publish)
+            while self.turn(publish):
+                pass
         finally:
-            self._spill.close()
+            self.end()
 
-    def _loop(self, publish: Callable[[], None]) -> None:
+    def end(self) -> None:
+        """The run is over (or failed): let go of what the frontier holds on disk."""
+        self._spill.close()
+
+    def turn(self, publish: Callable[[], None] | None, longest: float = _IDLE_WAIT) -> bool:
+        """One turn of the loop: schedule, wait for the network at most until something is due,
+        handle what ended. False once every input has its job in ``handoff`` (or a stop ended the run).
+
+        ``publish`` is called when finished jobs were added to ``handoff`` for a consumer in another
+        thread (see ``_driver``); ``None``: the consumer turns the loop itself and takes them after
+        this turn, so a turn that has finished jobs does not wait for the network; nor, in any turn,
+        longer than ``longest`` seconds. Jobs in
+        ``handoff`` count against the window, so a slow consumer stops the reading of new input,
+        never the transfers already started.
+        """
         done = self.handoff
         transport = self._transport
-        kick = self._kick
-        while True:
-            now = self._clock()
-            if self._stopping:
-                if transport.active == 0 or (self._stop_at is not None and now >= self._stop_at):
-                    self._abort_in_flight()
-                    return
-            elif self._deadline is not None and now >= self._deadline and not self._cancelling:
-                self._cancel_everything()
+        now = self._clock()
+        if self._stopping:
+            if transport.active == 0 or (self._stop_at is not None and now >= self._stop_at):
+                self._abort_in_flight()
+                return False
+        elif self._deadline is not None and now >= self._deadline and not self._cancelling:
+            self._cancel_everything()
+            if publish is not None:
                 publish()
-                continue
-            if self._cancelling:
-                self._drain_backlogs()
-                if not self._draining and self._cancel_input():
-                    return
+            return True
+        if self._cancelling:
+            self._drain_backlogs()
+            if not self._draining and self._cancel_input():
+                return False
+            if publish is not None:
                 publish()
-                if self._room() <= 0 or self._starved:
-                    # the consumer or the input has to catch up; taken() or the input wakes us
-                    for job in transport.poll(_IDLE_WAIT if self._room() <= 0 else 0.005):
-                        self._on_attempt_end(job)
-                continue
-            if not self._stopping:
-                self._schedule(now)
-            if self._exhausted and self._pending == 0:
+            elif done:
+                return True
+            if self._room() <= 0 or self._starved:
+                # the consumer or the input has to catch up; taken() or the input wakes us
+                for job in transport.poll(_IDLE_WAIT if self._room() <= 0 else 0.005):
+                    self._on_attempt_end(job)
+            return True
+        if not self._stopping:
+            self._schedule(now)
+        if self._exhausted and self._pending == 0:
+            if publish is not None:
                 publish()
-                return
-            wait = self._next_wait(now)
-            if self._on_idle is not None:
-                wait = min(wait, self._on_idle())
-            if done:
+            return False
+        wait = min(self._next_wait(now), longest)
+        if self._on_idle is not None:
+            wait = min(wait, self._on_idle())
+        if done:
+            if publish is None:
+                wait = 0.0  # the consumer is here: it takes them once the network was looked at
+            else:
                 # A sleeping consumer is woken for a batch, or once the oldest result has waited
                 # _HOLD_RESULTS: not after every turn of the loop, which cost a thread switch per
                 # handful of results (a quarter more CPU at 25,000 small requests a second).
@@ -208,21 +225,22 @@ class Scheduler:
                     publish()
                 elif due - now < wait:
                     wait = due - now
-            ended = transport.poll(wait)
-            if not ended:
-                continue
-            for job in ended:
-                self._on_attempt_end(job)
-            if not (self._stopping or self._cancelling):
-                # Start the next requests before handing these results out: the server works on
-                # them while the consumer writes records (measured: 4.22 -> 4.02 s for 100,000
-                # small requests at 64 connections, CLI to a JSONL file).
-                now = self._clock()
-                if self._deadline is None or now < self._deadline:
-                    self._schedule(now)
-                    kick()
-            if len(done) >= _PUBLISH_AT:
-                publish()
+        ended = transport.poll(wait)
+        if not ended:
+            return True
+        for job in ended:
+            self._on_attempt_end(job)
+        if not (self._stopping or self._cancelling):
+            # Start the next requests before handing these results out: the server works on
+            # them while the consumer writes records (measured: 4.22 -> 4.02 s for 100,000
+            # small requests at 64 connections, CLI to a JSONL file).
+            now = self._clock()
+            if self._deadline is None or now < self._deadline:
+                self._schedule(now)
+                self._kick()
+        if publish is not None and len(done) >= _PUBLISH_AT:
+            publish()
+        return True
 
     def taken(self) -> None:
         """The consumer took jobs from ``handoff``: wake the loop if it waits for that room."""
@@ -246,6 +264,10 @@ class Scheduler:
                 and len(self.handoff) < self._window // 2):  # not when the consumer is the one behind
             self._read_past_backlogs(now)
             self._admit(now)
+
+    def wake(self) -> None:
+        """End a turn waiting for the network now (from another thread)."""
+        self._transport.wake()
 
     def stop(self, grace: float = 5.0) -> None:
         """Admit nothing more; let transfers in flight finish for ``grace`` seconds, then abort."""

@@ -116,7 +116,8 @@ class Spill:
 
             fd, path = tempfile.mkstemp(prefix="multifetch-frontier-", suffix=".db", dir=self._folder)
             os.close(fd)
-            self._db = sqlite3.connect(path, isolation_level=None)
+            # Used by whichever thread turns the engine's loop, one at a time (``_driver``).
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             os.unlink(path)  # the open file lives on; a crash leaves nothing behind
             # a write that fails (a full disk) is rolled back from memory: the file stays readable
             self._db.execute("PRAGMA journal_mode=MEMORY")

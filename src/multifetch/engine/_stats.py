@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,9 +70,28 @@ class Tally:
             self.bytes += result.size
 
     def statistics(self, elapsed: float, *, inputs_read: int, in_flight: int, queued: int = 0,
-                   input_exhausted: bool = False) -> Statistics:
-        """A snapshot: every record is one attempt as far as this side knows."""
-        return Statistics(elapsed=elapsed, inputs_read=inputs_read, done=self.done, in_flight=in_flight,
-                          queued=queued, waiting_retry=0, attempts=self.done, retries=0,
-                          errors=dict(self.errors), statuses=dict(self.statuses), bytes=self.bytes,
-                          input_exhausted=input_exhausted)
+                   input_exhausted: bool = False, engines: Sequence[Statistics] = ()) -> Statistics:
+        """A snapshot of the records counted here. ``engines``: the latest snapshots of the engines
+        that run the requests (engine processes), when they send them: what is in flight, why
+        requests wait, and the attempts are theirs; ``in_flight`` and ``queued`` (this side's
+        view) are the rest. Without them every record is one attempt as far as this side knows."""
+        if not engines:
+            return Statistics(elapsed=elapsed, inputs_read=inputs_read, done=self.done, in_flight=in_flight,
+                              queued=queued, waiting_retry=0, attempts=self.done, retries=0,
+                              errors=dict(self.errors), statuses=dict(self.statuses), bytes=self.bytes,
+                              input_exhausted=input_exhausted)
+        held = in_flight + queued  # sent to an engine, no record yet
+        in_flight = min(held, sum(e.in_flight for e in engines))
+        waiting_retry = min(held - in_flight, sum(e.waiting_retry for e in engines))
+        waiting: dict[str, int] = {}
+        for e in engines:
+            for reason, count in e.waiting.items():
+                waiting[reason] = waiting.get(reason, 0) + count
+        return Statistics(
+            elapsed=elapsed, inputs_read=inputs_read, done=self.done, in_flight=in_flight,
+            queued=held - in_flight - waiting_retry, waiting_retry=waiting_retry,
+            attempts=sum(e.attempts for e in engines), retries=sum(e.retries for e in engines),
+            errors=dict(self.errors), statuses=dict(self.statuses), bytes=self.bytes,
+            input_exhausted=input_exhausted,
+            slowed_hosts=tuple(h for e in engines for h in e.slowed_hosts),
+            waiting=waiting, on_disk=sum(e.on_disk for e in engines))

@@ -239,10 +239,12 @@ class ParquetResume:
     records, which are fetched again. A part holding such records is rewritten without them
     (written beside it, then renamed over it: atomic) before the run starts, so the new records
     never stand beside the ones they replace; if the run stops before fetching them, the next
-    resume fetches them, as any input without a record.
+    resume fetches them, as any input without a record. ``on_record`` is given each record that
+    stays done (then the parts are read whole, not only those two columns).
     """
 
-    def __init__(self, output: str, *, retry_failed: bool) -> None:
+    def __init__(self, output: str, *, retry_failed: bool,
+                 on_record: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.output = output
         self.write_path = output
         self.records = 0
@@ -252,10 +254,12 @@ class ParquetResume:
         discard_torn(output)
         for part in complete_parts(output):
             redo = 0
-            for record_id, error in _ids_and_errors(part):
-                if _is_done(error, retry_failed):
-                    self.done.add(record_id)
+            for record in _records_to_judge(part, whole=on_record is not None):
+                if _is_done(record.get("error"), retry_failed):
+                    self.done.add(str(record["id"]))
                     self.records += 1
+                    if on_record is not None:
+                        on_record(record)
                 else:
                     redo += 1
             if redo:
@@ -275,13 +279,12 @@ def _is_done(error: Any, retry_failed: bool) -> bool:
     return error.get("kind") != ErrorKind.CANCELLED and not retry_failed
 
 
-def _ids_and_errors(part: str) -> Iterator[tuple[str, Any]]:
+def _records_to_judge(part: str, *, whole: bool) -> Iterator[dict[str, Any]]:
+    """The part's records: whole, or only their ``id`` and ``error`` (all a resume decides by)."""
     file = pq.ParquetFile(part)
-    columns = [c for c in ("id", "error") if c in file.schema_arrow.names]
+    columns = None if whole else [c for c in ("id", "error") if c in file.schema_arrow.names]
     for batch in file.iter_batches(batch_size=65_536, columns=columns):
-        ids = batch.column(0).to_pylist()
-        errors = batch.column(1).to_pylist() if len(columns) == 2 else [None] * len(ids)
-        yield from zip(ids, errors, strict=True)
+        yield from records_from_batch(batch)
 
 
 def _rewrite_without_redone(part: str, retry_failed: bool) -> None:

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from .._errors import ErrorKind, UsageError
 from ..inputs._idset import IdSet
-from ._records import jsonl_records
+from ._records import jsonl_records, read_records
 
 _HEAD = 1 << 20
 
@@ -39,17 +39,19 @@ class Resume(Protocol):
     def finish(self) -> None: ...
 
 
-def open_resume(output: str, fmt: str, *, retry_failed: bool) -> Resume:
-    """The resume of ``output`` (JSONL, SQLite or Parquet; CSV cannot be checked for torn rows)."""
+def open_resume(output: str, fmt: str, *, retry_failed: bool,
+                on_record: Callable[[dict[str, Any]], None] | None = None) -> Resume:
+    """The resume of ``output`` (JSONL, SQLite or Parquet; CSV cannot be checked for torn rows).
+    ``on_record`` is given each record that stays done."""
     if fmt == "sqlite":
-        return SQLiteResume(output, retry_failed=retry_failed)
+        return SQLiteResume(output, retry_failed=retry_failed, on_record=on_record)
     if fmt == "parquet":
         from ._parquet import ParquetResume  # pyarrow: imported only for a Parquet output
 
-        return ParquetResume(output, retry_failed=retry_failed)
+        return ParquetResume(output, retry_failed=retry_failed, on_record=on_record)
     if fmt == "csv":
         raise UsageError("--resume works with JSONL, SQLite and Parquet outputs, not CSV")
-    return JSONLResume(output, retry_failed=retry_failed)
+    return JSONLResume(output, retry_failed=retry_failed, on_record=on_record)
 
 
 class ResumeMismatch(UsageError):
@@ -118,9 +120,11 @@ def _is_done(error: Any, retry_failed: bool) -> bool:
 
 
 class JSONLResume:
-    """Resume state of a JSONL output."""
+    """Resume state of a JSONL output. ``on_record`` is given each record that stays done (the
+    job's earlier records, for the progress and the summary)."""
 
-    def __init__(self, output: str, *, retry_failed: bool) -> None:
+    def __init__(self, output: str, *, retry_failed: bool,
+                 on_record: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.output = output
         self.part = output + ".resume-part"
         folder = str(Path(output).resolve().parent)
@@ -138,6 +142,8 @@ class JSONLResume:
             record_id = str(record["id"])
             if _is_done(record.get("error"), retry_failed):
                 self.done.add(record_id)
+                if on_record is not None:
+                    on_record(record)
             else:
                 self.redo.add(record_id)
         if os.path.getsize(output) > end:
@@ -201,9 +207,11 @@ def _line_id(line: bytes) -> str | None:
 
 
 class SQLiteResume:
-    """Resume state of a SQLite output: ids are looked up, rows are replaced in place."""
+    """Resume state of a SQLite output: ids are looked up, rows are replaced in place.
+    ``on_record`` is given each row that stays done, read once at the start."""
 
-    def __init__(self, output: str, *, retry_failed: bool) -> None:
+    def __init__(self, output: str, *, retry_failed: bool,
+                 on_record: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.output = output
         self.write_path = output
         self.records = 0
@@ -219,6 +227,10 @@ class SQLiteResume:
                 self._db = db
             except sqlite3.Error:
                 db.close()
+        if on_record is not None and self._db is not None:
+            for record in read_records(output, "sqlite"):
+                if _is_done(record.get("error"), retry_failed):
+                    on_record(record)
 
     @property
     def skip(self) -> Callable[[str], bool]:

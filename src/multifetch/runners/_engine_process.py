@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from multiprocessing.connection import Connection
 
 from ..engine._result import Result
@@ -25,6 +26,8 @@ from ._settings import Settings
 BATCH = 64  # requests a message: amortises pickling and pipe writes, small enough to spread well
 _HOLD = 0.002  # longest an engine process keeps a finished result before sending it
 _NO_LIMIT = 3600.0
+STATS_EVERY = 1.0  # seconds between the statistics snapshots an engine sends its parent
+_SLOWED_SENT = 50  # slowed-down hosts a snapshot carries at most
 
 
 def _die_with_parent() -> None:
@@ -117,13 +120,20 @@ def _listen(conn: Connection, run: LocalRun, inbox: _Inbox) -> None:
 
 def _send_results(conn: Connection, run: LocalRun) -> None:
     """Results go back in batches (a message each is slower than the engine), yet none waits
-    more than _HOLD. A parent slow to read blocks only this thread: the engine's own goes on."""
+    more than _HOLD. A parent slow to read blocks only this thread: the engine's own goes on.
+    Every STATS_EVERY a snapshot of the engine's statistics goes too (the parent's progress and
+    metrics show what is in flight and why requests wait from them)."""
     outbox: list[Result] = []
     oldest = 0.0  # when the first result in outbox arrived
+    next_stats = time.monotonic() + STATS_EVERY
     while True:
-        jobs = run.take(_HOLD if outbox else None)
+        jobs = run.take(_HOLD if outbox else STATS_EVERY)
         if jobs is None:
             break
+        if time.monotonic() >= next_stats:
+            stats = run.statistics()
+            conn.send(("stats", replace(stats, slowed_hosts=stats.slowed_hosts[:_SLOWED_SENT])))
+            next_stats = time.monotonic() + STATS_EVERY
         if jobs and not outbox:
             oldest = time.monotonic()
         outbox += [job.to_result() for job in jobs]

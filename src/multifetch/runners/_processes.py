@@ -56,6 +56,7 @@ class _Engine:
         self.waiting: list[Request] = []  # chosen for this process, not yet sent
         self.closed = False  # no more requests will be sent
         self.ended = False
+        self.stats: Statistics | None = None  # the engine's latest snapshot (sent every second)
 
     def load(self) -> int:
         return len(self.held)  # ``waiting`` is part of it
@@ -187,7 +188,10 @@ class ProcessRun:
         except (EOFError, OSError):
             self._lost(engine, ready)
             return
-        if isinstance(message, tuple):  # ("end",)
+        if isinstance(message, tuple):  # ("stats", Statistics) or ("end",)
+            if message[0] == "stats":
+                engine.stats = message[1]
+                return
             self._forget(engine)
             engine.process.join(5)
             return
@@ -319,14 +323,16 @@ class ProcessRun:
     # -- statistics -------------------------------------------------------------------------------
 
     def statistics(self) -> Statistics:
-        held = sum(len(e.held) for e in self._engines) + len(self._again)
-        in_flight = min(held, self._concurrency)  # the engines queue the rest
+        engines = list(self._engines)  # the parent's thread may replace one meanwhile
+        held = sum(len(e.held) for e in engines) + len(self._again)
+        in_flight = min(held, self._concurrency)  # until the engines say: they queue the rest
         return self._tally.statistics(
             time.monotonic() - self._started,
             inputs_read=self._feed.read,
             in_flight=in_flight,
             queued=held - in_flight,
             input_exhausted=self._feed.exhausted,
+            engines=[e.stats for e in engines if e.stats is not None and not e.ended],
         )
 
 
