@@ -25,16 +25,18 @@ def test_summary_figures_match_known_answers(target: TargetServer, tmp_path: Pat
               "--summary-json", str(tmp_path / "s.json"))
     assert proc.returncode == 1
     s = json.loads((tmp_path / "s.json").read_text())
-    assert (s["records"], s["ok"], s["errors"]) == (36, 35, 1)
+    # answered: any status; ok: below 400, as Result.ok; errors: no answer
+    assert (s["records"], s["answered"], s["ok"], s["errors"]) == (36, 35, 30, 1)
     assert s["statuses"] == {"200": 30, "500": 5}
     assert s["error_kinds"]["connect"]["count"] == 1
     assert s["error_kinds"]["connect"]["example"]["url"] == "http://127.0.0.1:1/"
     assert 0.1 <= s["latency"]["p90"] < 0.5  # the 30 delayed answers dominate the upper quantiles
     assert s["latency"]["max"] >= 0.1
     assert s["retries"] == 0 and s["bytes"] > 0
-    assert set(s) >= {"records", "ok", "errors", "statuses", "error_kinds", "latency", "wall_seconds",
+    assert set(s) >= {"records", "answered", "ok", "errors", "statuses", "error_kinds", "latency", "wall_seconds",
                       "throughput", "bytes", "retries", "slowest_hosts", "most_failing_hosts", "exit_status"}
     assert b"p50" in proc.stderr and b"req/s" in proc.stderr
+    assert b"35 (30 ok)" in proc.stderr
 
 
 def test_progress_shows_on_a_terminal(target: TargetServer, tmp_path: Path) -> None:

@@ -109,3 +109,35 @@ def test_sqlite_on_a_full_disk_is_exit_4_and_resumes(target: TargetServer, tmp_p
     db = sqlite3.connect(tmp_path / "last" / "out.db")
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert db.execute("SELECT count(*), count(DISTINCT id) FROM results").fetchone() == (N, N)
+
+
+def test_parquet_on_a_full_disk_keeps_its_committed_parts_and_resumes(
+        target: TargetServer, tmp_path: Path) -> None:
+    import pyarrow.dataset as ds
+
+    _input(tmp_path, target)
+    (tmp_path / "disk").mkdir()
+    # parts closed every 0.2 s: several are committed before the 96 KB disk is full
+    _in_namespace("""
+        mount -t tmpfs -o size=96k tmpfs "$T/disk"
+        set +e
+        (head -n 300 "$T/in.txt"; sleep 0.6; tail -n +301 "$T/in.txt") |
+            $MF fetch - -o "$T/disk/out.parquet" --part-seconds 0.2 --summary-json "$T/first.json" 2>"$T/first.err"
+        echo $? >"$T/first.rc"
+        cp -r "$T/disk/out.parquet" "$T/first"
+        mount -o remount,size=8m "$T/disk"
+        $MF fetch - -o "$T/disk/out.parquet" -q --resume <"$T/in.txt" 2>"$T/last.err"
+        echo $? >"$T/last.rc"
+        cp -r "$T/disk/out.parquet" "$T/last"
+    """, tmp_path)
+    err = _read(tmp_path, "first.err")
+    assert _read(tmp_path, "first.rc").strip() == "4", err
+    assert "cannot write" in err and "No space left on device" in err and "Traceback" not in err
+    # the folder holds its committed parts only (the part being written was deleted), readable as is
+    assert not [p for p in (tmp_path / "first").iterdir() if p.name.startswith(".")]
+    kept = ds.dataset(str(tmp_path / "first"), format="parquet").to_table()
+    summary = json.loads(_read(tmp_path, "first.json"))
+    assert summary["records"] == kept.num_rows > 0 and summary["not_written"] > 0
+    assert _read(tmp_path, "last.rc").strip() == "0", _read(tmp_path, "last.err")
+    ids = ds.dataset(str(tmp_path / "last"), format="parquet").to_table().column("id").to_pylist()
+    assert sorted(ids) == sorted(str(i) for i in range(1, N + 1))

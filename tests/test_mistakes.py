@@ -98,7 +98,7 @@ def test_a_bodies_folder_that_is_a_file_is_refused(tmp_path: Path) -> None:
         multifetch.Client(bodies=str(victim))
 
 
-@pytest.mark.parametrize("name", ["out.xlsx", "out.jsonl.gz", "out.parquet"])
+@pytest.mark.parametrize("name", ["out.xlsx", "out.jsonl.gz", "out.feather"])
 def test_an_unknown_output_extension_is_refused_unless_format_says(target: TargetServer, tmp_path: Path,
                                                                    name: str) -> None:
     out = tmp_path / name

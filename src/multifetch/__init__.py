@@ -49,6 +49,12 @@ _EXPORTS = {
     "Statistics": "engine._stats",
     "AsyncClient": "_async",
     "requests_map": "_compat",
+    "RECORD_FIELDS": "outputs._fields",
+    "SavedResults": "outputs._read",
+    "read_results": "outputs._read",
+    "to_arrow": "outputs._frames",
+    "to_pandas": "outputs._frames",
+    "to_polars": "outputs._frames",
 }
 
 if TYPE_CHECKING:
@@ -78,6 +84,9 @@ if TYPE_CHECKING:
     from .engine._result import ErrorInfo, Result, Timings
     from .engine._stats import HostSnapshot, Statistics
     from .inputs._spec import InvalidSpec, Request, make_request
+    from .outputs._fields import RECORD_FIELDS
+    from .outputs._frames import to_arrow, to_pandas, to_polars
+    from .outputs._read import SavedResults, read_results
     from .runners._run import Run
 
 del TYPE_CHECKING
@@ -117,11 +126,13 @@ __all__ = [
     "Limits",
     "MultifetchError",
     "ProtocolError",
+    "RECORD_FIELDS",
     "Request",
     "RequestError",
     "Result",
     "RetryPolicy",
     "Run",
+    "SavedResults",
     "Statistics",
     "TLSError",
     "TimeoutError_",
@@ -133,5 +144,9 @@ __all__ = [
     "fetch",
     "make_request",
     "parse_rate",
+    "read_results",
     "requests_map",
+    "to_arrow",
+    "to_pandas",
+    "to_polars",
 ]

@@ -91,7 +91,8 @@ def print_summary(figures: dict[str, Any], console: Any = None) -> None:
     lat = figures["latency"]
     head = Table.grid(padding=(0, 2))
     head.add_row("[bold]records[/]", f"{figures['records']:,}",
-                 "[bold]ok[/]", f"{figures['ok']:,}", "[bold]errors[/]", f"{figures['errors']:,}")
+                 "[bold]answered[/]", f"{figures['answered']:,} ({figures['ok']:,} ok)",
+                 "[bold]errors[/]", f"{figures['errors']:,}")
     head.add_row("[bold]time[/]", f"{figures['wall_seconds']:,.2f} s",
                  "[bold]throughput[/]", f"{figures['throughput'] or 0:,.0f} req/s",
                  "[bold]bytes[/]", _bytes(figures["bytes"]))

@@ -36,9 +36,11 @@ INPUT is a file (one URL or one JSON spec per line; .gz read as gzip; .csv with 
 @click.command(epilog=EXAMPLES)
 @click.argument("inputs", nargs=-1, metavar="[INPUT]...")
 @click.option("-o", "--output", default=None, metavar="PATH",
-              help="Where records go: .jsonl (default: stdout), .csv, .db/.sqlite.")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "sqlite"]), default=None,
+              help="Where records go: .jsonl (default: stdout), .csv, .db/.sqlite, .parquet (a folder).")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "sqlite", "parquet"]), default=None,
               help="Output format, when the extension does not say.")
+@click.option("--part-seconds", default=10.0, show_default=True, type=click.FloatRange(0, min_open=True),
+              help="Parquet output: close a part file (making its records durable) this often.")
 @click.option("-c", "--concurrency", default=64, show_default=True, type=click.IntRange(1),
               help="Transfers in flight at once, over all hosts.")
 @click.option("--per-host", default=8, show_default=True, type=click.IntRange(1),
@@ -164,6 +166,7 @@ def fetch(inputs: tuple[str, ...], **options: Any) -> None:
         retry_failed=options["retry_failed"],
         force=options["force"],
         overwrite=options["overwrite"],
+        part_seconds=options["part_seconds"],
         grace=options["grace"],
         quiet=options["quiet"],
         progress=options["progress"],
@@ -182,18 +185,19 @@ def fetch(inputs: tuple[str, ...], **options: Any) -> None:
 
 
 #: Output extensions whose format is known; others need --format.
-_EXTENSIONS = (".jsonl", ".ndjson", ".json", ".csv", ".db", ".sqlite", ".sqlite3")
+_EXTENSIONS = (".jsonl", ".ndjson", ".json", ".csv", ".db", ".sqlite", ".sqlite3", ".parquet")
 
 
 def _check_output(output: str | None, fmt: str | None) -> None:
     if output is None or output == "-":
         return
-    if os.path.isdir(output):
-        raise UsageError(f"-o {output}: is a folder; give a file")
     suffix = Path(output).suffix.lower()
+    parquet = fmt == "parquet" or (fmt is None and suffix == ".parquet")
+    if os.path.isdir(output) and not parquet:
+        raise UsageError(f"-o {output}: is a folder; give a file (or a .parquet folder)")
     if fmt is None and suffix and suffix not in _EXTENSIONS:
-        raise UsageError(f"-o {output}: unknown extension {suffix!r}: use .jsonl, .csv or .db, "
-                         "or say which format with --format jsonl|csv|sqlite")
+        raise UsageError(f"-o {output}: unknown extension {suffix!r}: use .jsonl, .csv, .db or .parquet, "
+                         "or say which format with --format jsonl|csv|sqlite|parquet")
 
 
 def _check_summary_json(path: str) -> None:

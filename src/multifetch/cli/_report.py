@@ -7,6 +7,7 @@ import os
 import click
 
 from ..inputs._sources import InputError
+from ..outputs._formats import format_for
 
 
 @click.command()
@@ -15,15 +16,19 @@ from ..inputs._sources import InputError
               help="Where to write the HTML file.")
 @click.option("--title", default=None, help="The page title.")
 def report(results: str, output: str, title: str | None) -> None:
-    """Write a self-contained HTML report (works offline) from a JSONL, CSV or SQLite output.
+    """Write a self-contained HTML report (works offline) from a JSONL, CSV, SQLite or Parquet output.
 
     \b
     Examples:
       multifetch report results.jsonl -o report.html
       multifetch report results.db -o run-42.html --title "Nightly crawl"
+      multifetch report results.parquet -o report.html
     """
-    if not os.path.isfile(results):
+    if not os.path.exists(results):
         raise InputError(f"{results}: no such file")
+    if os.path.isdir(results) and format_for(results) != "parquet" and not os.path.exists(
+            os.path.join(results, "_multifetch.json")):
+        raise InputError(f"{results}: a folder that is not a Parquet output (name it .parquet)")
     from ..report import write_report
 
     figures = write_report(results, output, title)

@@ -28,14 +28,14 @@ from ..outputs._file import is_stream
 from ..outputs._formats import format_for
 from ..outputs._redact import Redactor
 from ..outputs._resume import (
-    JSONLResume,
-    SQLiteResume,
+    Resume,
     check_fingerprint,
     fingerprint,
+    open_resume,
     sidecar_path,
     write_fingerprint,
 )
-from ..outputs._sinks import OPTIONAL_FIELDS, RECORD_FIELDS, Sink, open_sink
+from ..outputs._sinks import OPTIONAL_FIELDS, RECORD_FIELDS, Sink, holds_records, open_sink, remove_output
 from ..report._earlier import EarlierRecords
 from ..report._summary import SummaryBuilder
 from ..runners._run import Run
@@ -63,6 +63,7 @@ class FetchJob:
     retry_failed: bool = False
     force: bool = False
     overwrite: bool = False
+    part_seconds: float | None = None
     grace: float = 5.0
     quiet: bool = False
     progress: bool | None = None
@@ -174,39 +175,34 @@ def run_fetch(job: FetchJob) -> Exit:
 def _open_output(
     job: FetchJob, fmt: str, fields: tuple[str, ...], to_file: bool,
     earlier: Callable[[dict[str, Any]], None],
-) -> tuple[Sink, JSONLResume | SQLiteResume | None]:
+) -> tuple[Sink, Resume | None]:
     """The output's sink, and the resume of what it holds (with ``--resume``; ``earlier`` gets
     each record that stays); its fingerprint (the inputs and options that make its records)
     written beside it."""
     key_options = {"method": job.method, "headers": [list(h) for h in job.headers], "data": job.data,
                    "template": job.template, "fields": list(fields), "format": fmt}
     print_ = fingerprint(job.inputs, key_options)
-    resume: JSONLResume | SQLiteResume | None = None
+    resume: Resume | None = None
     write_path = job.output
     append = False
     if job.resume:
         if not to_file:
-            raise UsageError("--resume needs an output file (-o results.jsonl or results.db)")
+            raise UsageError("--resume needs an output (-o results.jsonl, results.db or results.parquet)")
         assert job.output is not None
-        if fmt == "csv":
-            raise UsageError("--resume works with JSONL and SQLite outputs, not CSV")
         if os.path.exists(job.output):
             check_fingerprint(job.output, print_, job.force)
         try:
-            if fmt == "sqlite":
-                resume = SQLiteResume(job.output, retry_failed=job.retry_failed, on_record=earlier)
-            else:
-                resume = JSONLResume(job.output, retry_failed=job.retry_failed, on_record=earlier)
+            resume = open_resume(job.output, fmt, retry_failed=job.retry_failed, on_record=earlier)
         except OSError as exc:
             raise CLIError(f"cannot resume {job.output}: {_reason(exc)}", Exit.OUTPUT) from None
         write_path = resume.write_path
         append = True
-    elif to_file and os.path.exists(str(job.output)) and os.path.getsize(str(job.output)) > 0:
+    elif to_file and holds_records(str(job.output)):
         if not job.overwrite:
             raise UsageError(f"{job.output} exists: add --resume to continue it, or --overwrite")
-        os.unlink(str(job.output))
+        remove_output(str(job.output))
     try:
-        sink = open_sink(write_path, fmt, fields, append=append)
+        sink = open_sink(write_path, fmt, fields, append=append, part_seconds=job.part_seconds)
     except OSError as exc:
         raise CLIError(f"cannot open {job.output}: {_reason(exc)}", Exit.OUTPUT) from None
     if to_file:
@@ -223,8 +219,9 @@ def _check_stream_output(job: FetchJob, fmt: str) -> None:
     """An output that is not a regular file (a device, pipe or FIFO) takes records as stdout does."""
     if job.resume:
         raise UsageError(f"--resume needs a regular file as output; {job.output} is not one")
-    if fmt == "sqlite":
-        raise UsageError(f"a SQLite output needs a regular file; {job.output} is not one")
+    if fmt in ("sqlite", "parquet"):
+        raise UsageError(f"a {'SQLite' if fmt == 'sqlite' else 'Parquet'} output needs a regular "
+                         f"file or folder; {job.output} is not one")
     if not job.quiet:
         _echo(f"{job.output} is not a regular file: records are written to it, without --resume")
 
@@ -255,7 +252,7 @@ def _drive(
     run: Run,
     client: Client,
     sink: Sink,
-    resume: JSONLResume | SQLiteResume | None,
+    resume: Resume | None,
     fields: tuple[str, ...],
     dedup: Dedup | None,
     observers: Observers,
@@ -353,7 +350,7 @@ def _write_records(
         ending.fetched = fetched
 
 
-def _close_output(sink: Sink, resume: JSONLResume | SQLiteResume | None, output_name: str,
+def _close_output(sink: Sink, resume: Resume | None, output_name: str,
                   ending: _Ending) -> None:
     """Close the output (and finish the resume) after the last record; a failure ends the run."""
     try:

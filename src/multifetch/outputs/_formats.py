@@ -1,15 +1,23 @@
-"""Output formats: JSONL, CSV or SQLite, as ``--format`` says or the output's extension tells."""
+"""Output formats: JSONL, CSV, SQLite or Parquet, as ``--format`` says or the output's extension tells."""
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
 
 from .._errors import UsageError
 
-FORMATS = ("jsonl", "csv", "sqlite")
+FORMATS = ("jsonl", "csv", "sqlite", "parquet")
 
 
 def format_for(path: str | None, explicit: str | None = None) -> str:
+    fmt = _named(path, explicit)
+    if fmt == "parquet" and find_spec("pyarrow") is None:
+        raise UsageError("a Parquet output needs pyarrow: pip install 'multifetch[parquet]'")
+    return fmt
+
+
+def _named(path: str | None, explicit: str | None) -> str:
     if explicit:
         if explicit not in FORMATS:
             raise UsageError(f"unknown format {explicit!r}: use one of {', '.join(FORMATS)}")
@@ -22,4 +30,6 @@ def format_for(path: str | None, explicit: str | None = None) -> str:
         return "csv"
     if ext in (".db", ".sqlite", ".sqlite3"):
         return "sqlite"
+    if ext == ".parquet":
+        return "parquet"
     return "jsonl"

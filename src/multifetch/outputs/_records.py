@@ -1,9 +1,10 @@
-"""Reading records back from any output format (resume, reports)."""
+"""Reading records back from any output format (resume, reports, ``read_results``)."""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,9 +15,13 @@ _INT_COLUMNS = frozenset({"status", "attempts", "size"})
 
 
 def read_records(path: str, fmt: str | None = None) -> Iterator[dict[str, Any]]:
-    """Every complete record of ``path``; a torn last JSONL line is left out."""
-    fmt = format_for(path, fmt)
-    if fmt == "sqlite":
+    """Every complete record of ``path``; a torn last JSONL line (or Parquet part) is left out."""
+    fmt = "parquet" if fmt is None and os.path.isdir(path) else format_for(path, fmt)
+    if fmt == "parquet":
+        from ._parquet import parquet_records  # pyarrow: imported only for a Parquet output
+
+        yield from parquet_records(path)
+    elif fmt == "sqlite":
         yield from _sqlite_records(path)
     elif fmt == "csv":
         yield from _csv_records(path)

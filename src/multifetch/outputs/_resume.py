@@ -4,7 +4,9 @@ A JSONL output is scanned once: complete records mark their ids done (a torn las
 crash is cut off). Errors are redone with ``retry_failed``, ``cancelled`` records always. When
 records will be replaced, new records go to ``<output>.resume-part`` and are merged at the end
 (or at the start of the next resume, after a crash), so the output never holds two records for
-one id. A SQLite output is queried directly and rows are replaced in place.
+one id. A SQLite output is queried directly and rows are replaced in place. A Parquet output
+folder loses its torn part, and the records to fetch again are taken out of their parts before
+the run starts (``_parquet.ParquetResume``).
 
 A sidecar ``<output>.multifetch.json`` holds a fingerprint of the inputs and key options;
 resuming with other ones is refused unless forced.
@@ -17,13 +19,39 @@ import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .._errors import ErrorKind, UsageError
 from ..inputs._idset import IdSet
 from ._records import jsonl_records, read_records
 
 _HEAD = 1 << 20
+
+
+class Resume(Protocol):
+    """What a run needs of an output it continues: the ids to ``skip``, where new records go,
+    and ``finish`` once the last record is durable."""
+
+    @property
+    def skip(self) -> Callable[[str], bool]: ...
+    @property
+    def write_path(self) -> str: ...
+    def finish(self) -> None: ...
+
+
+def open_resume(output: str, fmt: str, *, retry_failed: bool,
+                on_record: Callable[[dict[str, Any]], None] | None = None) -> Resume:
+    """The resume of ``output`` (JSONL, SQLite or Parquet; CSV cannot be checked for torn rows).
+    ``on_record`` is given each record that stays done."""
+    if fmt == "sqlite":
+        return SQLiteResume(output, retry_failed=retry_failed, on_record=on_record)
+    if fmt == "parquet":
+        from ._parquet import ParquetResume  # pyarrow: imported only for a Parquet output
+
+        return ParquetResume(output, retry_failed=retry_failed, on_record=on_record)
+    if fmt == "csv":
+        raise UsageError("--resume works with JSONL, SQLite and Parquet outputs, not CSV")
+    return JSONLResume(output, retry_failed=retry_failed, on_record=on_record)
 
 
 class ResumeMismatch(UsageError):
@@ -56,6 +84,9 @@ def _identity(print_: Any) -> dict[str, Any]:
 
 
 def sidecar_path(output: str) -> str:
+    """Beside a file output; inside a folder output (a Parquet dataset), where readers skip it."""
+    if os.path.isdir(output):
+        return os.path.join(output, "_multifetch.json")
     return output + ".multifetch.json"
 
 

@@ -1,28 +1,15 @@
-"""Sinks: where records go — JSONL (default), CSV, SQLite — chosen by ``_formats.format_for``."""
+"""Sinks: where records go — JSONL (default), CSV, SQLite, Parquet — chosen by ``_formats.format_for``."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from .._errors import UsageError
+from ._fields import OPTIONAL_FIELDS, RECORD_FIELDS
 
-RECORD_FIELDS = (
-    "id",
-    "url",
-    "final_url",
-    "method",
-    "status",
-    "error",
-    "attempts",
-    "elapsed",
-    "size",
-    "sha256",
-    "body_path",
-    "started_at",
-    "meta",
-)
-OPTIONAL_FIELDS = ("headers", "retries", "timings")
+__all__ = ["OPTIONAL_FIELDS", "RECORD_FIELDS", "Sink", "holds_records", "open_sink", "remove_output"]
 
 
 class Sink(Protocol):
@@ -50,8 +37,18 @@ def open_sink(
     *,
     append: bool = False,
     sync_interval: float = 1.0,
+    part_seconds: float | None = None,
 ) -> Sink:
-    """Open the sink for ``path`` (``None`` or ``-``: stdout, JSONL or CSV only)."""
+    """Open the sink for ``path`` (``None`` or ``-``: stdout, JSONL or CSV only).
+
+    ``part_seconds``: how often a Parquet output closes a part (its records become durable).
+    """
+    if fmt == "parquet":
+        if path is None or path == "-":
+            raise UsageError("a Parquet output needs a folder: -o results.parquet")
+        from ._parquet import PART_SECONDS, ParquetSink  # pyarrow is imported only when used
+
+        return ParquetSink(path, fields, part_seconds=part_seconds or PART_SECONDS)
     if fmt == "sqlite":
         if path is None or path == "-":
             raise UsageError("a SQLite output needs a file: -o results.db")
@@ -65,3 +62,21 @@ def open_sink(
     from ._jsonl import JSONLSink
 
     return JSONLSink(path, fields, append=append, sync_interval=sync_interval)
+
+
+def holds_records(path: str) -> bool:
+    """Whether ``path`` is an output that already holds something: a file with bytes in it, or a
+    folder (a Parquet dataset) with entries."""
+    if os.path.isdir(path):
+        return any(True for _ in os.scandir(path))
+    return os.path.exists(path) and os.path.getsize(path) > 0
+
+
+def remove_output(path: str) -> None:
+    """Remove an output for ``--overwrite``: a file, or what multifetch wrote in a Parquet folder."""
+    if os.path.isdir(path):
+        from ._parquet import clear_dataset
+
+        clear_dataset(path)
+    else:
+        os.unlink(path)

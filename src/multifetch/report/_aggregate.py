@@ -12,6 +12,7 @@ from .._errors import ErrorKind
 from ..outputs._records import read_records
 from ._hosts import HostTable, host_of
 from ._sketch import LatencySketch
+from ._summary import is_ok
 
 # Latency histogram buckets: log-spaced from 0.1 ms to 100 s.
 LATENCY_EDGES = [10 ** (e / 4) / 10_000 for e in range(0, 25)]
@@ -20,7 +21,11 @@ TIME_BUCKETS = 120
 
 @dataclass
 class Aggregate:
+    """The figures of a report. ``answered``: records with an HTTP status (any); ``ok``: those
+    below 400, as ``Result.ok``; ``errors``: records without an answer (see ``_summary``)."""
+
     records: int = 0
+    answered: int = 0
     ok: int = 0
     errors: int = 0
     first: float | None = None
@@ -80,7 +85,9 @@ def aggregate(path: str) -> Aggregate:
             if bucket is not None:
                 error_series[kind][bucket] += 1
             continue
-        agg.ok += 1
+        agg.answered += 1
+        if is_ok(record.get("status")):
+            agg.ok += 1
         status = str(record.get("status"))
         agg.statuses[status] += 1
         if bucket is not None:

@@ -1,4 +1,10 @@
-"""The run summary: built incrementally from records, so it costs nothing to keep for huge runs."""
+"""The run summary: built incrementally from records, so it costs nothing to keep for huge runs.
+
+One vocabulary, the same in the summary, the report, the API and the README: a record is
+**answered** when an HTTP status came back (any status, 404 and 500 too; ``error`` is null),
+**ok** when that status is below 400 (2xx/3xx: what ``Result.ok`` says), and an **error** when
+no answer came (``error`` set). ``records`` = ``answered`` + ``errors``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,11 @@ from typing import Any
 
 from ._hosts import HostTable, host_of
 from ._sketch import LatencySketch
+
+
+def is_ok(status: int | None) -> bool:
+    """An answer ``Result.ok`` calls ok: a status below 400."""
+    return isinstance(status, int) and status < 400
 
 
 class SummaryBuilder:
@@ -75,7 +86,8 @@ class SummaryBuilder:
         failing = sorted((h for h in hosts if h["errors"]), key=lambda h: -h["errors"])[:5]
         out: dict[str, Any] = {
             "records": records,
-            "ok": sum(self.statuses.values()),
+            "answered": sum(self.statuses.values()),
+            "ok": sum(n for status, n in self.statuses.items() if is_ok(status)),
             "errors": sum(self.errors.values()),
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "error_kinds": {
