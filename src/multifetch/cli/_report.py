@@ -7,6 +7,7 @@ import os
 import click
 
 from ..inputs._sources import InputError
+from ..outputs._parts import is_part_folder
 
 
 @click.command()
@@ -15,15 +16,16 @@ from ..inputs._sources import InputError
               help="Where to write the HTML file.")
 @click.option("--title", default=None, help="The page title.")
 def report(results: str, output: str, title: str | None) -> None:
-    """Write a self-contained HTML report (works offline) from a JSONL, CSV or SQLite output.
+    """Write a self-contained HTML report (works offline) from a JSONL, CSV or SQLite output, or a
+    cluster run's part folder.
 
     \b
     Examples:
       multifetch report results.jsonl -o report.html
       multifetch report results.db -o run-42.html --title "Nightly crawl"
     """
-    if not os.path.isfile(results):
-        raise InputError(f"{results}: no such file")
+    if not (os.path.isfile(results) or is_part_folder(results)):
+        raise InputError(f"{results}: no such file (or part folder)")
     from ..report import write_report
 
     figures = write_report(results, output, title)

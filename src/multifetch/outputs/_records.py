@@ -8,13 +8,18 @@ from collections.abc import Iterator
 from typing import Any
 
 from ._formats import format_for
+from ._parts import is_part_folder, read_part_folder
 
 JSON_COLUMNS = frozenset({"error", "meta", "headers", "retries", "timings"})
 _INT_COLUMNS = frozenset({"status", "attempts", "size"})
 
 
 def read_records(path: str, fmt: str | None = None) -> Iterator[dict[str, Any]]:
-    """Every complete record of ``path``; a torn last JSONL line is left out."""
+    """Every complete record of ``path``; a torn last JSONL line is left out. A part folder (a
+    cluster run's output) is read as one result set."""
+    if is_part_folder(path):
+        yield from read_part_folder(path)
+        return
     fmt = format_for(path, fmt)
     if fmt == "sqlite":
         yield from _sqlite_records(path)
