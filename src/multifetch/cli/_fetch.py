@@ -204,8 +204,8 @@ def _check_output(output: str | None, fmt: str | None, cluster: str | None) -> N
         return
     if is_part_output(output):
         if cluster is None:
-            raise UsageError(f"-o {output}: a folder of parts is written by a cluster run (--cluster); "
-                             "give a file")
+            raise UsageError(f"-o {output}: is a folder; give a file (a folder of parts is written by a "
+                             "cluster run: --cluster)")
         return
     suffix = Path(output).suffix.lower()
     if fmt is None and suffix and suffix not in _EXTENSIONS:
