@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from .._errors import UsageError
 from ..inputs._sources import RequestDefaults
+from ..observe._figures import JobProgress
 from ..outputs._parts import PartFolder, is_url
 from ..outputs._resume import ResumeMismatch, _identity
 from ..runners._cluster_input import InputFile, list_inputs
@@ -125,7 +126,9 @@ def _drive(job: FetchJob, run: PartsRun, folder: PartFolder, fields: tuple[str, 
     started, cpu = time.monotonic(), time.process_time()
     deadline = None if job.settings.max_time is None else started + job.settings.max_time
     as_run = cast("Run", run)  # the display and the signals read statistics() and call stop() only
-    progress = make_progress(as_run, [], job.quiet, job.progress)  # the driver counts no input lines
+    # the driver counts no input lines: no total; the records of earlier runs' parts count as done
+    progress = make_progress(as_run, JobProgress(earlier=run.done_before), quiet=job.quiet,
+                             forced=job.progress, log_every=job.log_every)
     status, failure, complete = Exit.OK, None, False
     with _Signals(as_run, job.grace) as signals:
         try:

@@ -68,6 +68,7 @@ class PartsRun:
         self._abort_at: float | None = None
         self._started = time.monotonic()
         self.dashboard = getattr(dask, "dashboard_link", None)
+        self._take_committed()
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -75,7 +76,6 @@ class PartsRun:
         """Run until every input has its record (True) or a stop leaves some for ``--resume``."""
         from distributed import wait
 
-        self._take_committed()
         while True:
             if not self._stopping:
                 self._submit()
