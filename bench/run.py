@@ -8,6 +8,9 @@ Workloads (same nginx, same connection counts):
   (n) 1,000 host names via the system resolver, AAAA answered after 3 s, 256 connections, 4 a host
   (w) the web mix: 2,000 HTTPS host names via the system resolver, half HTTP/2, delays, slow and
       throttling hosts, errors, redirects, gzip; 40,000 requests (bench/webmix.py)
+  (g) --cluster: driver CPU per 1,000 records (records through it / part folders), worker CPU per
+      1,000 requests (HTTP, HTTPS), throughput against 200 ms answers with 1, 2, 4 workers
+`python bench/run.py g` runs (g) alone and writes work/cluster.md.
 `python bench/run.py w [HOSTS]` runs (w) alone (HOSTS names, 20 requests each) and writes work/webmix.md.
 Every load is bounded in count and time, and goes only to 127.0.0.0/8 (the web mix's names resolve to
 127.20.x.y, their DNS server is on 127.53.x.y). Writes bench/RESULTS.md.
@@ -361,23 +364,17 @@ def streaming(base: str) -> dict[str, object]:
     return {"small": small, "large": large}
 
 
-def cluster(base: str) -> dict[str, object]:
-    """The same CLI run on this machine, then on a Dask LocalCluster of 2 worker processes."""
-    print("(g) --cluster local:2 against one process, 16 host names, 40,000 requests", flush=True)
-    port = base.rsplit(":", 1)[1]
-    names = [f"h{i}.bench.test" for i in range(16)]
-    src = WORK / "urls-cluster.txt"
-    src.write_text("".join(f"http://{names[i % 16]}:{port}/1k?i={i}\n" for i in range(40_000)))
-    resolve = [a for n in names for a in ("--resolve", f"{n}:{port}:127.0.0.1")]
-    runs = []
-    for label, extra in (("one process", ()), ("--cluster local:2", ("--cluster", "local:2"))):
-        out = WORK / "out-cluster.jsonl"
-        out.unlink(missing_ok=True)
-        cmd = [MF, "fetch", str(src), "-o", str(out), "-c", "64", "--per-host", "8", "-q", *resolve, *extra]
-        run = measure(label, cmd, 40_000, lambda _o, out=out: records_ok(out))
-        runs.append(run)
-        print(f"    {label:45s} {run.rate:10,.0f} req/s  {run.failure or ''}", flush=True)
-    return {"runs": runs}
+def cluster(base: str, tls: tuple[str, str] | None = None) -> dict[str, object]:
+    """(g): the driver's CPU with records through it and with part folders, a worker's CPU per
+    request (HTTP; HTTPS when ``tls`` gives its base URL and CA file), and latency-bound scaling."""
+    import cluster_scale
+
+    print("(g) --cluster: driver and worker CPU, scaling with workers", flush=True)
+    g: dict[str, object] = {"costs": cluster_scale.driver_costs(WORK, base),
+                            "scaling": cluster_scale.scaling(WORK, base)}
+    if tls is not None:
+        g["https"] = cluster_scale.https_worker_cost(WORK, *tls)
+    return g
 
 
 # Peers as in (a), with fewer requests for the slow ones. niquests is left out: its peer script
@@ -749,14 +746,10 @@ def write_results(results: list[dict[str, object]], d: dict, e: dict, f: dict, g
             f"`multifetch --version`: **{f['version']:.3f} s** (median of 9, target ≤ 0.15 s); "
             f"`multifetch fetch URL` of one URL: {f['one']:.3f} s (median of 5). "
             f"Heavy modules imported by `--version`: {', '.join(f['heavy']) or 'none'}.", "",
-            "## (g) on a Dask LocalCluster (16 host names on the same nginx, 40,000 × 1 KB, -c 64 --per-host 8)", "",
-            "| run | req/s | CPU s / 1,000 req (driver) |", "|---|---|---|"]
-    for r in g["runs"]:
-        if r.failure and not r.rate:
-            out.append(f"| {r.client} | {r.failure} | |")
-        else:
-            out.append(f"| {r.client} | {r.rate:,.0f} | {r.cpu / r.ok * 1000:.3f} |")
-    out.append("")
+            ""]
+    import cluster_scale
+
+    out += cluster_scale.section(g)
     if nm is not None:
         out += names_section(nm)
     if wm is not None:
@@ -782,6 +775,18 @@ def webmix_alone(count: int) -> None:
     print("\n".join(section))
 
 
+def cluster_alone() -> None:
+    """(g) by itself: the section goes to work/cluster.md and stdout, not RESULTS.md."""
+    WORK.mkdir(exist_ok=True)
+    with nginx() as base, tls_nginx() as tls:
+        g = cluster(base, tls)
+    import cluster_scale
+
+    section = cluster_scale.section(g)
+    (WORK / "cluster.md").write_text("\n".join(section))
+    print("\n".join(section))
+
+
 def main() -> None:
     prepare()
     os.sync()  # the peers' venv, when just made, is still being written back: not during (a)
@@ -803,8 +808,9 @@ def main() -> None:
         d = downloads(base)
         e = streaming(base)
         f = startup(base)
-        g = cluster(base)
         nm = names(base)
+        with tls_nginx() as tls:
+            g = cluster(base, tls)
     with tls_nginx() as (tls_base, cafile):
         results += https(tls_base, cafile)
     wm = webmix()
@@ -815,5 +821,7 @@ def main() -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["w"]:
         webmix_alone(int(sys.argv[2]) if len(sys.argv) > 2 else 2000)
+    elif sys.argv[1:2] == ["g"]:
+        cluster_alone()
     else:
         main()

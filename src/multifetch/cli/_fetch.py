@@ -15,8 +15,9 @@ from ..observe._metrics import TOP_HOSTS
 from ..outputs._bodies import check_folder
 from ..runners._settings import Settings, TransportOptions
 from ._exit import Exit
+from ._fetch_parts import is_part_output, run_parts
 from ._options import parse_duration, parse_header, parse_host_limit, parse_size
-from ._run import FetchJob, run_fetch
+from ._run import FetchJob, _fields, run_fetch
 
 EXAMPLES = """
 \b
@@ -114,7 +115,13 @@ INPUT is a file (one URL or one JSON spec per line; .gz read as gzip; .csv with 
               help="Engine processes: each drives its own libcurl with a share of the limits "
                    "(use up to one per core; see the README's scaling notes).")
 @click.option("--cluster", default=None, metavar="ADDR",
-              help="Run on Dask: local:N (N worker processes here) or a scheduler address (tcp://host:8786).")
+              help="Run on Dask: local:N (N worker processes here) or a scheduler address (tcp://host:8786). "
+                   "With -o FOLDER/ the workers read the inputs and write the records as parts.")
+@click.option("--part-size", default=2000, show_default=True, type=click.IntRange(1), metavar="N",
+              help="With --cluster and a part folder: inputs a part holds at most.")
+@click.option("--split-host", "split_hosts", multiple=True, metavar="HOST[=K]",
+              help="With --cluster and a part folder: serve HOST from K lanes (default: one a worker), "
+                   "its per-host limits divided among them (repeatable).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary.")
 @click.option("--progress/--no-progress", default=None,
               help="Show progress or not (default: a live display on a terminal; otherwise a plain "
@@ -144,7 +151,9 @@ def fetch(inputs: tuple[str, ...], **options: Any) -> None:
     headers = tuple(parse_header(h) for h in options["headers"])
     # before anything is written:
     settings = _settings(options)
-    _check_output(options["output"], options["fmt"])
+    _check_output(options["output"], options["fmt"], options["cluster"])
+    if options["split_hosts"] and not (options["cluster"] and is_part_output(options["output"])):
+        raise UsageError("--split-host goes with --cluster and a part folder (-o FOLDER/)")
     if options["summary_json"]:
         _check_summary_json(options["summary_json"])
     if options["save_bodies"]:
@@ -179,7 +188,12 @@ def fetch(inputs: tuple[str, ...], **options: Any) -> None:
         insecure=options["insecure"],
     )
     job.secret_params = options["secret_params"]
-    status = run_fetch(job)
+    job.split_hosts = options["split_hosts"]
+    job.part_size = options["part_size"]
+    if job.cluster is not None and job.fmt != "parquet" and is_part_output(job.output):
+        status = run_parts(job, _fields(job))  # the workers read the inputs and write the records
+    else:
+        status = run_fetch(job)
     if status != Exit.OK:
         raise SystemExit(int(status))
 
@@ -188,8 +202,13 @@ def fetch(inputs: tuple[str, ...], **options: Any) -> None:
 _EXTENSIONS = (".jsonl", ".ndjson", ".json", ".csv", ".db", ".sqlite", ".sqlite3", ".parquet")
 
 
-def _check_output(output: str | None, fmt: str | None) -> None:
+def _check_output(output: str | None, fmt: str | None, cluster: str | None) -> None:
     if output is None or output == "-":
+        return
+    if fmt != "parquet" and is_part_output(output):
+        if cluster is None:
+            raise UsageError(f"-o {output}: is a folder; give a file (a folder of parts is written by a "
+                             "cluster run: --cluster)")
         return
     suffix = Path(output).suffix.lower()
     parquet = fmt == "parquet" or (fmt is None and suffix == ".parquet")

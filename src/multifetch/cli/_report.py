@@ -8,6 +8,7 @@ import click
 
 from ..inputs._sources import InputError
 from ..outputs._formats import format_for
+from ..outputs._parts import is_part_folder
 
 
 @click.command()
@@ -16,7 +17,8 @@ from ..outputs._formats import format_for
               help="Where to write the HTML file.")
 @click.option("--title", default=None, help="The page title.")
 def report(results: str, output: str, title: str | None) -> None:
-    """Write a self-contained HTML report (works offline) from a JSONL, CSV, SQLite or Parquet output.
+    """Write a self-contained HTML report (works offline) from a JSONL, CSV, SQLite or Parquet output,
+    or a cluster run's part folder.
 
     \b
     Examples:
@@ -26,9 +28,10 @@ def report(results: str, output: str, title: str | None) -> None:
     """
     if not os.path.exists(results):
         raise InputError(f"{results}: no such file")
-    if os.path.isdir(results) and format_for(results) != "parquet" and not os.path.exists(
-            os.path.join(results, "_multifetch.json")):
-        raise InputError(f"{results}: a folder that is not a Parquet output (name it .parquet)")
+    if os.path.isdir(results) and not is_part_folder(results) and format_for(results) != "parquet" \
+            and not os.path.exists(os.path.join(results, "_multifetch.json")):
+        raise InputError(f"{results}: a folder that is neither a Parquet output (name it .parquet) "
+                         "nor a cluster run's part folder")
     from ..report import write_report
 
     figures = write_report(results, output, title)

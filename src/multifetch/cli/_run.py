@@ -75,6 +75,8 @@ class FetchJob:
     verbose: bool = False
     insecure: bool = False
     secret_params: tuple[str, ...] = ()
+    split_hosts: tuple[str, ...] = ()
+    part_size: int = 2000
 
 
 def _fields(job: FetchJob) -> tuple[str, ...]:

@@ -9,13 +9,18 @@ from collections.abc import Iterator
 from typing import Any
 
 from ._formats import format_for
+from ._parts import is_part_folder, read_part_folder
 
 JSON_COLUMNS = frozenset({"error", "meta", "headers", "retries", "timings"})
 _INT_COLUMNS = frozenset({"status", "attempts", "size"})
 
 
 def read_records(path: str, fmt: str | None = None) -> Iterator[dict[str, Any]]:
-    """Every complete record of ``path``; a torn last JSONL line (or Parquet part) is left out."""
+    """Every complete record of ``path``; a torn last JSONL line (or Parquet part) is left out. A
+    part folder (a cluster run's output) is read as one result set."""
+    if is_part_folder(path):
+        yield from read_part_folder(path)
+        return
     fmt = "parquet" if fmt is None and os.path.isdir(path) else format_for(path, fmt)
     if fmt == "parquet":
         from ._parquet import parquet_records  # pyarrow: imported only for a Parquet output

@@ -45,7 +45,7 @@ def open_cluster(address: str) -> Any:
         if not count.isdigit() or int(count) < 1:
             raise SettingError(("cluster",), f"{address!r}: use local:N with N ≥ 1, or a scheduler address")
         cluster = LocalCluster(n_workers=int(count), threads_per_worker=1, processes=True,
-                               dashboard_address="127.0.0.1:0", silence_logs=40)
+                               dashboard_address="127.0.0.1:0", silence_logs=50)
         return DaskClient(cluster)
     try:
         return DaskClient(address, timeout=30)

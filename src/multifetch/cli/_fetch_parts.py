@@ -1,0 +1,199 @@
+"""``multifetch fetch --cluster ADDR -o FOLDER/``: the workers read the inputs and write the parts.
+
+The command's side of ``runners/_cluster_parts``: the part folder made or continued (``--resume``),
+its manifest, progress and the summary from the parts' summaries, signals, exit statuses.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING, Any, cast
+
+from .._errors import UsageError
+from ..inputs._sources import RequestDefaults
+from ..observe._figures import JobProgress
+from ..outputs._parts import PartFolder, is_url
+from ..outputs._resume import ResumeMismatch, _identity
+from ..runners._cluster_input import InputFile, list_inputs
+from ..runners._cluster_plan import LanePlan, parse_split_host
+from ..runners._cluster_records import RecordMaker
+from ._exit import CLIError, Exit
+
+if TYPE_CHECKING:
+    from ..runners._cluster_parts import PartsRun
+    from ..runners._run import Run
+    from ._run import FetchJob
+
+
+def is_part_output(output: str | None) -> bool:
+    """Whether ``-o`` names a part folder: a path ending in ``/``, a folder, or an fsspec URL; not a
+    Parquet output, which is a folder of its own kind (``.parquet``, or holding its marker file)."""
+    if output is None or output == "-":
+        return False
+    if output.rstrip("/").lower().endswith(".parquet") or os.path.exists(os.path.join(output, "_multifetch.json")):
+        return False
+    return output.endswith("/") or os.path.isdir(output) or is_url(output)
+
+
+def run_parts(job: FetchJob, fields: tuple[str, ...]) -> Exit:
+    """The whole run; see the module's docstring."""
+    assert job.output is not None
+    assert job.cluster is not None
+    _refuse_what_parts_cannot_do(job)
+    files = list_inputs(job.inputs)
+    folder = PartFolder(job.output)
+    print_ = _fingerprint(job, files, fields)
+    manifest = _prepare(job, folder, print_)
+    if manifest is not None and manifest.get("complete"):
+        if not job.quiet:
+            from ._run import _echo
+
+            _echo(f"{job.output}: every input already has its record ({manifest.get('records', 0):,}); "
+                  "nothing to do")
+        return Exit.OK
+    from ..runners._cluster import open_cluster
+    from ..runners._cluster_parts import PartsRun
+
+    dask = open_cluster(job.cluster)
+    try:
+        workers = len(dask.scheduler_info()["workers"])
+        plan = LanePlan.from_json(manifest["plan"]) if manifest else LanePlan(
+            workers, tuple(parse_split_host(s, workers) for s in job.split_hosts))
+        plan.check(job.settings)
+        if manifest is None:
+            folder.write_manifest({"complete": False, "format": "jsonl", "fields": list(fields),
+                                   "plan": plan.to_json(), "fingerprint": print_})
+        run = PartsRun(dask, files, folder, job.settings, plan, RecordMaker(fields, job.secret_params),
+                       defaults=RequestDefaults(method=job.method, headers=job.headers, data=job.data),
+                       template=job.template, chunk=job.part_size)
+        return _drive(job, run, folder, fields, print_)
+    finally:
+        cluster = getattr(dask, "cluster", None) if job.cluster.startswith("local:") else None
+        dask.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _refuse_what_parts_cannot_do(job: FetchJob) -> None:
+    if job.fmt not in (None, "jsonl"):
+        raise UsageError(f"a part folder holds JSONL parts; --format {job.fmt} is not available there")
+    if job.dedup:
+        raise UsageError("--dedup reads every input in one place: not with a part-folder output")
+    if job.retry_failed:
+        raise UsageError("--retry-failed: a part folder resumes whole parts; not with a part-folder output")
+
+
+def _fingerprint(job: FetchJob, files: list[InputFile], fields: tuple[str, ...]) -> dict[str, Any]:
+    return {"inputs": [{"name": f.name, "size": f.size} for f in files],
+            "options": {"method": job.method, "headers": [list(h) for h in job.headers], "data": job.data,
+                        "template": job.template, "fields": list(fields)}}
+
+
+def _prepare(job: FetchJob, folder: PartFolder, print_: dict[str, Any]) -> dict[str, Any] | None:
+    """The manifest of the run being resumed (None: a new run); refuse what must not be written over."""
+    manifest = folder.manifest() if folder.exists() else None
+    if job.resume:
+        if manifest is None:
+            if folder.exists() and folder.names():
+                raise UsageError(f"{job.output}: not a part folder (no manifest): nothing to resume")
+            folder.make()
+            return None
+        if _identity(manifest.get("fingerprint")) != _identity(print_) and not job.force:
+            raise ResumeMismatch(f"{job.output} was written from other inputs or options than these; "
+                                 "resume with the same command, or add --force to resume anyway")
+        if not manifest.get("complete"):
+            folder.make()
+        return manifest
+    if manifest is not None and not job.overwrite:
+        raise UsageError(f"{job.output} holds a run: add --resume to continue it, or --overwrite")
+    if manifest is None and folder.exists() and folder.names():
+        raise UsageError(f"{job.output}: the folder holds other files; give an empty or new folder")
+    try:
+        if manifest is not None:
+            folder.clear()
+        folder.make()
+    except OSError as exc:
+        raise CLIError(f"cannot make {job.output}: {exc.strerror or exc}", Exit.OUTPUT) from None
+    return None
+
+
+def _drive(job: FetchJob, run: PartsRun, folder: PartFolder, fields: tuple[str, ...],
+           print_: dict[str, Any]) -> Exit:
+    from ._display import make_progress, print_summary
+    from ._run import _echo, _say_how_to_resume, _Signals
+
+    announcement = run.announcement()
+    if announcement and not job.quiet:
+        _echo(announcement)
+    started, cpu = time.monotonic(), time.process_time()
+    deadline = None if job.settings.max_time is None else started + job.settings.max_time
+    as_run = cast("Run", run)  # the display and the signals read statistics() and call stop() only
+    # the driver counts no input lines: no total; the records of earlier runs' parts count as done
+    progress = make_progress(as_run, JobProgress(earlier=run.done_before), quiet=job.quiet,
+                             forced=job.progress, log_every=job.log_every)
+    status, failure, complete = Exit.OK, None, False
+    with _Signals(as_run, job.grace) as signals:
+        try:
+            if deadline is not None:
+                _stop_at(run, deadline, job.grace)
+            complete = run.run()
+        except UsageError:
+            raise
+        except OSError as exc:
+            failure, status = f"cannot write {job.output}: {exc.strerror or exc}", Exit.OUTPUT
+        finally:
+            if progress is not None:
+                progress.stop()
+    if complete:
+        _finish_folder(folder, run, fields, print_)
+    elif signals.received is None and status == Exit.OK:
+        status = Exit.SOME_FAILED  # stopped at --max-time: some inputs have no record yet
+    if run.summary.errors and status == Exit.OK:
+        status = Exit.SOME_FAILED
+    if signals.received is not None:
+        import signal
+
+        status = Exit.SIGINT if signals.received == signal.SIGINT else Exit.SIGTERM
+    extra = {"exit_status": int(status), "insecure": job.insecure,
+             "interrupted": signals.received is not None,
+             "parts": len(run.parts), "records_before": run.done_before, "complete": complete,
+             "driver_cpu_seconds": round(time.process_time() - cpu, 3),
+             "worker_cpu_seconds": round(run.worker_cpu, 3), "workers": run.workers, "lanes": run.plan.lanes}
+    figures = run.summary.summary(time.monotonic() - started, extra)
+    if job.summary_json:
+        import json
+
+        with open(job.summary_json, "w", encoding="utf-8") as f:
+            json.dump(figures, f, indent=2)
+    if not job.quiet:
+        print_summary(figures)
+    if failure:
+        _echo(f"error: {failure}")
+    if not complete:
+        _say_how_to_resume(job, run.done_before + run.summary.records)
+    return status
+
+
+def _finish_folder(folder: PartFolder, run: PartsRun, fields: tuple[str, ...],
+                   print_: dict[str, Any]) -> None:
+    """Every input has its record: the manifest lists the parts, and the work files go."""
+    try:
+        folder.write_manifest({"complete": True, "format": "jsonl", "fields": list(fields),
+                               "plan": run.plan.to_json(), "fingerprint": print_,
+                               "records": sum(n for _, n in run.complete_parts),
+                               "parts": [{"name": n, "records": c} for n, c in run.complete_parts]})
+        folder.remove_work()
+    except OSError as exc:
+        raise CLIError(f"cannot write {folder.path}: {exc.strerror or exc}", Exit.OUTPUT) from None
+
+
+def _stop_at(run: PartsRun, deadline: float, grace: float) -> None:
+    """``--max-time`` on a part folder: at the deadline, stop as Ctrl-C does (``--resume`` goes on)."""
+    import threading
+
+    def watch() -> None:
+        time.sleep(max(0.0, deadline - time.monotonic()))
+        run.stop(grace)
+
+    threading.Thread(target=watch, daemon=True, name="multifetch-deadline").start()
