@@ -31,7 +31,9 @@ def is_part_output(output: str | None) -> bool:
     Parquet output, which is a folder of its own kind (``.parquet``, or holding its marker file)."""
     if output is None or output == "-":
         return False
-    if output.rstrip("/").lower().endswith(".parquet") or os.path.exists(os.path.join(output, "_multifetch.json")):
+    if output.rstrip("/").lower().endswith(".parquet"):
+        return False
+    if os.path.exists(os.path.join(output, "_multifetch.json")):
         return False
     return output.endswith("/") or os.path.isdir(output) or is_url(output)
 
