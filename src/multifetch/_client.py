@@ -15,9 +15,10 @@ from typing import Any
 from ._coerce import SpecLike, coerce_specs
 from ._errors import SettingError, UsageError, exception_for
 from .engine._hosts import HostHealth
+from .engine._input import Input, NotReady
 from .engine._policy import Limits, RetryPolicy, Timeouts
 from .engine._result import Result
-from .engine._scheduler import Input, NotReady, Transport
+from .engine._transport import Transport
 from .inputs._spec import InvalidSpec, Request, _header_pairs, make_request
 from .observe._metrics import TOP_HOSTS
 from .observe._watch import PROGRESS_EVERY, Watch, total_of
