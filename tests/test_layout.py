@@ -1,5 +1,6 @@
 """The package's layout: no module imports itself back through others (no import cycle), and no
-folder does either: the folders stand in layers.
+folder does either: the folders stand in layers. Modules and functions stay small: one concept a
+module (at most ``MAX_MODULE_LINES``), one step a function (at most ``MAX_FUNCTION_LINES``).
 
 Every import counts, at the top of a module or inside a function (a late import is still a
 dependency), except those made for type checkers alone (under ``if TYPE_CHECKING:``).
@@ -8,11 +9,14 @@ dependency), except those made for type checkers alone (under ``if TYPE_CHECKING
 from __future__ import annotations
 
 import ast
+import textwrap
 from pathlib import Path
 
 import multifetch
 
 ROOT = Path(multifetch.__file__).parent
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60  # from ``def`` to the last line: signature, docstring and comments count
 
 
 def module_name(path: Path) -> str:
@@ -73,7 +77,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_graph_sees_late_and_relative_imports() -> None:
     graph = import_graph()
-    assert "multifetch.engine._scheduler" in graph["multifetch._client"]
+    assert "multifetch.engine._input" in graph["multifetch._client"]
     assert graph["multifetch.cli._group"] - {"multifetch.cli.main"}  # reads the imports in functions
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
 
@@ -96,3 +100,31 @@ def test_no_cycle_between_folders() -> None:
             by_folder.setdefault(target, set())
     cycle = find_cycle(by_folder)
     assert cycle is None, "folders import each other: " + " → ".join(cycle or [])
+
+
+def oversized(name: str, text: str) -> list[str]:
+    """What in module ``name`` (source ``text``) is over the limits, one line each."""
+    found = []
+    lines = len(text.splitlines())
+    if lines > MAX_MODULE_LINES:
+        found.append(f"{name}: {lines} lines")
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            length = (node.end_lineno or node.lineno) - node.lineno + 1
+            if length > MAX_FUNCTION_LINES:
+                found.append(f"{name}:{node.lineno} {node.name}(): {length} lines")
+    return found
+
+
+def test_the_size_check_sees_long_functions_and_modules() -> None:
+    body = "".join(f"    x = {i}\n" for i in range(MAX_FUNCTION_LINES - 1))  # with its def: the limit
+    assert oversized("m", "def fits():\n" + body) == []
+    longer = "class C:\n    async def long(self):\n" + textwrap.indent(body + "    x = 0\n", "    ")
+    assert oversized("m", longer) == [f"m:2 long(): {MAX_FUNCTION_LINES + 1} lines"]
+    assert oversized("m", "x = 1\n" * (MAX_MODULE_LINES + 1)) == [f"m: {MAX_MODULE_LINES + 1} lines"]
+
+
+def test_modules_and_functions_stay_small() -> None:
+    found = [f for path in sorted(ROOT.rglob("*.py"))
+             for f in oversized(module_name(path), path.read_text(encoding="utf-8"))]
+    assert not found, "over the size limits: " + "; ".join(found)

@@ -15,9 +15,10 @@ from typing import Any
 from ._coerce import SpecLike, coerce_specs
 from ._errors import SettingError, UsageError, exception_for
 from .engine._hosts import HostHealth
+from .engine._input import Input, NotReady
 from .engine._policy import Limits, RetryPolicy, Timeouts
 from .engine._result import Result
-from .engine._scheduler import Input, NotReady, Transport
+from .engine._transport import Transport
 from .inputs._spec import InvalidSpec, Request, _header_pairs, make_request
 from .observe._metrics import TOP_HOSTS
 from .observe._watch import PROGRESS_EVERY, Watch, total_of
@@ -41,74 +42,43 @@ class Client:
     def __init__(
         self,
         *,
-        concurrency: int = 64,
-        per_host: int = 8,
-        host_limits: Mapping[str, int] | None = None,
-        rate: float | str | None = None,
-        per_host_rate: float | str | None = None,
-        burst: int = 1,
-        retries: int | RetryPolicy = 2,
-        timeout: float | Timeouts = 60.0,
-        connect_timeout: float = 10.0,
-        headers: Mapping[str, str] | None = None,
-        bodies: str | os.PathLike[str] = "memory",
-        max_body_size: int | None = None,
-        max_time: float | None = None,
-        health: HostHealth | None = None,
-        verify: bool = True,
-        cafile: str | None = None,
-        http_version: str | None = None,
-        user_agent: str | None = None,
-        resolve: list[str] | None = None,
-        doh_url: str | None = None,
-        proxy: str | None = None,
-        auth: tuple[str, str] | tuple[str, str, str] | None = None,
-        cookies: str | None = None,
-        client_cert: tuple[str, str | None] | None = None,
-        deny_private: bool = False,
+        # how much at once
+        concurrency: int = 64, per_host: int = 8, host_limits: Mapping[str, int] | None = None,
+        rate: float | str | None = None, per_host_rate: float | str | None = None, burst: int = 1,
+        # retries and time
+        retries: int | RetryPolicy = 2, timeout: float | Timeouts = 60.0, connect_timeout: float = 10.0,
+        max_time: float | None = None, health: HostHealth | None = None, record_retries: bool = False,
+        # what is sent and what is kept
+        headers: Mapping[str, str] | None = None, bodies: str | os.PathLike[str] = "memory",
+        max_body_size: int | None = None, keep_response: bool = False,
+        # the connections: TLS, HTTP version, names, proxies, credentials
+        verify: bool = True, cafile: str | None = None, client_cert: tuple[str, str | None] | None = None,
+        http_version: str | None = None, user_agent: str | None = None, resolve: list[str] | None = None,
+        doh_url: str | None = None, proxy: str | None = None, deny_private: bool = False,
+        auth: tuple[str, str] | tuple[str, str, str] | None = None, cookies: str | None = None,
         secret_headers: Iterable[str] = (),
-        record_retries: bool = False,
-        transport: str = "curl",
-        session: Any = None,
-        keep_response: bool = False,
-        cluster: Any = None,
-        processes: int = 1,
-        progress: bool | None = None,
-        progress_every: float = PROGRESS_EVERY,
-        metrics_port: int | None = None,
-        metrics_host: str = "127.0.0.1",
-        metrics_hosts: int = TOP_HOSTS,
+        # where it runs
+        transport: str = "curl", session: Any = None, cluster: Any = None, processes: int = 1,
+        # watching it
+        progress: bool | None = None, progress_every: float = PROGRESS_EVERY,
+        metrics_port: int | None = None, metrics_host: str = "127.0.0.1", metrics_hosts: int = TOP_HOSTS,
     ) -> None:
+        limits = Limits(concurrency=concurrency, per_host=per_host, host_limits=dict(host_limits or {}),
+                        rate=rate, per_host_rate=per_host_rate, burst=burst)  # type: ignore[arg-type]
+        options = TransportOptions(
+            engine=transport, max_body_size=max_body_size, keep_response=keep_response,
+            verify=verify, cafile=cafile, client_cert=client_cert, http_version=http_version,
+            user_agent=user_agent, resolve=tuple(resolve or ()), doh_url=doh_url, proxy=proxy,
+            deny_private=deny_private, cookies=cookies, secret_headers=tuple(secret_headers),
+            auth=None if auth is None else (auth[0], auth[1], auth[2] if len(auth) > 2 else "basic"),
+        )
         settings = Settings(
-            limits=Limits(
-                concurrency=concurrency,
-                per_host=per_host,
-                host_limits=dict(host_limits or {}),
-                rate=rate,  # type: ignore[arg-type]  # coerced by Limits
-                per_host_rate=per_host_rate,  # type: ignore[arg-type]
-                burst=burst,
-            ),
+            limits=limits,
             timeouts=timeout if isinstance(timeout, Timeouts) else Timeouts(connect=connect_timeout,
                                                                              total=timeout),
             retry=retries if isinstance(retries, RetryPolicy) else RetryPolicy(retries=retries),
             health=health,
-            transport=TransportOptions(
-                engine=transport,
-                max_body_size=max_body_size,
-                verify=verify,
-                cafile=cafile,
-                http_version=http_version,
-                user_agent=user_agent,
-                resolve=tuple(resolve or ()),
-                doh_url=doh_url,
-                proxy=proxy,
-                auth=None if auth is None else (auth[0], auth[1], auth[2] if len(auth) > 2 else "basic"),
-                cookies=cookies,
-                client_cert=client_cert,
-                deny_private=deny_private,
-                secret_headers=tuple(secret_headers),
-                keep_response=keep_response,
-            ),
+            transport=options,
             headers=_header_pairs(headers),  # refused as a spec's own headers would be
             bodies=bodies,
             max_time=max_time,

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from ._errors import InvalidInput, UsageError
-from .engine._scheduler import NotReady
+from .engine._input import NotReady
 from .inputs._spec import InvalidSpec, Request, request_from_json, sendable_url, with_default_headers
 
 SpecLike = Request | str | Mapping[str, Any]

@@ -7,13 +7,10 @@ import os
 import shlex
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
-
-import click
 
 from .._client import Client
 from .._errors import UsageError
@@ -42,7 +39,8 @@ from ..runners._run import Run
 from ..runners._settings import Settings
 from ._exit import CLIError, Exit
 from ._observe import Observers
-from ._terminal import safe_text
+from ._signals import Signals
+from ._terminal import echo_note
 
 
 @dataclass
@@ -97,42 +95,6 @@ def _fields(job: FetchJob) -> tuple[str, ...]:
     return chosen
 
 
-def _echo(message: str) -> None:
-    click.echo(f"multifetch: {safe_text(message)}", err=True)
-
-
-class _Signals:
-    """First SIGINT/SIGTERM: stop admitting and let in-flight finish; second: abort them."""
-
-    def __init__(self, run: Run, grace: float) -> None:
-        self.run = run
-        self.grace = grace
-        self.received: int | None = None
-        self._old: dict[int, Any] = {}
-
-    def __enter__(self) -> _Signals:
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum: int, _frame: Any) -> None:
-        name = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
-        if self.received is None:
-            self.received = signum
-            stats = self.run.statistics()
-            _echo(f"{name}: stopping; {stats.in_flight} transfers in flight get {self.grace:g}s "
-                  f"to finish ({name} again to abort them)")
-            self.run.stop(self.grace)
-        else:
-            _echo(f"{name} again: aborting transfers in flight")
-            self.run.stop(0)
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-
-
 def run_fetch(job: FetchJob) -> Exit:
     if job.verbose:
         logging.basicConfig(level=logging.INFO, format="multifetch: %(message)s", stream=sys.stderr)
@@ -147,7 +109,7 @@ def run_fetch(job: FetchJob) -> Exit:
     if job.cluster is None:
         settings, note = settings.fitted()
         if note:
-            _echo(note)
+            echo_note(note)
     # before the output is opened: a metrics port in use is said before anything is written (on an
     # error from here on the process ends, and the server's thread with it)
     observers = Observers(job.metrics_port, job.metrics_host, job.metrics_hosts)
@@ -165,7 +127,7 @@ def run_fetch(job: FetchJob) -> Exit:
                        read_ahead=not never_blocks(job.inputs))
     for announcement in (run.announcement(), observers.announcement()):
         if announcement and not job.quiet:
-            _echo(announcement)
+            echo_note(announcement)
     try:
         return _drive(job, run, client, sink, resume, fields, dedup, observers, earlier)
     finally:
@@ -225,7 +187,7 @@ def _check_stream_output(job: FetchJob, fmt: str) -> None:
         raise UsageError(f"a {'SQLite' if fmt == 'sqlite' else 'Parquet'} output needs a regular "
                          f"file or folder; {job.output} is not one")
     if not job.quiet:
-        _echo(f"{job.output} is not a regular file: records are written to it, without --resume")
+        echo_note(f"{job.output} is not a regular file: records are written to it, without --resume")
 
 
 def _reason(exc: OSError) -> str:
@@ -274,7 +236,7 @@ def _drive(
     output_name = job.output or "stdout"
     observers.start(run, job.inputs, earlier=earlier.count, quiet=job.quiet, forced=job.progress,
                     log_every=job.log_every)
-    with _Signals(run, job.grace) as signals:
+    with Signals(run, job.grace) as signals:
         outcomes = run.outcomes()
         try:
             _write_records(job, outcomes, sink, fields, observers.counting(pending.add), ending)
@@ -298,9 +260,9 @@ def _drive(
     if not job.quiet:
         print_summary(figures)
     if ending.failure:
-        _echo(f"error: {ending.failure}")
+        echo_note(f"error: {ending.failure}")
     if not_written:
-        _echo(f"{not_written} records were fetched but could not be written to {output_name}")
+        echo_note(f"{not_written} records were fetched but could not be written to {output_name}")
     if interrupted is not None or ending.status in (Exit.OUTPUT, Exit.INPUT):
         _say_how_to_resume(job, sink.durable)
     return ending.status
@@ -391,10 +353,10 @@ def _headers(outcome: Job | Result) -> dict[str, str] | None:
 
 def _say_how_to_resume(job: FetchJob, written: int) -> None:
     if job.output in (None, "-"):
-        _echo(f"stopped after {written} records; write to a file (-o) to be able to --resume")
+        echo_note(f"stopped after {written} records; write to a file (-o) to be able to --resume")
         return
     args = sys.argv[1:]
     if "--resume" not in args:
         args = [*args, "--resume"]
-    _echo(f"stopped after {written} records; the rest is not done. Finish with:\n"
+    echo_note(f"stopped after {written} records; the rest is not done. Finish with:\n"
           f"  multifetch {shlex.join(args)}")

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
-from ._scheduler import NOT_READY, NotReady
+from ._input import NOT_READY, NotReady
 
 T = TypeVar("T")
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._hosts import Host
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,3 +98,43 @@ class Tally:
             input_exhausted=input_exhausted,
             slowed_hosts=tuple(h for e in engines for h in e.slowed_hosts),
             waiting=waiting, on_disk=sum(e.on_disk for e in engines))
+
+
+def slowed_hosts(hosts: Iterable[Host], now: float) -> tuple[HostSnapshot, ...]:
+    """The hosts running below their limits: slowed down, paused or dead."""
+    return tuple(
+        HostSnapshot(
+            name=h.name,
+            active=h.active,
+            queued=len(h.queue),
+            limit=h.limit,
+            effective_limit=h.effective_limit,
+            rate=None if h.bucket is None else h.bucket.rate,
+            slowdowns=h.slowdowns,
+            paused=h.paused_until > now,
+            dead=h.dead,
+        )
+        for h in hosts
+        if h.factor < 1.0 or h.dead or h.paused_until > now
+    )
+
+
+def waiting_by_reason(hosts: Iterable[Host], on_disk: Mapping[str, int], now: float) -> dict[str, int]:
+    """Queued requests by the reason they wait, for a display that says why little moves."""
+    waiting: dict[str, int] = {}
+    for h in hosts:
+        count = len(h.queue) + len(h.tail) + on_disk.get(h.name, 0)
+        if not count:
+            continue
+        if h.dead:
+            reason = "dead host"
+        elif h.paused_until > now:
+            reason = "paused"
+        elif not h.has_room():
+            reason = "slowed down" if h.factor < 1.0 else "host limit"
+        elif h.bucket is not None and h.bucket.wait_time(now) > 0.0:
+            reason = "rate limit"
+        else:
+            reason = "connections"
+        waiting[reason] = waiting.get(reason, 0) + count
+    return waiting

@@ -231,26 +231,8 @@ def make_request(
         raise InvalidInput(f"bad method: {method!r}")
     hdrs = _header_pairs(headers)
     body: bytes | None = None
-    given = [n for n, v in (("data", data), ("json", json), ("body_b64", body_b64)) if v is not None]
-    if len(given) > 1:
-        raise InvalidInput(f"give only one of data, json, body_b64 (got {', '.join(given)})")
-    if json is not None:
-        body = jsonlib.dumps(json, separators=(",", ":")).encode()
-        hdrs = _default_header(hdrs, "Content-Type", "application/json")
-    elif isinstance(data, Mapping):
-        body = urlencode(list(data.items()), doseq=True).encode()
-        hdrs = _default_header(hdrs, "Content-Type", "application/x-www-form-urlencoded")
-    elif isinstance(data, str):
-        body = _utf8(data, "data")
-    elif isinstance(data, bytes | bytearray):
-        body = bytes(data)
-    elif data is not None:
-        raise InvalidInput(f"data must be text, bytes or an object, not {type(data).__name__}")
-    elif body_b64 is not None:
-        try:
-            body = base64.b64decode(body_b64, validate=True)
-        except (binascii.Error, ValueError, TypeError) as exc:
-            raise InvalidInput(f"body_b64 is not base64: {exc}") from None
+    if data is not None or json is not None or body_b64 is not None:
+        body, hdrs = _body_of(data, json, body_b64, hdrs)
     if timeout is not None:
         # NaN passes `<= 0`, and past _MAX_TIMEOUT libcurl's milliseconds no longer fit a C long
         number = isinstance(timeout, int | float) and not isinstance(timeout, bool)
@@ -273,6 +255,33 @@ def make_request(
         id=id,
         meta=meta,
     )
+
+
+def _body_of(data: str | bytes | Mapping[str, Any] | None, json: Any, body_b64: str | None,
+             hdrs: Headers) -> tuple[bytes | None, Headers]:
+    """The body one of ``data``, ``json`` or ``body_b64`` gives, and the headers with the
+    Content-Type it implies (unless the request names one)."""
+    given = [n for n, v in (("data", data), ("json", json), ("body_b64", body_b64)) if v is not None]
+    if len(given) > 1:
+        raise InvalidInput(f"give only one of data, json, body_b64 (got {', '.join(given)})")
+    if json is not None:
+        body = jsonlib.dumps(json, separators=(",", ":")).encode()
+        return body, _default_header(hdrs, "Content-Type", "application/json")
+    if isinstance(data, Mapping):
+        body = urlencode(list(data.items()), doseq=True).encode()
+        return body, _default_header(hdrs, "Content-Type", "application/x-www-form-urlencoded")
+    if isinstance(data, str):
+        return _utf8(data, "data"), hdrs
+    if isinstance(data, bytes | bytearray):
+        return bytes(data), hdrs
+    if data is not None:
+        raise InvalidInput(f"data must be text, bytes or an object, not {type(data).__name__}")
+    if body_b64 is None:
+        return None, hdrs
+    try:
+        return base64.b64decode(body_b64, validate=True), hdrs
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise InvalidInput(f"body_b64 is not base64: {exc}") from None
 
 
 def request_from_json(obj: Any) -> Request:

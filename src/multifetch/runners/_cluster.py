@@ -16,8 +16,8 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 
 from .._errors import SettingError, UsageError
+from ..engine._input import NotReady
 from ..engine._result import Result
-from ..engine._scheduler import NotReady
 from ..engine._stats import Statistics, Tally
 from ..inputs._spec import InvalidSpec, Request, origin_of
 from ._cluster_worker import fetch_batch

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from dataclasses import replace
 from multiprocessing.connection import Connection
 
+from ..engine._input import NOT_READY, NotReady
 from ..engine._result import Result
-from ..engine._scheduler import NOT_READY, NotReady
 from ..inputs._spec import Request
 from ..outputs._bodies import BodyStore
 from ._local import LocalRun, open_transport, start_local

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
+from ..engine._input import NotReady
 from ..engine._job import invalid_job
 from ..engine._result import Result
-from ..engine._scheduler import NotReady
 from ..inputs._spec import InvalidSpec, Request
 
 

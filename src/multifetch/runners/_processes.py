@@ -29,10 +29,10 @@ from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 from .._errors import CANCELLED_UNSTARTED, ErrorKind, MultifetchError
+from ..engine._input import NotReady
 from ..engine._job import Job
 from ..engine._policy import IDEMPOTENT_METHODS
 from ..engine._result import Result
-from ..engine._scheduler import NotReady
 from ..engine._stats import Statistics, Tally
 from ..inputs._spec import InvalidSpec, Request, origin_of
 from ._engine_process import BATCH, engine_main

@@ -28,7 +28,7 @@ from ..engine._job import Job
 from ..inputs._spec import Request
 
 if TYPE_CHECKING:
-    from ..engine._scheduler import Transport
+    from ..engine._transport import Transport
 
 #: Fake seconds since the epoch at fake time 0, for answers that carry an HTTP date.
 EPOCH = 1_700_000_000.0

@@ -12,6 +12,14 @@ from ..engine._policy import Timeouts
 _HTTP_ONLY = pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS
 
 
+def new_share() -> pycurl.CurlShare:
+    """One DNS cache and TLS session cache for every transfer of the run, across multi handles."""
+    share = pycurl.CurlShare()
+    share.setopt(pycurl.SH_SHARE, pycurl.LOCK_DATA_DNS)
+    share.setopt(pycurl.SH_SHARE, pycurl.LOCK_DATA_SSL_SESSION)
+    return share
+
+
 def base_options(
     share: Any, timeouts: Timeouts, *, saving_files: bool, **o: Any
 ) -> list[tuple[int, Any]]:

@@ -1,0 +1,70 @@
+"""``Admission``: the ready hosts' next requests handed to the transport, as the limits allow."""
+
+from __future__ import annotations
+
+from ._frontier import Frontier
+from ._hosts import Host
+from ._job import Job
+from ._ledger import Ledger
+from ._ratelimit import TokenBucket
+from ._timers import Timers
+from ._transport import Transport
+
+
+class Admission:
+    """Starts requests round robin between the hosts with work, within the global connection
+    limit and token bucket (``bucket``) and each host's limit, pause and token bucket."""
+
+    def __init__(self, frontier: Frontier, timers: Timers, ledger: Ledger, transport: Transport,
+                 concurrency: int, bucket: TokenBucket | None) -> None:
+        self._frontier = frontier
+        self._ready = frontier.ready
+        self._spill = frontier.spill
+        self._add_timer = timers.add
+        self._ledger = ledger
+        self._transport = transport
+        self._concurrency = concurrency
+        self.bucket = bucket
+
+    def admit(self, now: float) -> None:
+        transport = self._transport
+        ready = self._ready
+        concurrency = self._concurrency
+        bucket = self.bucket
+        while ready and transport.active < concurrency:
+            if bucket is not None and bucket.wait_time(now) > 0.0:
+                return  # the scheduler's next wait ends when the global bucket has a token
+            host = ready.popleft()
+            if not host.queue or not host.has_room():
+                host.in_ready = False
+                continue
+            if host.paused_until > now:
+                host.in_ready = False
+                self._add_timer(host.paused_until, host)
+                continue
+            if host.bucket is not None:
+                wait = host.bucket.try_acquire(now)
+                if wait > 0.0:
+                    host.in_ready = False
+                    self._add_timer(now + wait, host)
+                    continue
+            if bucket is not None:
+                bucket.try_acquire(now)
+            job = host.queue.popleft()
+            if not host.queue and (host.tail or self._spill.counts):
+                self._frontier.refill(host)
+            if host.queue:
+                ready.append(host)  # round robin between hosts
+            else:
+                host.in_ready = False
+                self._frontier.look_again()  # a host ran out of work: the input ahead may have more
+            self._start(job, host)
+
+    def _start(self, job: Job, host: Host) -> None:
+        job.attempt += 1
+        if job.attempt == 1:
+            host.first_attempts += 1
+        host.active += 1
+        self._ledger.attempts += 1
+        job.clear_outcome()
+        self._transport.start(job)

@@ -1,0 +1,87 @@
+"""A finished libcurl transfer read into its job: the answer (status, body, timings) or the error."""
+
+from __future__ import annotations
+
+import re
+
+import pycurl
+
+from ..engine._job import Job
+from ..engine._result import Timings
+from ..outputs._bodies import BodyWriter
+from ._curl_errors import error_kind, timeout_phase
+
+HTTP_VERSIONS = {
+    pycurl.CURL_HTTP_VERSION_1_0: "1.0",
+    pycurl.CURL_HTTP_VERSION_1_1: "1.1",
+    pycurl.CURL_HTTP_VERSION_2_0: "2",
+    getattr(pycurl, "CURL_HTTP_VERSION_3", 30): "3",
+}
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+
+
+def url_info(handle: pycurl.Curl, info: int) -> str | None:
+    """A URL libcurl reports. It holds what a Location header said, byte for byte, which need not
+    be UTF-8 (pycurl's text form would raise): bytes past ASCII are percent-encoded."""
+    raw: bytes | None = handle.getinfo_raw(info)
+    if raw is None:
+        return None
+    if raw.isascii():  # nearly always: no scan and no copy past the decode
+        return raw.decode("ascii")
+    return _NON_ASCII.sub(lambda byte: b"%%%02X" % byte[0][0], raw).decode("ascii")
+
+
+def effective_url(handle: pycurl.Curl) -> str | None:
+    """Where the transfer ended; None for a URL libcurl rejected (asking about it raises)."""
+    try:
+        return url_info(handle, pycurl.EFFECTIVE_URL)
+    except pycurl.error:
+        return None
+
+
+def read_outcome(job: Job, handle: pycurl.Curl, writer: BodyWriter, raw_headers: list[bytes],
+                 code: int, message: str, *, proxied: bool, denied: dict[int, str]) -> None:
+    """Fill in ``job``'s outcome from its ended transfer (libcurl's ``code``: 0 for an answer).
+
+    ``proxied``: the run goes through a proxy (an error may be the proxy's); ``denied``: the
+    addresses refused under --deny-private, by ``id(job)``.
+    """
+    getinfo = handle.getinfo
+    try:
+        job.final_url = url_info(handle, pycurl.EFFECTIVE_URL)
+    except pycurl.error:  # a URL libcurl rejected
+        job.final_url = None
+    job.timings = Timings(
+        getinfo(pycurl.NAMELOOKUP_TIME),
+        getinfo(pycurl.CONNECT_TIME),
+        getinfo(pycurl.APPCONNECT_TIME),
+        getinfo(pycurl.STARTTRANSFER_TIME),
+        getinfo(pycurl.TOTAL_TIME),
+    )
+    if code == 0:
+        try:
+            job.content, job.sha256, job.body_path = writer.finish()
+        except OSError as exc:
+            writer.abort()
+            job.fail("write", f"cannot save body: {exc}")
+        else:
+            job.status = getinfo(pycurl.RESPONSE_CODE)
+            job.http_version = HTTP_VERSIONS.get(getinfo(pycurl.INFO_HTTP_VERSION), "")
+            job.size = writer.size
+            job.raw_headers = raw_headers
+    else:
+        writer.abort()
+        _read_failure(job, handle, writer, code, message, proxied, denied.pop(id(job), None))
+
+
+def _read_failure(job: Job, handle: pycurl.Curl, writer: BodyWriter, code: int, msg: str,
+                  proxied: bool, denied: str | None) -> None:
+    kind = error_kind(code, msg, proxied=bool(handle.getinfo(pycurl.PROXY_ERROR)) or proxied)
+    if denied is not None:
+        kind, msg = "blocked", f"refused to connect: {denied} (--deny-private)"
+    if kind == "write" and getattr(writer, "error", None) is not None:
+        msg = f"cannot save body: {writer.error}"  # type: ignore[union-attr]
+    elif kind == "timeout":
+        msg = f"{msg} ({timeout_phase(handle)})"
+    job.raw_headers = None
+    job.fail(kind, msg or f"libcurl error {code}")
