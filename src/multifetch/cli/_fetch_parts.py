@@ -49,9 +49,9 @@ def run_parts(job: FetchJob, fields: tuple[str, ...]) -> Exit:
     manifest = _prepare(job, folder, print_)
     if manifest is not None and manifest.get("complete"):
         if not job.quiet:
-            from ._run import _echo
+            from ._terminal import echo_note
 
-            _echo(f"{job.output}: every input already has its record ({manifest.get('records', 0):,}); "
+            echo_note(f"{job.output}: every input already has its record ({manifest.get('records', 0):,}); "
                   "nothing to do")
         return Exit.OK
     from ..runners._cluster import open_cluster
@@ -123,11 +123,13 @@ def _prepare(job: FetchJob, folder: PartFolder, print_: dict[str, Any]) -> dict[
 def _drive(job: FetchJob, run: PartsRun, folder: PartFolder, fields: tuple[str, ...],
            print_: dict[str, Any]) -> Exit:
     from ._display import make_progress, print_summary
-    from ._run import _echo, _say_how_to_resume, _Signals
+    from ._run import _say_how_to_resume
+    from ._signals import Signals
+    from ._terminal import echo_note
 
     announcement = run.announcement()
     if announcement and not job.quiet:
-        _echo(announcement)
+        echo_note(announcement)
     started, cpu = time.monotonic(), time.process_time()
     deadline = None if job.settings.max_time is None else started + job.settings.max_time
     as_run = cast("Run", run)  # the display and the signals read statistics() and call stop() only
@@ -135,7 +137,7 @@ def _drive(job: FetchJob, run: PartsRun, folder: PartFolder, fields: tuple[str, 
     progress = make_progress(as_run, JobProgress(earlier=run.done_before), quiet=job.quiet,
                              forced=job.progress, log_every=job.log_every)
     status, failure, complete = Exit.OK, None, False
-    with _Signals(as_run, job.grace) as signals:
+    with Signals(as_run, job.grace) as signals:
         try:
             if deadline is not None:
                 _stop_at(run, deadline, job.grace)
@@ -171,7 +173,7 @@ def _drive(job: FetchJob, run: PartsRun, folder: PartFolder, fields: tuple[str, 
     if not job.quiet:
         print_summary(figures)
     if failure:
-        _echo(f"error: {failure}")
+        echo_note(f"error: {failure}")
     if not complete:
         _say_how_to_resume(job, run.done_before + run.summary.records)
     return status
