@@ -175,8 +175,7 @@ sys.meta_path.insert(0, _Slow())
 """
 
 
-@pytest.mark.parametrize("entry", ["-m", "main"])
-def test_ctrl_c_while_starting_is_one_line_and_130(tmp_path: Path, entry: str) -> None:
+def _interrupt_while_importing(tmp_path: Path, entry: str, sig: int, *args: str) -> tuple[int, str, bytes]:
     (tmp_path / "slow").mkdir()
     (tmp_path / "slow" / "sitecustomize.py").write_text(_SLOW_IMPORT)
     mark = tmp_path / "importing"
@@ -184,17 +183,31 @@ def test_ctrl_c_while_starting_is_one_line_and_130(tmp_path: Path, entry: str) -
            "PYTHONPATH": os.pathsep.join([str(tmp_path / "slow"), *sys.path])}
     command = (["-m", "multifetch"] if entry == "-m" else
                ["-c", "import sys; from multifetch.cli.main import main; sys.argv[0] = 'multifetch'; main()"])
-    proc = subprocess.Popen([sys.executable, *command, "fetch", "http://127.0.0.1:1/"], env=env,
+    proc = subprocess.Popen([sys.executable, *command, "fetch", "http://127.0.0.1:1/", *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
     while not mark.exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.01)
     assert mark.exists(), proc.communicate()
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=10)
-    assert proc.returncode == 130, err
-    assert err.decode().splitlines() == ["multifetch: error: interrupted while starting: nothing was done"]
+    return proc.returncode, err.decode(), out
+
+
+@pytest.mark.parametrize("entry", ["-m", "main"])
+def test_ctrl_c_while_starting_is_one_line_and_130(tmp_path: Path, entry: str) -> None:
+    status, err, out = _interrupt_while_importing(tmp_path, entry, signal.SIGINT)
+    assert status == 130, err
+    assert err.splitlines() == ["multifetch: error: interrupted while starting: nothing was done"]
     assert out == b""
+
+
+def test_sigterm_while_starting_is_143_and_says_how_to_go_on(tmp_path: Path) -> None:
+    # an earlier run's output may be there: going on means --resume, said as a command to copy
+    status, err, _ = _interrupt_while_importing(tmp_path, "-m", signal.SIGTERM, "-o", "out.jsonl")
+    assert status == 143, err
+    assert err.splitlines() == ["multifetch: error: interrupted while starting: nothing was done; to go on: "
+                                "multifetch fetch http://127.0.0.1:1/ -o out.jsonl --resume"]
 
 
 @pytest.mark.parametrize("where", ["missing/s.json", "folder"])

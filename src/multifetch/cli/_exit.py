@@ -4,6 +4,9 @@ interrupted while it starts."""
 from __future__ import annotations
 
 import os
+import shlex
+import signal
+import sys
 from enum import IntEnum
 from types import FrameType
 
@@ -28,6 +31,27 @@ class CLIError(Exception):
         self.status = status
 
 
-def interrupted_while_starting(_signum: int, _frame: FrameType | None) -> None:
-    os.write(2, b"multifetch: error: interrupted while starting: nothing was done\n")
-    os._exit(Exit.SIGINT)  # in the middle of an import: nothing to clean up, nothing to flush
+class Terminated(BaseException):
+    """SIGTERM before the run's own handler is in place (not an Exception: nothing swallows it)."""
+
+
+def interrupted_while_starting(signum: int, _frame: FrameType | None) -> None:
+    """Ctrl-C or SIGTERM while the command is imported: one line, and how to go on."""
+    os.write(2, f"multifetch: error: interrupted while starting: nothing was done{how_to_go_on()}\n".encode())
+    # in the middle of an import: nothing to clean up, nothing to flush
+    os._exit(Exit.SIGTERM if signum == signal.SIGTERM else Exit.SIGINT)
+
+
+def terminated(_signum: int, _frame: FrameType | None) -> None:
+    raise Terminated
+
+
+def how_to_go_on() -> str:
+    """For a ``fetch`` into a file stopped before its run began: the command that goes on with it
+    (its output may hold an earlier run's records, which only ``--resume`` keeps)."""
+    args = sys.argv[1:]
+    if args[:1] != ["fetch"] or not any(a in ("-o", "--output") or a.startswith("--output=") for a in args):
+        return ""
+    if "--resume" not in args:
+        args = [*args, "--resume"]
+    return f"; to go on: multifetch {shlex.join(args)}"

@@ -10,7 +10,7 @@ import click
 
 from .._errors import SettingError, UsageError
 from .._version import __version__
-from ._exit import CLIError, Exit, interrupted_while_starting
+from ._exit import CLIError, Exit, Terminated, how_to_go_on, interrupted_while_starting, terminated
 
 
 class _Group(click.Group):
@@ -20,6 +20,8 @@ class _Group(click.Group):
         try:
             if signal.getsignal(signal.SIGINT) is interrupted_while_starting:  # Ctrl-C is caught below now
                 signal.signal(signal.SIGINT, signal.default_int_handler)
+            if signal.getsignal(signal.SIGTERM) is interrupted_while_starting:  # and SIGTERM
+                signal.signal(signal.SIGTERM, terminated)
             return super().invoke(ctx)
         except click.UsageError as exc:  # a bad option value, an unknown option: one line too
             _fail(ctx, exc.format_message(), Exit.USAGE)
@@ -31,8 +33,10 @@ class _Group(click.Group):
             _fail(ctx, f"{', '.join(_flag(n) for n in exc.names)}: {exc.problem}", Exit.USAGE)
         except UsageError as exc:
             _fail(ctx, str(exc), _status_of(exc))
-        except KeyboardInterrupt:
-            _fail(ctx, "interrupted", Exit.SIGINT)
+        except KeyboardInterrupt:  # outside the run's own handler: e.g. reading an output to resume
+            _fail(ctx, f"interrupted{how_to_go_on()}", Exit.SIGINT)
+        except Terminated:
+            _fail(ctx, f"terminated{how_to_go_on()}", Exit.SIGTERM)
         except BrokenPipeError:
             sys.stderr.close()  # the reader went away (`| head`): not an error worth a word
             ctx.exit(Exit.OK)
