@@ -224,7 +224,7 @@ def test_the_api_gives_one_result_per_input(target: TargetServer, closed_port: i
     world = draw_world(data, target, closed_port)
     specs = [s for s in data.draw(_api_inputs(world), label="specs") if s is not None]
     want = Counter(_api_expected_ids(specs))
-    options = {"timeout": 2, "connect_timeout": 1, "retries": 1, "max_time": 30}
+    options = {"timeout": 2, "connect_timeout": 1, "retries": 1, "deadline": 30}
     with proxied_here(world):
         for transport in ("curl", "requests"):
             results = list(multifetch.fetch(specs, transport=transport, **options))

@@ -121,7 +121,7 @@ def test_api_names_slow_aaaa(web: int) -> None:
     names = host_names(300)
     with PrivateResolver(loopback(names), aaaa_delay=AAAA_DELAY) as env:
         src = url_file(env.folder, names, web, 6000)
-        records, wall = api(env, src, concurrency=256, per_host=4, max_time=8)
+        records, wall = api(env, src, concurrency=256, per_host=4, deadline=8)
     assert_no_stall(records, wall, 6000, wall_max=8)
 
 

@@ -4,7 +4,7 @@ fallback, and the certificate options.
 The stall checks are correctness checks of the event loop, not speed assertions: an idle nginx on
 loopback answers 1 KB on an open connection in a few milliseconds, so an answer that took 100 ms
 waited for something that was never delivered (the loop's idle wake-up came after 0.5 s).
-Every run is bounded by ``max_time``: a stalled engine ends with ``cancelled`` records, not a hang.
+Every run is bounded by ``deadline``: a stalled engine ends with ``cancelled`` records, not a hang.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def run(urls: list[Any], **options: Any) -> tuple[list[Result], float]:
     """Every result, and the longest wait between two of them (engine processes take a while to
     start, so the wait for the first one is not counted)."""
     options.setdefault("retries", 0)
-    options.setdefault("max_time", float(MAX_TIME))
+    options.setdefault("deadline", float(MAX_TIME))
     results: list[Result] = []
     longest = 0.0
     last = None
@@ -200,7 +200,7 @@ def test_every_multi_handle_shares_the_session_cache(nginx_tls12: LoggedServer, 
     # all at once mostly make full handshakes there, so this counts TLS 1.2 sessions.)
     spec = {"url": nginx_tls12.url + "/1k", "headers": {"Connection": "close"}}
     with multifetch.Client(concurrency=128, per_host=128, cafile=ca_file, http_version="1.1", retries=0,
-                           max_time=float(MAX_TIME)) as client:
+                           deadline=float(MAX_TIME)) as client:
         assert outcomes(list(client.stream([spec]))) == {200: 1}
         mark = nginx_tls12.log.mark()
         assert outcomes(list(client.stream([spec] * 256))) == {200: 256}

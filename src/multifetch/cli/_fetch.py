@@ -109,6 +109,9 @@ INPUT is a file (one URL or one JSON spec per line; .gz read as gzip; .csv with 
 @click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (reported in the summary).")
 @click.option("--cacert", default=None, metavar="FILE", help="CA bundle to verify servers with.")
 @click.option("--user-agent", default=None, help="User-Agent header (default multifetch/VERSION).")
+@click.option("--robots", is_flag=True,
+              help="Obey each host's robots.txt (fetched first, once a day at most): disallowed URLs get "
+                   "a 'robots_disallowed' record and no request; Crawl-delay paces the host.")
 @click.option("--engine", type=click.Choice(["curl", "requests"]), default="curl", show_default=True,
               help="The transport: libcurl (fast) or a thread pool of requests sessions.")
 @click.option("-P", "--processes", type=click.IntRange(min=1), default=1, show_default=True,
@@ -247,7 +250,8 @@ def _settings(options: dict[str, Any]) -> Settings:
         ),
         transport=_transport_options(options),
         bodies=options["save_bodies"] or "hash",
-        max_time=options["max_time"],
+        deadline=options["max_time"],
+        robots=options["robots"],
         record_retries=options["record_retries"],
         processes=options["processes"],
     )

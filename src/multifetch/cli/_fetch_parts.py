@@ -131,7 +131,7 @@ def _drive(job: FetchJob, run: PartsRun, folder: PartFolder, fields: tuple[str, 
     if announcement and not job.quiet:
         echo_note(announcement)
     started, cpu = time.monotonic(), time.process_time()
-    deadline = None if job.settings.max_time is None else started + job.settings.max_time
+    deadline = None if job.settings.deadline is None else started + job.settings.deadline
     as_run = cast("Run", run)  # the display and the signals read statistics() and call stop() only
     # the driver counts no input lines: no total; the records of earlier runs' parts count as done
     progress = make_progress(as_run, JobProgress(earlier=run.done_before), quiet=job.quiet,

@@ -334,6 +334,8 @@ class BodyStore:
                 raise UsageError(f"cannot make the bodies folder {str(mode)!r}: {why}") from None
 
     def writer(self, job_id: str) -> BodyWriter:
+        if type(job_id) is not str and getattr(job_id, "engine_own", False):
+            return MemoryBody()  # a request the engine makes for itself (robots.txt): read, not kept
         if self.mode == "hash":
             return HashBody()
         if self.mode == "memory":

@@ -67,7 +67,11 @@ class TransportOptions:
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Settings:
     """One run's settings. ``health`` is None when left to its defaults; ``bodies`` is
-    ``"memory"``, ``"hash"`` or a folder; ``max_time`` bounds a whole run (seconds)."""
+    ``"memory"``, ``"hash"`` or a folder; ``deadline`` bounds a whole run (seconds).
+
+    ``robots``: obey each origin's robots.txt (``engine/_robots.py``); ``since``: a previous run's
+    output, whose validators make each request conditional (``outputs/_since.py``).
+    """
 
     limits: Limits = field(default_factory=Limits)
     timeouts: Timeouts = field(default_factory=Timeouts)
@@ -76,11 +80,17 @@ class Settings:
     transport: TransportOptions = field(default_factory=TransportOptions)
     headers: tuple[tuple[str, str], ...] = ()
     bodies: str | os.PathLike[str] = "memory"
-    max_time: float | None = None
+    deadline: float | None = None
     record_retries: bool = False
     processes: int = 1
+    robots: bool = False
+    since: str | None = None
 
     def __post_init__(self) -> None:
+        if self.robots:
+            check_robots()
+        if self.since is not None:
+            check_since(self.since)
         processes = self.processes
         if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
             raise SettingError(("processes",), f"must be a whole number ≥ 1, not {processes!r}")
@@ -115,6 +125,22 @@ def check_engine(name: str) -> None:
         if find_spec("requests") is None:
             raise UsageError("the requests engine needs the requests package: "
                              "pip install 'multifetch[requests]'")
+
+
+def check_robots() -> None:
+    """Refuse (``SettingError``) robots.txt handling when its parser is not installed."""
+    from importlib.util import find_spec
+
+    if find_spec("protego") is None:
+        raise SettingError(("robots",), "needs the protego package: pip install 'multifetch[robots]'")
+
+
+def check_since(path: str) -> None:
+    """Refuse (``SettingError``) a previous output that cannot be read."""
+    if not os.path.isfile(path):
+        raise SettingError(("since",), f"{path}: no such file (a previous run's JSONL, CSV or SQLite output)")
+    if not os.access(path, os.R_OK):
+        raise SettingError(("since",), f"{path}: cannot be read")
 
 
 def check_user_agent(value: str) -> str:
