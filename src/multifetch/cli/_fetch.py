@@ -112,6 +112,10 @@ INPUT is a file (one URL or one JSON spec per line; .gz read as gzip; .csv with 
 @click.option("--robots", is_flag=True,
               help="Obey each host's robots.txt (fetched first, once a day at most): disallowed URLs get "
                    "a 'robots_disallowed' record and no request; Crawl-delay paces the host.")
+@click.option("--since", default=None, metavar="PREVIOUS",
+              help="A previous run's output (.jsonl, .csv, .db): requests with the same id and URL are sent "
+                   "with If-None-Match / If-Modified-Since; a 304 keeps the previous sha256, size and "
+                   "body_path and says unchanged: true.")
 @click.option("--engine", type=click.Choice(["curl", "requests"]), default="curl", show_default=True,
               help="The transport: libcurl (fast) or a thread pool of requests sessions.")
 @click.option("-P", "--processes", type=click.IntRange(min=1), default=1, show_default=True,
@@ -252,6 +256,7 @@ def _settings(options: dict[str, Any]) -> Settings:
         bodies=options["save_bodies"] or "hash",
         deadline=options["max_time"],
         robots=options["robots"],
+        since=options["since"],
         record_retries=options["record_retries"],
         processes=options["processes"],
     )

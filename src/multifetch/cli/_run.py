@@ -83,6 +83,8 @@ def _fields(job: FetchJob) -> tuple[str, ...]:
         extra.append("headers")
     if job.settings.record_retries:
         extra.append("retries")
+    if job.settings.since is not None:
+        extra.append("unchanged")
     if job.fields is None:
         return RECORD_FIELDS + tuple(extra)
     chosen = tuple(f.strip() for f in job.fields.split(",") if f.strip())
@@ -99,6 +101,7 @@ def run_fetch(job: FetchJob) -> Exit:
     if job.verbose:
         logging.basicConfig(level=logging.INFO, format="multifetch: %(message)s", stream=sys.stderr)
     check_sources(job.inputs)
+    _check_since(job)
     fmt = format_for(job.output, job.fmt)
     fields = _fields(job)
     to_file = job.output not in (None, "-")
@@ -134,6 +137,18 @@ def run_fetch(job: FetchJob) -> Exit:
         observers.close()
         if dedup is not None:
             dedup.close()
+
+
+def _check_since(job: FetchJob) -> None:
+    """The previous output is read as the run starts: it cannot be the output this run writes."""
+    since = job.settings.since
+    if since is None or job.output in (None, "-"):
+        return
+    output = str(job.output)
+    if os.path.abspath(since) == os.path.abspath(output) or (
+            os.path.exists(output) and os.path.samefile(since, output)):
+        raise UsageError(f"--since {since}: is the output of this run too; write to another file "
+                         "(the previous output is read, never changed)")
 
 
 def _open_output(
@@ -279,6 +294,7 @@ def _write_records(
     """A record for each outcome: counted by ``add``, then written; the first write error ends it."""
     want_headers = "headers" in fields
     want_retries = "retries" in fields
+    want_unchanged = "unchanged" in fields
     redact = Redactor(job.secret_params).record
     # Most records hold nothing to mask: they skip the redactor unless secret parameters or headers
     # are asked for, or a URL has userinfo, or an error message may quote one.
@@ -295,6 +311,8 @@ def _write_records(
                 record["headers"] = _headers(outcome)
             if want_retries:
                 record["retries"] = outcome.retries or []
+            if want_unchanged:
+                record["unchanged"] = outcome.unchanged
             if redact_all or error is not None or "@" in url or (
                     final_url is not None and "@" in final_url):
                 redact(record)

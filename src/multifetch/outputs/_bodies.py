@@ -267,6 +267,8 @@ class FileBody:
                 meta.write(validator)
 
     def finish(self) -> tuple[bytes | None, str | None, str | None]:
+        if self.size == 0 and self._fd < 0 and self._answer()[0] == 304:
+            return None, None, None  # Not Modified (--since): the file saved before stays as it is
         try:
             self._hand_over()  # the last block; an empty body still gets its (empty) file
         finally:

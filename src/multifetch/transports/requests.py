@@ -26,7 +26,7 @@ from .._errors import ErrorKind
 from ..engine._job import Job
 from ..engine._policy import Timeouts
 from ..engine._result import Timings
-from ..outputs._bodies import BodyStore
+from ..outputs._bodies import BodyStore, FileBody
 from .curl import USER_AGENT
 
 
@@ -226,6 +226,8 @@ class RequestsTransport:
                 allow_redirects=True,
             )
             first_byte = time.monotonic() - job.t0
+            if isinstance(writer, FileBody):  # it tells a 304 (no body, keep the file) by the status
+                writer.raw_headers = [f"HTTP/1.1 {response.status_code}\r\n".encode()]
             for chunk in response.iter_content(65536):
                 if time.monotonic() > deadline:
                     raise _TotalTimeout(f"Operation timed out after {total:g} s (while transferring)")
