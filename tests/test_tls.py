@@ -141,7 +141,7 @@ def test_no_stall_through_the_cli(nginx_tls: LoggedServer, ca_file: str, tmp_pat
     out = tmp_path / "out.jsonl"
     mark = nginx_tls.log.mark()
     proc = mf("fetch", urls, "-o", str(out), "--cacert", ca_file, "-c", str(concurrency),
-              "--per-host", str(concurrency), "--retries", "0", "--max-time", MAX_TIME, "-q", *flags, timeout=60)
+              "--per-host", str(concurrency), "--retries", "0", "--deadline", MAX_TIME, "-q", *flags, timeout=60)
     assert proc.returncode == 0, proc.stderr.decode()
     assert_records_no_stall(jsonl(out), N, concurrency)
     entries = nginx_tls.log.since(mark, N)
@@ -161,7 +161,7 @@ def test_no_stall_with_the_requests_engine(nginx_tls: LoggedServer, ca_file: str
     urls = write_urls(tmp_path / "urls.txt", [nginx_tls.url + "/1k"] * n)
     out = tmp_path / "out.jsonl"
     proc = mf("fetch", urls, "-o", str(out), "--engine", "requests", "--cacert", ca_file, "-c", "4",
-              "--per-host", "4", "--retries", "0", "--max-time", MAX_TIME, "-q", timeout=60)
+              "--per-host", "4", "--retries", "0", "--deadline", MAX_TIME, "-q", timeout=60)
     assert proc.returncode == 0, proc.stderr.decode()
     assert_records_no_stall(jsonl(out), n, 4)
 
@@ -218,7 +218,7 @@ def test_connections_a_host_gets_at_per_host_64(nginx_tls: LoggedServer, ca_file
     out = tmp_path / "out.jsonl"
     mark = nginx_tls.log.mark()
     proc = mf("fetch", urls, "-o", str(out), "--cacert", ca_file, "-c", "64", "--per-host", "64",
-              "--retries", "0", "--max-time", MAX_TIME, "-q", *flags, timeout=60)
+              "--retries", "0", "--deadline", MAX_TIME, "-q", *flags, timeout=60)
     assert proc.returncode == 0, proc.stderr.decode()
     assert outcomes(jsonl(out)) == {200: n}
     entries = nginx_tls.log.since(mark, n)
@@ -274,7 +274,7 @@ def test_http2_falls_back_to_http11_through_the_cli(tls_target: TargetServer, ca
     out = tmp_path / "out.jsonl"
     urls = write_urls(tmp_path / "urls.txt", [tls_target.url + "/bytes/1024"] * 50)
     proc = mf("fetch", urls, "-o", str(out), "--cacert", ca_file, "-c", "8", "--per-host", "8",
-              "--retries", "0", "--max-time", MAX_TIME, "-q", *flags, timeout=60)
+              "--retries", "0", "--deadline", MAX_TIME, "-q", *flags, timeout=60)
     assert proc.returncode == 0, proc.stderr.decode()
     assert outcomes(jsonl(out)) == {200: 50}
 

@@ -39,6 +39,7 @@ from ..runners._run import Run
 from ..runners._settings import Settings
 from ._exit import CLIError, Exit
 from ._observe import Observers
+from ._options import fingerprint_data
 from ._signals import Signals
 from ._terminal import echo_note
 
@@ -52,7 +53,7 @@ class FetchJob:
     cluster: str | None = None
     method: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
-    data: str | None = None
+    data: str | bytes | None = None
     template: str | None = None
     include_headers: bool = False
     fields: str | None = None
@@ -158,7 +159,8 @@ def _open_output(
     """The output's sink, and the resume of what it holds (with ``--resume``; ``earlier`` gets
     each record that stays); its fingerprint (the inputs and options that make its records)
     written beside it."""
-    key_options = {"method": job.method, "headers": [list(h) for h in job.headers], "data": job.data,
+    key_options = {"method": job.method, "headers": [list(h) for h in job.headers],
+                   "data": fingerprint_data(job.data),
                    "template": job.template, "fields": list(fields), "format": fmt}
     print_ = fingerprint(job.inputs, key_options)
     resume: Resume | None = None

@@ -142,6 +142,8 @@ def open_transport(settings: Settings, bodies: BodyStore, session: Any = None) -
             verify=options.verify,
             cafile=options.cafile,
             user_agent=options.user_agent or USER_AGENT,
+            follow_redirects=options.follow_redirects,
+            max_redirects=options.max_redirects,
         )
     from ..transports.curl import USER_AGENT, CurlTransport
 
@@ -162,4 +164,7 @@ def open_transport(settings: Settings, bodies: BodyStore, session: Any = None) -
         client_cert=options.client_cert,
         deny_private=options.deny_private,
         secret_headers=options.secret_headers,
+        follow_redirects=options.follow_redirects,
+        max_redirects=options.max_redirects,
+        limit_rate=options.limit_rate,
     )

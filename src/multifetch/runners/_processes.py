@@ -237,7 +237,7 @@ class ProcessRun:
             return self._engines[zlib.crc32(origin_of(request.url).encode()) % len(self._engines)]
         return min(engines, key=_Engine.load)
 
-    # -- ends: max-time, stop, a lost engine ------------------------------------------------------
+    # -- ends: the deadline, stop, a lost engine --------------------------------------------------
 
     def _cancel(self, ready: list[tuple[int, Result]]) -> None:
         """The deadline passed: engines cancel what they hold; what no engine holds, we do."""

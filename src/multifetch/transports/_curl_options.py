@@ -61,6 +61,9 @@ def base_options(
         opts.append((pycurl.SSLCERT, cert))
         if key:
             opts.append((pycurl.SSLKEY, key))
+    if o["limit_rate"] is not None:  # curl's --limit-rate: each transfer, both ways
+        opts += [(pycurl.MAX_RECV_SPEED_LARGE, o["limit_rate"]),
+                 (pycurl.MAX_SEND_SPEED_LARGE, o["limit_rate"])]
     if o["max_body_size"] is not None:
         opts.append((pycurl.MAXFILESIZE_LARGE, int(o["max_body_size"])))
     if saving_files:
