@@ -136,3 +136,5 @@ def test_since_mistakes_are_one_line_errors(site: TargetServer, tmp_path: Path) 
     assert same.returncode == 2 and b"is the output of this run too" in same.stderr
     missing = mf("fetch", str(src), "--since", str(tmp_path / "nope.jsonl"), "-q")
     assert missing.returncode == 2 and b"--since" in missing.stderr and b"Traceback" not in missing.stderr
+    with pytest.raises(multifetch.UsageError, match="not with requests_map"):
+        list(multifetch.requests_map([f"{site.url}/cached/a"], since=str(out)))
