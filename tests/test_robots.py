@@ -151,6 +151,15 @@ def paths(server: TargetServer) -> list[str]:
     return [p for host in list(server.stats.hosts.values()) for p in host.paths]
 
 
+def assert_paced(arrivals: list[float], delay: float) -> None:
+    """Requests started ``delay`` apart, as the server saw them arrive: a request sent a little late
+    (a busy machine) may arrive closer to the next one, which keeps its own time, so each gap is
+    only nearly ``delay`` while the k-th request is never early."""
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+    assert min(gaps) >= 0.8 * delay, gaps
+    assert all(t - arrivals[0] >= k * delay - 0.02 for k, t in enumerate(arrivals)), gaps
+
+
 def test_cli_robots_allow_disallow_and_crawl_delay_measured_at_the_server(
         polite_site: TargetServer, tmp_path: Path) -> None:
     src = tmp_path / "urls.txt"
@@ -165,8 +174,8 @@ def test_cli_robots_allow_disallow_and_crawl_delay_measured_at_the_server(
     assert paths(polite_site).count("/robots.txt") == 1
     assert "/private/a" not in paths(polite_site)
     arrivals = polite_site.stats.arrivals()
-    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
-    assert len(gaps) == 5 and min(gaps) >= 0.24, gaps  # robots.txt, then one request every 0.25 s
+    assert len(arrivals) == 6  # robots.txt, then one request every 0.25 s
+    assert_paced(arrivals, 0.25)
     figures = json.loads(summary.read_text())
     assert figures["robots_disallowed"] == 1
 
@@ -215,8 +224,7 @@ def test_robots_with_two_engine_processes_fetches_each_robots_txt_once(tmp_path:
         assert [r.error.kind for r in results if r.error] == ["robots_disallowed"]
         for server in (one, two):
             assert paths(server).count("/robots.txt") == 1
-            arrivals = server.stats.arrivals()
-            assert min(b - a for a, b in itertools.pairwise(arrivals)) >= 0.19
+            assert_paced(server.stats.arrivals(), 0.2)
 
 
 def test_robots_with_the_requests_engine(polite_site: TargetServer) -> None:
