@@ -39,7 +39,7 @@ def by_key(records: list[dict]) -> dict[str, dict]:
     return {r["url"].rsplit("/", 1)[-1]: r for r in records}
 
 
-@pytest.mark.parametrize("previous", ["one.jsonl", "one.csv", "one.db"])
+@pytest.mark.parametrize("previous", ["one.jsonl", "one.csv", "one.db", "one.parquet"])
 def test_a_second_run_gets_304s_that_carry_the_previous_body(
         site: TargetServer, tmp_path: Path, previous: str) -> None:
     src = urls_file(site, tmp_path, ["a", "b", "c?validators=date", "d?validators=etag"])

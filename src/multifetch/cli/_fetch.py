@@ -126,9 +126,9 @@ INPUT is a file (one URL or one JSON spec per line; .gz read as gzip; .csv with 
               help="Obey each host's robots.txt (fetched first, once a day at most): disallowed URLs get "
                    "a 'robots_disallowed' record and no request; Crawl-delay paces the host.")
 @click.option("--since", default=None, metavar="PREVIOUS",
-              help="A previous run's output (.jsonl, .csv, .db): requests with the same id and URL are sent "
-                   "with If-None-Match / If-Modified-Since; a 304 keeps the previous sha256, size and "
-                   "body_path and says unchanged: true.")
+              help="A previous run's output (.jsonl, .csv, .db, .parquet): requests with the same id and "
+                   "URL are sent with If-None-Match / If-Modified-Since; a 304 keeps the previous sha256, "
+                   "size and body_path and says unchanged: true.")
 @click.option("--engine", type=click.Choice(["curl", "requests"]), default="curl", show_default=True,
               help="The transport: libcurl (fast) or a thread pool of requests sessions.")
 @click.option("-P", "--processes", type=click.IntRange(min=1), default=1, show_default=True,

@@ -1,13 +1,13 @@
 """``--since PREVIOUS``: fetch again only what changed since a previous run.
 
-The previous run's output (JSONL, CSV or SQLite) is read once, keeping for each id whose answer
-carried a validator only what the next run needs: a digest of its URL, its ``etag`` and
-``last_modified``, and the body's ``sha256``, ``size`` and ``body_path``. Each request of the new
-run with the same id and URL is sent with ``If-None-Match`` / ``If-Modified-Since``; a ``304``
-answer then becomes a record with ``unchanged`` set and the previous body's facts
-(``settle``). Memory stays small: up to ``_MEMORY_ENTRIES`` entries are kept in a dict, a larger
-output goes to a temporary SQLite table (unlinked at once), and a previous SQLite output is
-queried where it is, by its primary key.
+The previous run's output (JSONL, CSV, SQLite, Parquet or a part folder) is read once, keeping
+for each id whose answer carried a validator only what the next run needs: a digest of its URL,
+its ``etag`` and ``last_modified``, and the body's ``sha256``, ``size`` and ``body_path``. Each
+request of the new run with the same id and URL is sent with ``If-None-Match`` /
+``If-Modified-Since``; a ``304`` answer then becomes a record with ``unchanged`` set and the
+previous body's facts (``settle``). Memory stays small: up to ``_MEMORY_ENTRIES`` entries are
+kept in a dict, a larger output goes to a temporary SQLite table (unlinked at once), and a
+previous SQLite output is queried where it is, by its primary key.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def _entry(record: dict[str, Any]) -> Previous | None:
 def _records(path: str) -> Iterator[dict[str, Any]]:
     """The previous output's records; JSONL read with orjson, five times the standard library's pace
     (a million-line output is read before the run starts)."""
-    if format_for(path) != "jsonl":
+    if os.path.isdir(path) or format_for(path) != "jsonl":  # Parquet, a part folder, CSV, SQLite
         yield from read_records(path)
         return
     loads = orjson.loads

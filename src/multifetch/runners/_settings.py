@@ -148,8 +148,9 @@ def check_robots() -> None:
 
 def check_since(path: str) -> None:
     """Refuse (``SettingError``) a previous output that cannot be read."""
-    if not os.path.isfile(path):
-        raise SettingError(("since",), f"{path}: no such file (a previous run's JSONL, CSV or SQLite output)")
+    if not os.path.exists(path):
+        raise SettingError(("since",), f"{path}: no such file (a previous run's output: JSONL, CSV, "
+                           "SQLite, Parquet or a part folder)")
     if not os.access(path, os.R_OK):
         raise SettingError(("since",), f"{path}: cannot be read")
 
