@@ -17,10 +17,8 @@ Routes (all answer GET; ``/echo`` any method)::
     /dns-query               a DNS-over-HTTPS resolver answering NXDOMAIN to every name
     /set-cookie?name=&value= sets a cookie;  /basic-auth?user=&pw=: 401 unless those credentials
     /digest-auth?user=&pw=   the same with Digest (MD5, qop=auth)
-    /robots.txt              ``server.robots``: (status, text), or 404 when None (the default)
-    /cached/KEY[?validators=etag|date]   a body of version ``server.versions[KEY]`` (1 unless set)
-                             with ETag and Last-Modified (or one of them); 304 when the request's
-                             If-None-Match / If-Modified-Since says it has that version
+    /robots.txt              ``server.robots``: (status, text); 404 when None (the default)
+    /cached/KEY[?validators=etag|date]   ``server.versions[KEY]``, with ETag, Last-Modified; or 304
     (absolute-form targets)  served as a forward proxy would, counted in stats.counters['proxied']
 
 It runs in a background thread (``with TargetServer() as server: server.url``) or in the
