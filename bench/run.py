@@ -387,7 +387,7 @@ NAMES_PEERS = (("pyreqwest", "pyreqwest_peer.py", 20_000),
                ("requests-futures", "requests_futures_peer.py", 2000),
                ("grequests", "grequests_peer.py", 2000),
                ("requests.get in ThreadPoolExecutor (classic)", "classic.py", 2000))
-# The CLI exits 1 when some records are errors (cancelled at --max-time): still a measured run.
+# The CLI exits 1 when some records are errors (cancelled at --deadline): still a measured run.
 SOME_FAILED_IS_A_RUN = '"$@"; s=$?; [ "$s" = 1 ] && exit 0; exit "$s"'
 
 
@@ -427,7 +427,7 @@ def names(base: str, n: int = 20_000, count: int = 1000, conns: int = 256, per_h
             out = folder / "out.jsonl"
             out.unlink(missing_ok=True)
             cmd = [MF, "fetch", str(urls(m)), "-o", str(out), "-q", "-c", str(conns), "--per-host", str(per_host),
-                   "--max-time", str(max_time), *extra]
+                   "--deadline", str(max_time), *extra]
             client(label, ["sh", "-c", SOME_FAILED_IS_A_RUN, "sh", *cmd], m, lambda _o: records_ok(out))
             lines = out.read_text().splitlines() if out.exists() else []
             done = sorted(json.loads(line)["elapsed"] for line in lines if '"status":200' in line) or [0.0]
@@ -438,7 +438,7 @@ def names(base: str, n: int = 20_000, count: int = 1000, conns: int = 256, per_h
         code = ("import multifetch,sys\n"
                 "urls=(line.strip() for line in open(sys.argv[1]))\n"
                 f"ok=sum(r.status_code == 200 for r in multifetch.fetch(urls, concurrency={conns}, "
-                f"per_host={per_host}, bodies='hash', max_time={max_time}))\n"
+                f"per_host={per_host}, bodies='hash', deadline={max_time}))\n"
                 "print(ok)\n")
         client("multifetch API (iterating results)", [sys.executable, "-c", code, str(urls(n))], n)
         cli("multifetch CLI --engine requests", 5000, "--engine", "requests")
@@ -468,7 +468,7 @@ def names_section(nm: dict) -> list[str]:  # type: ignore[type-arg]
            f"that answers after {nm['aaaa_delay']:g} s. Every client runs in that private mount namespace "
            "(`multifetch.testing.PrivateResolver`) and resolves through the system resolver. Clients given fewer "
            "requests get fewer names, as many requests a name as in the full run. multifetch runs stop at "
-           f"{nm['max_time']:g} s (`--max-time`). The DNS column counts the questions the client's run sent. "
+           f"{nm['max_time']:g} s (`--deadline`). The DNS column counts the questions the client's run sent. "
            "No wrk: it resolves one name once. niquests is left out: its peer script hangs once a run has more "
            "hosts than its 4 pools.", "",
            "| client | requests | req/s | peak RSS MB | CPU s / 1,000 req | DNS questions A / AAAA "
@@ -551,13 +551,13 @@ def webmix(count: int = 2000, per_name: int = 20, conns: int = 256, per_host: in
         out = folder / "out.jsonl"
         out.unlink(missing_ok=True)
         cli = [MF, "fetch", str(full), "-o", str(out), "-q", "-c", str(conns), "--per-host", str(per_host),
-               "--cacert", cafile, "--max-time", str(max_time)]
+               "--cacert", cafile, "--deadline", str(max_time)]
         client("multifetch CLI (JSONL to a file)", ["sh", "-c", SOME_FAILED_IS_A_RUN, "sh", *cli], len(every),
                lambda _o: records_ok(out), at_least)
         code = ("import multifetch,sys\n"
                 "urls=(line.strip() for line in open(sys.argv[1]))\n"
                 f"ok=sum(r.status_code == 200 for r in multifetch.fetch(urls, concurrency={conns}, "
-                f"per_host={per_host}, cafile={cafile!r}, bodies='hash', max_time={max_time}))\n"
+                f"per_host={per_host}, cafile={cafile!r}, bodies='hash', deadline={max_time}))\n"
                 "print(ok)\n")
         client("multifetch API (iterating results)", [sys.executable, "-c", code, str(full)], len(every), None,
                at_least)
@@ -600,7 +600,7 @@ def webmix_section(wm: dict) -> list[str]:  # type: ignore[type-arg]
            "of the URLs answer 500 or 404, 1 % redirect once. 20 requests a name, in shuffled order "
            "(bench/webmix.py).", "",
            f"multifetch runs with `-c {wm['conns']} --per-host {wm['per_host']}` (its defaults otherwise: 2 retries "
-           f"of 429/5xx honouring Retry-After, `--max-time {wm['max_time']:g}`); curl (`--parallel-max "
+           f"of 429/5xx honouring Retry-After, `--deadline {wm['max_time']:g}`); curl (`--parallel-max "
            f"{wm['conns']} -L --compressed`) and the peers ({wm['conns']} connections) have no per-host limit "
            "and do not retry. So clients differ in the 200 answers they get: "
            f"{wm['patient']:,} for a client that waits out every 429, at least {wm['at_least']:,} for any. "

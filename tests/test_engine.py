@@ -174,9 +174,9 @@ def test_invalid_input_is_a_record() -> None:
     assert [r.error.kind for r in results if r.error] == ["invalid_input"] * 3
 
 
-def test_cancelled_by_max_time(target: TargetServer) -> None:
+def test_cancelled_by_the_deadline(target: TargetServer) -> None:
     urls = [target.url + "/delay/2"] * 3 + [target.url + "/bytes/1"] * 2
-    results = list(multifetch.fetch(urls, max_time=0.5, concurrency=2, per_host=2))
+    results = list(multifetch.fetch(urls, deadline=0.5, concurrency=2, per_host=2))
     assert len(results) == 5
     kinds = sorted(r.error.kind for r in results if r.error)
     assert kinds.count("cancelled") >= 3

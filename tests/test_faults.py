@@ -197,7 +197,7 @@ def test_14_slow_loris_body_hits_the_total_deadline(faults: FaultServer) -> None
 
 
 def test_15_retry_after_past_the_deadline_is_not_waited_for(evil: FaultServer) -> None:
-    with Client(retries=3, max_time=3) as client:
+    with Client(retries=3, deadline=3) as client:
         (result,) = list(client.stream([evil.url + "/retry-after-200"]))
     assert result.status_code == 503 and result.attempts == 1
 

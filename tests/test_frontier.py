@@ -132,7 +132,7 @@ def test_when_the_disk_refuses_requests_wait_in_memory_and_none_is_lost(target: 
 def test_the_deadline_gives_requests_waiting_on_disk_their_cancelled_record(target: TargetServer,
                                                                            target2: TargetServer) -> None:
     urls = interleaved(target, target2, 1000)  # the slow host needs 50 s at one connection
-    with Client(concurrency=16, per_host=8, host_limits={origin(target): 1}, retries=0, max_time=1.5) as client:
+    with Client(concurrency=16, per_host=8, host_limits={origin(target): 1}, retries=0, deadline=1.5) as client:
         run = client.start(iter(urls), window=64)
         assert isinstance(run, multifetch.Run)
         results = list(run.results())

@@ -5,7 +5,7 @@ schemes, no host, ports out of range, IPv6 and numeric literals, huge paths; JSO
 method, header names and values with any characters, bodies of any bytes, any ids, timeouts and
 meta; broken JSON, bytes that are not UTF-8, comments, blanks) and runs them, many to a run,
 against the target server: through the CLI with each engine (curl, ``--engine requests``,
-``-P 2``), interrupted (``--max-time``, ``kill -9``) and finished with ``--resume``, and through the
+``-P 2``), interrupted (``--deadline``, ``kill -9``) and finished with ``--resume``, and through the
 API (``fetch``, ``Client(processes=2).map``). Each run must end with a documented exit status and no
 traceback, and hold one record for every input line, under the id the README gives it.
 """
@@ -149,8 +149,8 @@ def test_cli_gives_one_record_per_input(target: TargetServer, closed_port: int, 
         out = Path(folder) / "out.jsonl"
         inputs = ["-"] if from_stdin else paths
         stdin = Path(paths[0]).read_bytes() if from_stdin else None
-        # --max-time: a bound on the run, should a spec's own long timeout meet a hanging server
-        proc = cli(["fetch", *inputs, "-o", str(out), *RUN_OPTIONS, "--max-time", "30", *ENGINES[engine]],
+        # --deadline: a bound on the run, should a spec's own long timeout meet a hanging server
+        proc = cli(["fetch", *inputs, "-o", str(out), *RUN_OPTIONS, "--deadline", "30", *ENGINES[engine]],
                    environment(world), stdin)
         check_stderr(proc.stderr)
         records = jsonl(out)
@@ -167,15 +167,15 @@ def test_an_interrupted_run_is_finished_by_resume(target: TargetServer, closed_p
     slow = [Line(f"{target.url}/item/slow-{i}?delay=0.1".encode()) for i in range(30)]
     sources[0] = sources[0] + slow  # something is still in flight when the run is cut short
     engine = data.draw(st.sampled_from(list(ENGINES)), label="engine")
-    cut = data.draw(st.sampled_from(["max-time", "kill"]), label="cut")
+    cut = data.draw(st.sampled_from(["deadline", "kill"]), label="cut")
     after = data.draw(st.floats(0.05, 0.8), label="after")
     env = environment(world)
     with tempfile.TemporaryDirectory(prefix="mf-fuzz-") as folder:
         paths = write_sources(Path(folder), sources)
         out = Path(folder) / "out.jsonl"
         args = ["fetch", *paths, "-o", str(out), *RUN_OPTIONS, "-c", "4", *ENGINES[engine]]
-        if cut == "max-time":
-            proc = cli([*args, "--max-time", f"{after:.3f}"], env)
+        if cut == "deadline":
+            proc = cli([*args, "--deadline", f"{after:.3f}"], env)
             check_stderr(proc.stderr)
             assert proc.returncode in (0, 1), proc.stderr[-2000:]
         else:
@@ -224,7 +224,7 @@ def test_the_api_gives_one_result_per_input(target: TargetServer, closed_port: i
     world = draw_world(data, target, closed_port)
     specs = [s for s in data.draw(_api_inputs(world), label="specs") if s is not None]
     want = Counter(_api_expected_ids(specs))
-    options = {"timeout": 2, "connect_timeout": 1, "retries": 1, "max_time": 30}
+    options = {"timeout": 2, "connect_timeout": 1, "retries": 1, "deadline": 30}
     with proxied_here(world):
         for transport in ("curl", "requests"):
             results = list(multifetch.fetch(specs, transport=transport, **options))

@@ -113,7 +113,7 @@ def test_cli_1000_names_slow_aaaa(web: int) -> None:
     names = host_names(1000)
     with PrivateResolver(loopback(names), aaaa_delay=AAAA_DELAY) as env:
         src = url_file(env.folder, names, web, 20_000)
-        records, wall = cli(env, src, "-c", "256", "--per-host", "4", "--max-time", "10")
+        records, wall = cli(env, src, "-c", "256", "--per-host", "4", "--deadline", "10")
     assert_no_stall(records, wall, 20_000, wall_max=10)
 
 
@@ -121,7 +121,7 @@ def test_api_names_slow_aaaa(web: int) -> None:
     names = host_names(300)
     with PrivateResolver(loopback(names), aaaa_delay=AAAA_DELAY) as env:
         src = url_file(env.folder, names, web, 6000)
-        records, wall = api(env, src, concurrency=256, per_host=4, max_time=8)
+        records, wall = api(env, src, concurrency=256, per_host=4, deadline=8)
     assert_no_stall(records, wall, 6000, wall_max=8)
 
 
@@ -133,7 +133,7 @@ def test_cli_names_slow_aaaa(web: int, count: int, n: int, args: tuple[str, ...]
     names = host_names(count)
     with PrivateResolver(loopback(names), aaaa_delay=AAAA_DELAY) as env:
         src = url_file(env.folder, names, web, n)
-        records, wall = cli(env, src, *args, "--max-time", "10")
+        records, wall = cli(env, src, *args, "--deadline", "10")
     assert_no_stall(records, wall, n, wall_max=10)
 
 
@@ -143,7 +143,7 @@ def test_names_known_only_to_dns(web: int) -> None:
     names = host_names(200, "dns.test")
     with PrivateResolver(records={n: ["127.0.0.1"] for n in names}, aaaa_delay=AAAA_DELAY) as env:
         src = url_file(env.folder, names, web, 4000)
-        records, wall = cli(env, src, "-c", "256", "--per-host", "4", "--max-time", "8")
+        records, wall = cli(env, src, "-c", "256", "--per-host", "4", "--deadline", "8")
         asked = env.dns.total("A")
     assert_no_stall(records, wall, 4000, wall_max=8)
     assert asked <= 2 * len(names), f"{asked} A questions for {len(names)} names; {shape(records, wall)}"
@@ -159,7 +159,7 @@ def test_nxdomain_fails_fast_and_is_asked_once(web: int) -> None:
         lines = [f"http://{missing}:{web}/1k?i={i}\n" for i in range(50)]
         lines += [f"http://{names[i % 20]}:{web}/1k?i={i}\n" for i in range(200)]
         src.write_text("".join(lines))
-        records, wall = cli(env, src, "-c", "64", "--per-host", "4", "--max-time", "8")
+        records, wall = cli(env, src, "-c", "64", "--per-host", "4", "--deadline", "8")
         asked = {t: env.dns.queries(missing, t) for t in ("A", "AAAA")}
     bad = [r for r in records if missing in r["url"]]
     good = [r for r in records if missing not in r["url"]]
@@ -176,7 +176,7 @@ def test_aaaa_never_answered(web: int) -> None:
     names = host_names(100)
     with PrivateResolver(loopback(names), aaaa_delay=None) as env:
         src = url_file(env.folder, names, web, 2000)
-        records, wall = cli(env, src, "-c", "64", "--per-host", "4", "--max-time", "12")
+        records, wall = cli(env, src, "-c", "64", "--per-host", "4", "--deadline", "12")
     assert_no_stall(records, wall, 2000, wall_max=12)
 
 
@@ -191,7 +191,7 @@ def test_one_silent_name_holds_no_other(web: int) -> None:
         lines += [f"http://{names[i % 100]}:{web}/1k?i={i}\n" for i in range(2000)]
         src.write_text("".join(lines))
         records, wall = cli(env, src, "-c", "64", "--per-host", "4", "--connect-timeout", "2", "--retries", "0",
-                            "--max-time", "12")
+                            "--deadline", "12")
     bad = [r for r in records if silent in r["url"]]
     good = [r for r in records if silent not in r["url"]]
     assert len(bad) == 4 and all(r["error"] is not None for r in bad), shape(bad, wall)

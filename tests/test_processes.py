@@ -106,10 +106,10 @@ def test_a_killed_engine_process_loses_nothing(target: TargetServer) -> None:
     assert all(r.status_code == 200 for r in results), {r.error for r in results if r.error}
 
 
-def test_max_time_cancels_the_rest(target: TargetServer) -> None:
+def test_the_deadline_cancels_the_rest(target: TargetServer) -> None:
     urls = [f"{target.url}/delay/0.05?i={i}" for i in range(2000)]
     # engine processes take 0.2–0.5 s to start on a busy 2-core machine: the deadline leaves room to work
-    results = list(multifetch.fetch(urls, processes=2, concurrency=8, per_host=8, max_time=1.5))
+    results = list(multifetch.fetch(urls, processes=2, concurrency=8, per_host=8, deadline=1.5))
     assert sorted(int(r.id) for r in results) == list(range(2000))
     kinds = {r.error.kind if r.error else r.status_code for r in results}
     assert kinds <= {200, "cancelled"} and "cancelled" in kinds and 200 in kinds

@@ -112,7 +112,7 @@ def test_cancelled_records_are_redone_on_resume(target: TargetServer, tmp_path: 
     src.write_text("".join(f"{target.url}/item/{i}?delay=0.2\n" for i in range(40)))
     for name in ("out.jsonl", "out.db"):
         out = tmp_path / name
-        proc = mf("fetch", str(src), "-o", str(out), "-q", "-c", "4", "--max-time", "0.5")
+        proc = mf("fetch", str(src), "-o", str(out), "-q", "-c", "4", "--deadline", "0.5")
         assert proc.returncode == 1
         records = list(read_records(str(out)))
         assert len(records) == 40

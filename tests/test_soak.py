@@ -122,7 +122,7 @@ def _frontier_run(slow: str, fast: str, tmp_path: Path) -> None:
     slow_origin = slow.split("://", 1)[1].rstrip("/")
     done = subprocess.run(
         ["/usr/bin/time", "-f", "%M", sys.executable, "-m", "multifetch", "fetch", str(src), "-o", str(out),
-         "-q", "-c", "64", "--per-host", "8", "--host-limit", f"{slow_origin}=2", "--max-time", "60"],
+         "-q", "-c", "64", "--per-host", "8", "--host-limit", f"{slow_origin}=2", "--deadline", "60"],
         capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 1, done.stderr[-2000:]  # the slow host's unfinished inputs are cancelled
     peak_mb = int(done.stderr.split()[-1]) / 1024

@@ -4,7 +4,7 @@ fallback, and the certificate options.
 The stall checks are correctness checks of the event loop, not speed assertions: an idle nginx on
 loopback answers 1 KB on an open connection in a few milliseconds, so an answer that took 100 ms
 waited for something that was never delivered (the loop's idle wake-up came after 0.5 s).
-Every run is bounded by ``max_time``: a stalled engine ends with ``cancelled`` records, not a hang.
+Every run is bounded by ``deadline``: a stalled engine ends with ``cancelled`` records, not a hang.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def run(urls: list[Any], **options: Any) -> tuple[list[Result], float]:
     """Every result, and the longest wait between two of them (engine processes take a while to
     start, so the wait for the first one is not counted)."""
     options.setdefault("retries", 0)
-    options.setdefault("max_time", float(MAX_TIME))
+    options.setdefault("deadline", float(MAX_TIME))
     results: list[Result] = []
     longest = 0.0
     last = None
@@ -141,7 +141,7 @@ def test_no_stall_through_the_cli(nginx_tls: LoggedServer, ca_file: str, tmp_pat
     out = tmp_path / "out.jsonl"
     mark = nginx_tls.log.mark()
     proc = mf("fetch", urls, "-o", str(out), "--cacert", ca_file, "-c", str(concurrency),
-              "--per-host", str(concurrency), "--retries", "0", "--max-time", MAX_TIME, "-q", *flags, timeout=60)
+              "--per-host", str(concurrency), "--retries", "0", "--deadline", MAX_TIME, "-q", *flags, timeout=60)
     assert proc.returncode == 0, proc.stderr.decode()
     assert_records_no_stall(jsonl(out), N, concurrency)
     entries = nginx_tls.log.since(mark, N)
@@ -161,7 +161,7 @@ def test_no_stall_with_the_requests_engine(nginx_tls: LoggedServer, ca_file: str
     urls = write_urls(tmp_path / "urls.txt", [nginx_tls.url + "/1k"] * n)
     out = tmp_path / "out.jsonl"
     proc = mf("fetch", urls, "-o", str(out), "--engine", "requests", "--cacert", ca_file, "-c", "4",
-              "--per-host", "4", "--retries", "0", "--max-time", MAX_TIME, "-q", timeout=60)
+              "--per-host", "4", "--retries", "0", "--deadline", MAX_TIME, "-q", timeout=60)
     assert proc.returncode == 0, proc.stderr.decode()
     assert_records_no_stall(jsonl(out), n, 4)
 
@@ -200,7 +200,7 @@ def test_every_multi_handle_shares_the_session_cache(nginx_tls12: LoggedServer, 
     # all at once mostly make full handshakes there, so this counts TLS 1.2 sessions.)
     spec = {"url": nginx_tls12.url + "/1k", "headers": {"Connection": "close"}}
     with multifetch.Client(concurrency=128, per_host=128, cafile=ca_file, http_version="1.1", retries=0,
-                           max_time=float(MAX_TIME)) as client:
+                           deadline=float(MAX_TIME)) as client:
         assert outcomes(list(client.stream([spec]))) == {200: 1}
         mark = nginx_tls12.log.mark()
         assert outcomes(list(client.stream([spec] * 256))) == {200: 256}
@@ -218,7 +218,7 @@ def test_connections_a_host_gets_at_per_host_64(nginx_tls: LoggedServer, ca_file
     out = tmp_path / "out.jsonl"
     mark = nginx_tls.log.mark()
     proc = mf("fetch", urls, "-o", str(out), "--cacert", ca_file, "-c", "64", "--per-host", "64",
-              "--retries", "0", "--max-time", MAX_TIME, "-q", *flags, timeout=60)
+              "--retries", "0", "--deadline", MAX_TIME, "-q", *flags, timeout=60)
     assert proc.returncode == 0, proc.stderr.decode()
     assert outcomes(jsonl(out)) == {200: n}
     entries = nginx_tls.log.since(mark, n)
@@ -274,7 +274,7 @@ def test_http2_falls_back_to_http11_through_the_cli(tls_target: TargetServer, ca
     out = tmp_path / "out.jsonl"
     urls = write_urls(tmp_path / "urls.txt", [tls_target.url + "/bytes/1024"] * 50)
     proc = mf("fetch", urls, "-o", str(out), "--cacert", ca_file, "-c", "8", "--per-host", "8",
-              "--retries", "0", "--max-time", MAX_TIME, "-q", *flags, timeout=60)
+              "--retries", "0", "--deadline", MAX_TIME, "-q", *flags, timeout=60)
     assert proc.returncode == 0, proc.stderr.decode()
     assert outcomes(jsonl(out)) == {200: 50}
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._coerce import SpecLike, coerce_specs
 from ._errors import SettingError, UsageError, exception_for
 from .engine._hosts import HostHealth
 from .engine._input import Input, NotReady
 from .engine._policy import Limits, RetryPolicy, Timeouts
+from .engine._ratelimit import parse_bytes_rate
 from .engine._result import Result
 from .engine._transport import Transport
 from .inputs._spec import InvalidSpec, Request, _header_pairs, make_request
@@ -27,13 +28,20 @@ from .runners._local import log, open_transport, start_local
 from .runners._run import Run
 from .runners._settings import Settings, TransportOptions
 
+if TYPE_CHECKING:
+    from .outputs._since import PreviousRun
+
 
 class Client:
     """A reusable set of settings and a connection pool.
 
     ``bodies``: ``"memory"`` (``Result.content``, the default), ``"hash"`` (size and SHA-256
-    only) or a folder to stream each body into. ``timeout`` is per attempt, ``max_time`` for a
+    only) or a folder to stream each body into. ``timeout`` is per attempt, ``deadline`` for a
     whole ``stream()``. Connections are kept alive between requests of a client.
+
+    ``robots=True`` obeys each origin's robots.txt; ``since`` names a previous run's output
+    (JSONL, CSV, SQLite, Parquet) whose ``etag``/``last_modified`` make each request with the same id
+    conditional (a 304 is a result with ``unchanged`` set and the previous body's facts).
 
         >>> client = Client(concurrency=100, per_host=10, retries=3, timeout=30)
         >>> results = client.map(["https://example.org/a", "https://example.org/b"])  # doctest: +SKIP
@@ -47,7 +55,7 @@ class Client:
         rate: float | str | None = None, per_host_rate: float | str | None = None, burst: int = 1,
         # retries and time
         retries: int | RetryPolicy = 2, timeout: float | Timeouts = 60.0, connect_timeout: float = 10.0,
-        max_time: float | None = None, health: HostHealth | None = None, record_retries: bool = False,
+        deadline: float | None = None, health: HostHealth | None = None, record_retries: bool = False,
         # what is sent and what is kept
         headers: Mapping[str, str] | None = None, bodies: str | os.PathLike[str] = "memory",
         max_body_size: int | None = None, keep_response: bool = False,
@@ -56,13 +64,18 @@ class Client:
         http_version: str | None = None, user_agent: str | None = None, resolve: list[str] | None = None,
         doh_url: str | None = None, proxy: str | None = None, deny_private: bool = False,
         auth: tuple[str, str] | tuple[str, str, str] | None = None, cookies: str | None = None,
-        secret_headers: Iterable[str] = (),
+        secret_headers: Iterable[str] = (), follow_redirects: bool = True, max_redirects: int = 10,
+        limit_rate: int | str | None = None,
+        # crawling politely: robots.txt, and only what changed since a previous run's output
+        robots: bool = False, since: str | os.PathLike[str] | None = None,
         # where it runs
         transport: str = "curl", session: Any = None, cluster: Any = None, processes: int = 1,
         # watching it
         progress: bool | None = None, progress_every: float = PROGRESS_EVERY,
         metrics_port: int | None = None, metrics_host: str = "127.0.0.1", metrics_hosts: int = TOP_HOSTS,
+        max_time: float | None = None,
     ) -> None:
+        _refuse_max_time(max_time)
         limits = Limits(concurrency=concurrency, per_host=per_host, host_limits=dict(host_limits or {}),
                         rate=rate, per_host_rate=per_host_rate, burst=burst)  # type: ignore[arg-type]
         options = TransportOptions(
@@ -71,6 +84,8 @@ class Client:
             user_agent=user_agent, resolve=tuple(resolve or ()), doh_url=doh_url, proxy=proxy,
             deny_private=deny_private, cookies=cookies, secret_headers=tuple(secret_headers),
             auth=None if auth is None else (auth[0], auth[1], auth[2] if len(auth) > 2 else "basic"),
+            follow_redirects=follow_redirects, max_redirects=max_redirects,
+            limit_rate=parse_bytes_rate(limit_rate),
         )
         settings = Settings(
             limits=limits,
@@ -81,9 +96,11 @@ class Client:
             transport=options,
             headers=_header_pairs(headers),  # refused as a spec's own headers would be
             bodies=bodies,
-            max_time=max_time,
+            deadline=deadline,
             record_retries=record_retries,
             processes=processes,
+            robots=robots,
+            since=None if since is None else os.fspath(since),
         )
         self._setup(settings, cluster, session)
         # last: the metrics server listens once every setting is known to be good
@@ -106,6 +123,9 @@ class Client:
             raise SettingError(("session",), "needs the requests transport")
         if cluster is not None and settings.transport.engine != "curl":
             raise UsageError("cluster runs use the curl transport")
+        if cluster is not None and settings.robots:
+            raise SettingError(("robots", "cluster"), "robots.txt is obeyed by the engines of this "
+                               "machine (local or processes), not on a cluster")
         if cluster is not None and settings.processes > 1:
             raise SettingError(("processes", "cluster"), "one or the other: engine processes run here")
         if cluster is None:
@@ -118,6 +138,7 @@ class Client:
         self._bodies = BodyStore(settings.bodies, settings.limits.concurrency)
         self._idle: Transport | None = None  # kept between runs for connection reuse
         self._dask: Any = None
+        self._previous: PreviousRun | None = None  # settings.since, once read
 
     @property
     def limits(self) -> Limits:
@@ -138,7 +159,7 @@ class Client:
         specs: Iterable[SpecLike | InvalidSpec | NotReady],
         *,
         skip: Callable[[str], bool] | None = None,
-        max_time: float | None = None,
+        deadline: float | None = None,
         window: int | None = None,
         on_idle: Callable[[], float] | None = None,
         local: bool = False,
@@ -154,7 +175,31 @@ class Client:
         ``spill_folder``: where requests of backlogged hosts wait on disk (default: the temp folder).
         """
         items: Input = coerce_specs(specs, self.settings.headers)
-        max_time = self.settings.max_time if max_time is None else max_time
+        previous = self._previous_run(spill_folder)
+        if previous is None:
+            return self._begin(items, specs, skip, deadline, window, on_idle, local, read_ahead, spill_folder)
+        from .runners._conditional import ConditionalRun
+
+        items = previous.conditional(items)
+        run = self._begin(items, specs, skip, deadline, window, on_idle, local, read_ahead, spill_folder)
+        return ConditionalRun(run, previous)
+
+    def _previous_run(self, folder: str | None) -> PreviousRun | None:
+        """The ``since`` output's validators, read at the first run and kept for the next ones."""
+        if self.settings.since is None:
+            return None
+        if self._previous is None:
+            from .outputs._since import PreviousRun
+
+            self._previous = PreviousRun(self.settings.since, folder)
+        return self._previous
+
+    def _begin(
+        self, items: Input, specs: object, skip: Callable[[str], bool] | None, deadline: float | None,
+        window: int | None, on_idle: Callable[[], float] | None, local: bool, read_ahead: bool,
+        spill_folder: str | None,
+    ) -> Run:
+        max_time = self.settings.deadline if deadline is None else deadline
         if self.settings.processes > 1 and not local:
             from .runners._processes import ProcessRun
 
@@ -238,6 +283,9 @@ class Client:
 
     def close(self) -> None:
         self._watch.close()
+        if self._previous is not None:
+            self._previous.close()
+            self._previous = None
         if self._idle is not None:
             self._idle.close()
             self._idle = None
@@ -254,6 +302,13 @@ class Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _refuse_max_time(max_time: float | None) -> None:
+    """The whole run's bound was called ``max_time``: say its new name, rather than a TypeError."""
+    if max_time is not None:
+        raise SettingError(("max_time",), "is now deadline (seconds for the whole run); the limit of "
+                           "one attempt is timeout")
 
 
 def fetch(inputs: Iterable[SpecLike], **options: Any) -> Iterator[Result]:

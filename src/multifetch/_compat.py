@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ._client import Client
-from ._errors import ErrorKind, InvalidInput
+from ._errors import ErrorKind, InvalidInput, SettingError
 from .inputs._spec import InvalidSpec, Request, make_request
 from .runners._local import LocalRun
 
@@ -47,6 +47,8 @@ def requests_map(
     """
     import requests
 
+    if options.get("since") is not None:  # its answers are requests' own Response objects, 304s as sent
+        raise SettingError(("since",), "not with requests_map; use Client(transport='requests', since=...)")
     options.setdefault("bodies", "memory")
     client = Client(transport="requests", session=session, keep_response=True, **options)
     try:

@@ -13,7 +13,7 @@ single-request API (``Client.get``) and for misuse::
     │   ├── TLSError                      kind: tls
     │   ├── ProtocolError                 kind: protocol, reset, too_many_redirects
     │   ├── BodyTooLarge                  kind: body_too_large
-    │   ├── Blocked                       kind: blocked
+    │   ├── Blocked                       kind: blocked, robots_disallowed
     │   └── Cancelled                     kind: cancelled
     └── HTTPStatusError                   ``Result.raise_for_status()`` on a 4xx/5xx answer
 
@@ -42,6 +42,7 @@ class ErrorKind(StrEnum):
     TOO_MANY_REDIRECTS = "too_many_redirects"
     BODY_TOO_LARGE = "body_too_large"
     BLOCKED = "blocked"
+    ROBOTS_DISALLOWED = "robots_disallowed"
     HOST_UNAVAILABLE = "host_unavailable"
     PROXY = "proxy"
     WRITE = "write"
@@ -52,9 +53,9 @@ class ErrorKind(StrEnum):
 #: Every value ``Result.error.kind`` can take, as plain strings.
 ERROR_KINDS: Final = tuple(kind.value for kind in ErrorKind)
 
-#: The messages of ``cancelled`` records, when the run's time is up (``max_time``).
-CANCELLED_IN_FLIGHT: Final = "the run's --max-time passed before this request finished"
-CANCELLED_UNSTARTED: Final = "the run's --max-time passed before this request started"
+#: The messages of ``cancelled`` records, when the run's time is up (``deadline``).
+CANCELLED_IN_FLIGHT: Final = "the run's --deadline passed before this request finished"
+CANCELLED_UNSTARTED: Final = "the run's --deadline passed before this request started"
 
 
 class MultifetchError(Exception):
@@ -158,6 +159,7 @@ _BY_KIND: Final[dict[str, type[RequestError]]] = {
     ErrorKind.TOO_MANY_REDIRECTS: ProtocolError,
     ErrorKind.BODY_TOO_LARGE: BodyTooLarge,
     ErrorKind.BLOCKED: Blocked,
+    ErrorKind.ROBOTS_DISALLOWED: Blocked,
     ErrorKind.CANCELLED: Cancelled,
 }
 

@@ -102,6 +102,11 @@ def print_summary(figures: dict[str, Any], console: Any = None) -> None:
     if figures["statuses"]:
         console.print("[bold]status codes[/]  " + "  ".join(
             f"{code}: {count:,}" for code, count in figures["statuses"].items()))
+    polite = [f"{figures[key]:,} {what}" for key, what in (
+        ("unchanged", "unchanged since the previous run (304)"),
+        ("robots_disallowed", "disallowed by robots.txt (not requested)")) if figures.get(key)]
+    if polite:
+        console.print("[bold]of which[/]  " + "; ".join(polite))
     if figures["error_kinds"]:
         table = Table(title="errors", title_justify="left", show_edge=False)
         table.add_column("kind")

@@ -11,12 +11,13 @@ import click
 
 from .._errors import UsageError
 from ..engine._policy import Limits, RetryPolicy, Timeouts
+from ..engine._ratelimit import parse_bytes_rate
 from ..observe._metrics import TOP_HOSTS
 from ..outputs._bodies import check_folder
 from ..runners._settings import Settings, TransportOptions
 from ._exit import Exit
 from ._fetch_parts import is_part_output, run_parts
-from ._options import parse_duration, parse_header, parse_host_limit, parse_size
+from ._options import parse_duration, parse_header, parse_host_limit, parse_size, request_body
 from ._run import FetchJob, _fields, run_fetch
 
 EXAMPLES = """
@@ -58,16 +59,21 @@ INPUT is a file (one URL or one JSON spec per line; .gz read as gzip; .csv with 
 @click.option("--retry-after-max", default=300.0, show_default=True, type=click.FloatRange(0),
               help="Longest Retry-After (seconds) honoured; longer ones are capped.")
 @click.option("--record-retries", is_flag=True, help="Add a 'retries' list to each record.")
-@click.option("--timeout", default=60.0, show_default=True, type=click.FloatRange(0, min_open=True),
-              help="Seconds for one whole attempt.")
+@click.option("--timeout", default=None, type=click.FloatRange(0, min_open=True),
+              help="Seconds for one whole attempt, redirects included (default 60).")
+@click.option("-m", "--max-time", default=None, type=click.FloatRange(0, min_open=True),
+              help="The same as --timeout, as curl spells it: seconds each transfer may take.")
 @click.option("--connect-timeout", default=10.0, show_default=True,
               type=click.FloatRange(0, min_open=True), help="Seconds to connect (DNS, TCP, TLS).")
-@click.option("--max-time", default=None, type=click.FloatRange(0, min_open=True),
+@click.option("--deadline", default=None, type=click.FloatRange(0, min_open=True),
               help="Seconds for the whole run; what is left then gets a 'cancelled' record.")
 @click.option("-X", "--method", default=None, help="Method for URL lines (default GET; POST with -d).")
 @click.option("-H", "--header", "headers", multiple=True, metavar="'Name: value'",
               help="Header for every request (repeatable).")
-@click.option("-d", "--data", default=None, help="Body for URL-line requests.")
+@click.option("-d", "--data", default=None, metavar="DATA|@FILE",
+              help="Body for URL-line requests; @FILE: FILE's content without line breaks (as curl's -d).")
+@click.option("--data-binary", default=None, metavar="DATA|@FILE",
+              help="Body for URL-line requests; @FILE reads it from FILE byte for byte.")
 @click.option("--template", default=None, metavar="T",
               help="URL template filled from CSV columns: 'https://x/users/{id}?q={q}'.")
 @click.option("--save-bodies", default=None, metavar="DIR", help="Stream each body to DIR/<id>.")
@@ -85,7 +91,13 @@ INPUT is a file (one URL or one JSON spec per line; .gz read as gzip; .csv with 
 @click.option("--http1.1", "http_version", flag_value="1.1", help="Use HTTP/1.1 only.")
 @click.option("--http2", "http_version", flag_value="2", help="Prefer HTTP/2 (the default over TLS).")
 @click.option("--http3", "http_version", flag_value="3", help="Try HTTP/3 (QUIC), as libcurl does.")
-@click.option("--proxy", default=None, metavar="URL",
+@click.option("-L", "--location/--no-location", "follow_redirects", default=True, show_default=True,
+              help="Follow redirects (curl's -L; on unless --no-location).")
+@click.option("--max-redirs", "max_redirects", default=10, show_default=True, type=click.IntRange(0),
+              help="Redirects followed at most; one more is an error (too_many_redirects).")
+@click.option("--limit-rate", default=None, metavar="SPEED",
+              help="Bytes a second each transfer may move, as curl's --limit-rate (100K, 1M).")
+@click.option("-x", "--proxy", default=None, metavar="URL",
               help="Proxy for every request: http://, https://, socks5://, socks5h:// (default: the "
                    "http_proxy / https_proxy / no_proxy environment).")
 @click.option("-u", "--user", default=None, metavar="USER:PASSWORD", help="Credentials for HTTP auth.")
@@ -106,9 +118,17 @@ INPUT is a file (one URL or one JSON spec per line; .gz read as gzip; .csv with 
 @click.option("--secret-header", "secret_headers", multiple=True, metavar="NAME",
               help="A header (like X-Api-Key) that, as Authorization and Cookie, never follows a redirect "
                    "to another origin (repeatable).")
-@click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (reported in the summary).")
+@click.option("-k", "--insecure", is_flag=True,
+              help="Do not verify TLS certificates (reported in the summary).")
 @click.option("--cacert", default=None, metavar="FILE", help="CA bundle to verify servers with.")
-@click.option("--user-agent", default=None, help="User-Agent header (default multifetch/VERSION).")
+@click.option("-A", "--user-agent", default=None, help="User-Agent header (default multifetch/VERSION).")
+@click.option("--robots", is_flag=True,
+              help="Obey each host's robots.txt (fetched first, once a day at most): disallowed URLs get "
+                   "a 'robots_disallowed' record and no request; Crawl-delay paces the host.")
+@click.option("--since", default=None, metavar="PREVIOUS",
+              help="A previous run's output (.jsonl, .csv, .db, .parquet): requests with the same id and "
+                   "URL are sent with If-None-Match / If-Modified-Since; a 304 keeps the previous sha256, "
+                   "size and body_path and says unchanged: true.")
 @click.option("--engine", type=click.Choice(["curl", "requests"]), default="curl", show_default=True,
               help="The transport: libcurl (fast) or a thread pool of requests sessions.")
 @click.option("-P", "--processes", type=click.IntRange(min=1), default=1, show_default=True,
@@ -122,7 +142,7 @@ INPUT is a file (one URL or one JSON spec per line; .gz read as gzip; .csv with 
 @click.option("--split-host", "split_hosts", multiple=True, metavar="HOST[=K]",
               help="With --cluster and a part folder: serve HOST from K lanes (default: one a worker), "
                    "its per-host limits divided among them (repeatable).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress and no summary.")
+@click.option("-q", "-s", "--quiet", "--silent", "quiet", is_flag=True, help="No progress and no summary.")
 @click.option("--progress/--no-progress", default=None,
               help="Show progress or not (default: a live display on a terminal; otherwise a plain "
                    "status line every 30s).")
@@ -166,7 +186,7 @@ def fetch(inputs: tuple[str, ...], **options: Any) -> None:
         cluster=options["cluster"],
         method=options["method"].upper() if options["method"] else None,
         headers=headers,
-        data=options["data"],
+        data=request_body(options["data"], options["data_binary"], inputs),
         template=options["template"],
         include_headers=options["include_headers"],
         fields=options["fields"],
@@ -239,7 +259,7 @@ def _settings(options: dict[str, Any]) -> Settings:
             per_host_rate=options["per_host_rate"],
             burst=options["burst"],
         ),
-        timeouts=Timeouts(connect=options["connect_timeout"], total=options["timeout"]),
+        timeouts=Timeouts(connect=options["connect_timeout"], total=_attempt_timeout(options)),
         retry=RetryPolicy(
             retries=options["retries"],
             retry_non_idempotent=options["retry_post"],
@@ -247,7 +267,9 @@ def _settings(options: dict[str, Any]) -> Settings:
         ),
         transport=_transport_options(options),
         bodies=options["save_bodies"] or "hash",
-        max_time=options["max_time"],
+        deadline=options["deadline"],
+        robots=options["robots"],
+        since=options["since"],
         record_retries=options["record_retries"],
         processes=options["processes"],
     )
@@ -277,4 +299,15 @@ def _transport_options(options: dict[str, Any]) -> TransportOptions:
         client_cert=(options["cert"], options["key"]) if options["cert"] else None,
         deny_private=options["deny_private"],
         secret_headers=tuple(options["secret_headers"]),
+        follow_redirects=options["follow_redirects"],
+        max_redirects=options["max_redirects"],
+        limit_rate=parse_bytes_rate(options["limit_rate"]),
     )
+
+
+def _attempt_timeout(options: dict[str, Any]) -> float:
+    """``--timeout`` or curl's ``-m/--max-time``: one setting under two names, given once."""
+    timeout, max_time = options["timeout"], options["max_time"]
+    if timeout is not None and max_time is not None and timeout != max_time:
+        raise UsageError("--timeout and -m/--max-time are one setting (seconds for one attempt): give one")
+    return timeout or max_time or 60.0

@@ -19,6 +19,7 @@ from ..runners._cluster_input import InputFile, list_inputs
 from ..runners._cluster_plan import LanePlan, parse_split_host
 from ..runners._cluster_records import RecordMaker
 from ._exit import CLIError, Exit
+from ._options import fingerprint_data
 
 if TYPE_CHECKING:
     from ..runners._cluster_parts import PartsRun
@@ -84,11 +85,15 @@ def _refuse_what_parts_cannot_do(job: FetchJob) -> None:
         raise UsageError("--dedup reads every input in one place: not with a part-folder output")
     if job.retry_failed:
         raise UsageError("--retry-failed: a part folder resumes whole parts; not with a part-folder output")
+    if job.settings.since is not None:
+        raise UsageError("--since settles each 304 where the records are written, here: not with a "
+                         "part-folder output, whose records the workers write")
 
 
 def _fingerprint(job: FetchJob, files: list[InputFile], fields: tuple[str, ...]) -> dict[str, Any]:
     return {"inputs": [{"name": f.name, "size": f.size} for f in files],
-            "options": {"method": job.method, "headers": [list(h) for h in job.headers], "data": job.data,
+            "options": {"method": job.method, "headers": [list(h) for h in job.headers],
+                        "data": fingerprint_data(job.data),
                         "template": job.template, "fields": list(fields)}}
 
 
@@ -131,7 +136,7 @@ def _drive(job: FetchJob, run: PartsRun, folder: PartFolder, fields: tuple[str, 
     if announcement and not job.quiet:
         echo_note(announcement)
     started, cpu = time.monotonic(), time.process_time()
-    deadline = None if job.settings.max_time is None else started + job.settings.max_time
+    deadline = None if job.settings.deadline is None else started + job.settings.deadline
     as_run = cast("Run", run)  # the display and the signals read statistics() and call stop() only
     # the driver counts no input lines: no total; the records of earlier runs' parts count as done
     progress = make_progress(as_run, JobProgress(earlier=run.done_before), quiet=job.quiet,
@@ -152,7 +157,7 @@ def _drive(job: FetchJob, run: PartsRun, folder: PartFolder, fields: tuple[str, 
     if complete:
         _finish_folder(folder, run, fields, print_)
     elif signals.received is None and status == Exit.OK:
-        status = Exit.SOME_FAILED  # stopped at --max-time: some inputs have no record yet
+        status = Exit.SOME_FAILED  # stopped at --deadline: some inputs have no record yet
     if run.summary.errors and status == Exit.OK:
         status = Exit.SOME_FAILED
     if signals.received is not None:
@@ -193,7 +198,7 @@ def _finish_folder(folder: PartFolder, run: PartsRun, fields: tuple[str, ...],
 
 
 def _stop_at(run: PartsRun, deadline: float, grace: float) -> None:
-    """``--max-time`` on a part folder: at the deadline, stop as Ctrl-C does (``--resume`` goes on)."""
+    """``--deadline`` on a part folder: at the deadline, stop as Ctrl-C does (``--resume`` goes on)."""
     import threading
 
     def watch() -> None:

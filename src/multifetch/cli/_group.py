@@ -51,7 +51,8 @@ class _Group(click.Group):
 
 
 #: The flags whose names are not their setting's.
-_FLAGS = {"auth": "--user", "client_cert": "--cert", "secret_headers": "--secret-header"}
+_FLAGS = {"auth": "--user", "client_cert": "--cert", "secret_headers": "--secret-header",
+          "max_redirects": "--max-redirs", "follow_redirects": "--no-location"}
 
 
 def _flag(setting: str) -> str:

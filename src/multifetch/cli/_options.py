@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from .._errors import UsageError
 
@@ -48,3 +49,41 @@ def parse_duration(text: str | None, option: str) -> float | None:
     if seconds <= 0:
         raise UsageError(f"bad {option} {text!r}: use a duration like 30s, 500ms, 5m")
     return seconds
+
+
+def request_body(data: str | None, binary: str | None, inputs: tuple[str, ...]) -> str | bytes | None:
+    """The body ``-d`` or ``--data-binary`` gives, read as curl reads it: ``@FILE`` is FILE's
+    content (``@-``: stdin), without carriage returns and newlines for ``-d``, byte for byte for
+    ``--data-binary``; anything else is the body itself."""
+    if data is not None and binary is not None:
+        raise UsageError("give -d/--data or --data-binary, not both")
+    if binary is not None:
+        return _read_at(binary, "--data-binary", inputs) if binary.startswith("@") else binary
+    if data is not None and data.startswith("@"):
+        return _read_at(data, "-d", inputs).replace(b"\r", b"").replace(b"\n", b"")
+    return data
+
+
+def _read_at(value: str, flag: str, inputs: tuple[str, ...]) -> bytes:
+    path = value[1:]
+    if path == "-":
+        if "-" in inputs:
+            raise UsageError(f"{flag} @-: stdin is read as an input already")
+        import sys
+
+        return sys.stdin.buffer.read()
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise UsageError(f"{flag} {value}: {exc.strerror or exc}") from None
+
+
+def fingerprint_data(data: str | bytes | None) -> Any:
+    """The body of ``-d``/``--data-binary`` as a fingerprint holds it: text as it is; bytes read from
+    a file (``@FILE``), which JSON cannot hold, by their SHA-256."""
+    if isinstance(data, bytes):
+        import hashlib
+
+        return {"sha256": hashlib.sha256(data).hexdigest()}
+    return data

@@ -39,6 +39,7 @@ from ..runners._run import Run
 from ..runners._settings import Settings
 from ._exit import CLIError, Exit
 from ._observe import Observers
+from ._options import fingerprint_data
 from ._signals import Signals
 from ._terminal import echo_note
 
@@ -52,7 +53,7 @@ class FetchJob:
     cluster: str | None = None
     method: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
-    data: str | None = None
+    data: str | bytes | None = None
     template: str | None = None
     include_headers: bool = False
     fields: str | None = None
@@ -83,6 +84,8 @@ def _fields(job: FetchJob) -> tuple[str, ...]:
         extra.append("headers")
     if job.settings.record_retries:
         extra.append("retries")
+    if job.settings.since is not None:
+        extra.append("unchanged")
     if job.fields is None:
         return RECORD_FIELDS + tuple(extra)
     chosen = tuple(f.strip() for f in job.fields.split(",") if f.strip())
@@ -99,6 +102,7 @@ def run_fetch(job: FetchJob) -> Exit:
     if job.verbose:
         logging.basicConfig(level=logging.INFO, format="multifetch: %(message)s", stream=sys.stderr)
     check_sources(job.inputs)
+    _check_since(job)
     fmt = format_for(job.output, job.fmt)
     fields = _fields(job)
     to_file = job.output not in (None, "-")
@@ -136,6 +140,18 @@ def run_fetch(job: FetchJob) -> Exit:
             dedup.close()
 
 
+def _check_since(job: FetchJob) -> None:
+    """The previous output is read as the run starts: it cannot be the output this run writes."""
+    since = job.settings.since
+    if since is None or job.output in (None, "-"):
+        return
+    output = str(job.output)
+    if os.path.abspath(since) == os.path.abspath(output) or (
+            os.path.exists(output) and os.path.samefile(since, output)):
+        raise UsageError(f"--since {since}: is the output of this run too; write to another file "
+                         "(the previous output is read, never changed)")
+
+
 def _open_output(
     job: FetchJob, fmt: str, fields: tuple[str, ...], to_file: bool,
     earlier: Callable[[dict[str, Any]], None],
@@ -143,7 +159,8 @@ def _open_output(
     """The output's sink, and the resume of what it holds (with ``--resume``; ``earlier`` gets
     each record that stays); its fingerprint (the inputs and options that make its records)
     written beside it."""
-    key_options = {"method": job.method, "headers": [list(h) for h in job.headers], "data": job.data,
+    key_options = {"method": job.method, "headers": [list(h) for h in job.headers],
+                   "data": fingerprint_data(job.data),
                    "template": job.template, "fields": list(fields), "format": fmt}
     print_ = fingerprint(job.inputs, key_options)
     resume: Resume | None = None
@@ -279,6 +296,7 @@ def _write_records(
     """A record for each outcome: counted by ``add``, then written; the first write error ends it."""
     want_headers = "headers" in fields
     want_retries = "retries" in fields
+    want_unchanged = "unchanged" in fields
     redact = Redactor(job.secret_params).record
     # Most records hold nothing to mask: they skip the redactor unless secret parameters or headers
     # are asked for, or a URL has userinfo, or an error message may quote one.
@@ -295,6 +313,8 @@ def _write_records(
                 record["headers"] = _headers(outcome)
             if want_retries:
                 record["retries"] = outcome.retries or []
+            if want_unchanged:
+                record["unchanged"] = outcome.unchanged
             if redact_all or error is not None or "@" in url or (
                     final_url is not None and "@" in final_url):
                 redact(record)

@@ -7,6 +7,7 @@ from ._hosts import Host
 from ._job import Job
 from ._ledger import Ledger
 from ._ratelimit import TokenBucket
+from ._robots import RobotsGate
 from ._timers import Timers
 from ._transport import Transport
 
@@ -25,6 +26,7 @@ class Admission:
         self._transport = transport
         self._concurrency = concurrency
         self.bucket = bucket
+        self.robots: RobotsGate | None = None  # set when robots.txt is obeyed (``_robots``)
 
     def admit(self, now: float) -> None:
         transport = self._transport
@@ -36,6 +38,9 @@ class Admission:
                 return  # the scheduler's next wait ends when the global bucket has a token
             host = ready.popleft()
             if not host.queue or not host.has_room():
+                host.in_ready = False
+                continue
+            if self.robots is not None and self.robots.holds(host, now):
                 host.in_ready = False
                 continue
             if host.paused_until > now:

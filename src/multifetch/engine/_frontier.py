@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from .._errors import CANCELLED_UNSTARTED
 from ..inputs._spec import InvalidSpec, Request, origin_of
@@ -19,6 +20,9 @@ from ._job import Job, invalid_job
 from ._ledger import Ledger
 from ._policy import Limits
 from ._spill import Spill
+
+if TYPE_CHECKING:
+    from ._robots import RobotsGate
 
 
 class Frontier:
@@ -55,6 +59,7 @@ class Frontier:
         self.hosts: dict[str, Host] = {}
         self.ready: deque[Host] = deque()
         self.spill = Spill(spill_folder)
+        self.robots: RobotsGate | None = None  # set when robots.txt is obeyed (``_robots``)
         # After looks past the backlogs that found nothing, the next one waits longer.
         self._useless_looks = 0
         self.look_at = 0.0
@@ -132,6 +137,8 @@ class Frontier:
         limits = self._limits
         host = Host(name, limits.limit_for(name), limits.per_host_rate, limits.burst, self._clock)
         self.hosts[name] = host
+        if self.robots is not None:
+            host.queue.append(self.robots.job_for(host))  # first, and the rest wait for it
         self.look_again()  # the input ahead may hold work for hosts like this one
         self._expect(name)
         return host

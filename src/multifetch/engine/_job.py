@@ -7,6 +7,7 @@ from typing import Any
 
 from .._errors import ErrorKind
 from ..inputs._spec import InvalidSpec, Request
+from ._headers import validators
 from ._result import ErrorInfo, Result, Timings, iso_utc
 
 
@@ -36,6 +37,8 @@ class Job:
         "t0",
         "timings",
         "transport_state",
+        "unchanged",
+        "validators",
     )
 
     def __init__(self, request: Request, id: str, host: str, position: int) -> None:
@@ -64,11 +67,31 @@ class Job:
         self.elapsed = 0.0
         self.started_at: float | None = None
         self.t0 = 0.0
+        # A 304 to a conditional request (--since): the size, hash and file are the previous
+        # run's, and so are the validators the 304 did not repeat.
+        self.unchanged = False
+        self.validators: tuple[str | None, str | None] | None = None
+
+    @property
+    def url(self) -> str:
+        """The URL as given (the record's ``url``)."""
+        return self.request.url
 
     def fail(self, kind: str, message: str) -> None:
         self.status = None
         self.error_kind = kind
         self.error_message = message
+
+    def mark_unchanged(self, sha256: str | None, size: int, body_path: str | None,
+                       previous: tuple[str | None, str | None]) -> None:
+        """A 304 to a conditional request (``--since``): the body is the one the previous run saw.
+        The answer's own validators win; those it did not repeat are the previous ones."""
+        own = validators(self.raw_headers)
+        self.unchanged = True
+        self.sha256 = sha256
+        self.size = size
+        self.body_path = body_path
+        self.validators = (own[0] or previous[0], own[1] or previous[1])
 
     def to_result(self) -> Result:
         request = self.request
@@ -91,6 +114,8 @@ class Job:
             timings=self.timings,
             retries=self.retries,
             http_version=self.http_version,
+            unchanged=self.unchanged,
+            validators=self.validators,
         )
 
     def to_record(self) -> dict[str, Any]:
@@ -101,6 +126,7 @@ class Job:
         sha256 = self.sha256
         if sha256 is None and self.content is not None:
             sha256 = hashlib.sha256(self.content).hexdigest()
+        etag, last_modified = self.validators or validators(self.raw_headers)
         return {
             "id": self.id,
             "url": request.url,
@@ -115,6 +141,8 @@ class Job:
             "body_path": self.body_path,
             "started_at": iso_utc(self.started_at),
             "meta": request.meta,
+            "etag": etag,
+            "last_modified": last_modified,
         }
 
 

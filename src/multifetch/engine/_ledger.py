@@ -6,6 +6,7 @@ from collections import deque
 from collections.abc import Callable
 
 from ._job import Job
+from ._robots import RobotsGate, RobotsJob
 
 
 class Ledger:
@@ -27,9 +28,13 @@ class Ledger:
         self.bytes = 0
         self.errors: dict[str, int] = {}
         self.statuses: dict[int, int] = {}
+        self.robots: RobotsGate | None = None  # set when robots.txt is obeyed (``_robots``)
 
     def finish(self, job: Job) -> None:
         """``job`` is final: count its outcome and hand it to the consumer."""
+        if self.robots is not None and type(job) is RobotsJob:
+            self.robots.learned(job)  # a robots.txt request: not an input, no record
+            return
         self.pending -= 1
         self.done += 1
         kind = job.error_kind

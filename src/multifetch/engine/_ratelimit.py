@@ -79,3 +79,24 @@ class TokenBucket:
 def _interval(rate: float) -> float:
     # A hair longer than 1/rate, so float rounding can never fit rate + 1 grants in one second.
     return (1.0 / rate) * (1.0 + 1e-9)
+
+
+_BYTES = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?(?:\s*/\s*s)?\s*$", re.IGNORECASE)
+_BYTE_FACTOR = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def parse_bytes_rate(value: int | str | None) -> int | None:
+    """Bytes a second from ``1048576``, ``"100K"``, ``"1M"``, ``"2G/s"`` (powers of 1024, as curl's
+    ``--limit-rate`` counts them); None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        match = _BYTES.match(str(value))
+        if not match:
+            raise UsageError(f"bad transfer rate {value!r}: use bytes a second or a suffix, like 100K or 1M")
+        number = int(float(match.group(1)) * _BYTE_FACTOR[match.group(2).lower()])
+    if number < 1:
+        raise UsageError(f"a transfer rate must be at least 1 byte a second, not {value!r}")
+    return number

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from .._errors import HTTPStatusError, exception_for
-from ._headers import Headers
+from ._headers import Headers, validators
 
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 
@@ -55,6 +55,7 @@ class Result:
         "_headers",
         "_raw_headers",
         "_sha256",
+        "_validators",
         "attempts",
         "body_path",
         "elapsed",
@@ -69,6 +70,7 @@ class Result:
         "started_at",
         "status",
         "timings",
+        "unchanged",
         "url",
     )
 
@@ -93,6 +95,8 @@ class Result:
         timings: Timings | None = None,
         retries: list[dict[str, Any]] | None = None,
         http_version: str = "",
+        unchanged: bool = False,
+        validators: tuple[str | None, str | None] | None = None,
     ) -> None:
         self.id = id
         self.url = url
@@ -113,6 +117,8 @@ class Result:
         self.timings = timings
         self.retries = retries
         self.http_version = http_version
+        self.unchanged = unchanged  # a 304 to --since's conditional request: the body is the previous run's
+        self._validators = validators  # None: the answer's own
 
     # -- requests-like accessors -------------------------------------------------------------
 
@@ -160,6 +166,27 @@ class Result:
             self._sha256 = hashlib.sha256(self._content).hexdigest()
         return self._sha256
 
+    @property
+    def etag(self) -> str | None:
+        """The answer's ``ETag`` (for an unchanged answer without one, the previous run's)."""
+        return (self._validators or validators(self._raw_headers))[0]
+
+    @property
+    def last_modified(self) -> str | None:
+        """The answer's ``Last-Modified`` (for an unchanged answer without one, the previous run's)."""
+        return (self._validators or validators(self._raw_headers))[1]
+
+    def mark_unchanged(self, sha256: str | None, size: int, body_path: str | None,
+                       previous: tuple[str | None, str | None]) -> None:
+        """A 304 to a conditional request (``--since``): the body is the one the previous run saw.
+        The answer's own validators win; those it did not repeat are the previous ones."""
+        own = validators(self._raw_headers)
+        self.unchanged = True
+        self._sha256 = sha256
+        self.size = size
+        self.body_path = body_path
+        self._validators = (own[0] or previous[0], own[1] or previous[1])
+
     def raise_for_status(self) -> Result:
         """Raise the request's error, or ``HTTPStatusError`` for 4xx/5xx; return self otherwise."""
         if self.error is not None:
@@ -177,6 +204,7 @@ class Result:
 
     def to_record(self) -> dict[str, Any]:
         """The result record of the output contract (JSONL line, CSV row, SQLite row)."""
+        etag, last_modified = self._validators or validators(self._raw_headers)
         return {
             "id": self.id,
             "url": self.url,
@@ -191,19 +219,23 @@ class Result:
             "body_path": self.body_path,
             "started_at": iso_utc(self.started_at),
             "meta": self.meta,
+            "etag": etag,
+            "last_modified": last_modified,
         }
 
     # Results cross from engine processes as one plain tuple each (see _processes).
     def __reduce__(self) -> tuple[Any, ...]:
         return (_NEWOBJ, (Result,), (
-            self._content, self._headers, self._raw_headers, self._sha256, self.attempts, self.body_path,
-            self.elapsed, self.error, self.final_url, self.http_version, self.id, self.meta, self.method,
-            self.retries, self.size, self.started_at, self.status, self.timings, self.url))
+            self._content, self._headers, self._raw_headers, self._sha256, self._validators, self.attempts,
+            self.body_path, self.elapsed, self.error, self.final_url, self.http_version, self.id, self.meta,
+            self.method, self.retries, self.size, self.started_at, self.status, self.timings, self.unchanged,
+            self.url))
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
-        (self._content, self._headers, self._raw_headers, self._sha256, self.attempts, self.body_path,
-         self.elapsed, self.error, self.final_url, self.http_version, self.id, self.meta, self.method,
-         self.retries, self.size, self.started_at, self.status, self.timings, self.url) = state
+        (self._content, self._headers, self._raw_headers, self._sha256, self._validators, self.attempts,
+         self.body_path, self.elapsed, self.error, self.final_url, self.http_version, self.id, self.meta,
+         self.method, self.retries, self.size, self.started_at, self.status, self.timings, self.unchanged,
+         self.url) = state
 
     def __repr__(self) -> str:
         what = f"status={self.status}" if self.error is None else f"error={self.error.kind}"

@@ -31,6 +31,7 @@ from ._outcomes import Outcomes
 from ._policy import Limits, RetryPolicy
 from ._ratelimit import TokenBucket
 from ._retries import Retries
+from ._robots import RobotsGate
 from ._stats import Statistics, slowed_hosts, waiting_by_reason
 from ._timers import Timers
 from ._transport import Transport
@@ -61,6 +62,7 @@ class Scheduler:
         rng: random.Random | None = None,
         on_idle: Callable[[], float] | None = None,
         spill_folder: str | None = None,
+        robots_agent: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
@@ -88,6 +90,10 @@ class Scheduler:
                           rng=rng or random.Random(), deadline=self._deadline, record=record_retries)
         self._outcomes = Outcomes(frontier, retries, ledger, health or HostHealth(), clock)
         self._on_attempt_end = self._outcomes.on_attempt_end
+        if robots_agent is not None:  # robots.txt obeyed for this User-Agent (``_robots``)
+            frontier.robots = self._admission.robots = ledger.robots = RobotsGate(
+                robots_agent, hosts=frontier.hosts, finish=ledger.finish, refill=frontier.refill,
+                mark_ready=frontier.mark_ready, clock=clock)
 
     # -- public -------------------------------------------------------------------------------
 
@@ -140,7 +146,8 @@ class Scheduler:
             inputs_read=frontier.position,
             done=ledger.done,
             in_flight=self._transport.active,
-            queued=ledger.pending - self._transport.active - parked,
+            # robots.txt requests are in flight (or parked) without being inputs: never below zero
+            queued=max(0, ledger.pending - self._transport.active - parked),
             waiting_retry=parked,
             attempts=ledger.attempts,
             retries=ledger.retries,

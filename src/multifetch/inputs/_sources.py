@@ -50,7 +50,7 @@ class RequestDefaults:
 
     method: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
-    data: str | None = None
+    data: str | bytes | None = None
 
 
 def is_url(text: str) -> bool:

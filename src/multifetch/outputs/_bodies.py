@@ -267,6 +267,8 @@ class FileBody:
                 meta.write(validator)
 
     def finish(self) -> tuple[bytes | None, str | None, str | None]:
+        if self.size == 0 and self._fd < 0 and self._answer()[0] == 304:
+            return None, None, None  # Not Modified (--since): the file saved before stays as it is
         try:
             self._hand_over()  # the last block; an empty body still gets its (empty) file
         finally:
@@ -334,6 +336,8 @@ class BodyStore:
                 raise UsageError(f"cannot make the bodies folder {str(mode)!r}: {why}") from None
 
     def writer(self, job_id: str) -> BodyWriter:
+        if type(job_id) is not str and getattr(job_id, "engine_own", False):
+            return MemoryBody()  # a request the engine makes for itself (robots.txt): read, not kept
         if self.mode == "hash":
             return HashBody()
         if self.mode == "memory":

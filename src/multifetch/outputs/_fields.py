@@ -14,6 +14,8 @@ RECORD_FIELDS = (
     "body_path",
     "started_at",
     "meta",
+    "etag",
+    "last_modified",
 )
-#: added by --include-headers, --record-retries, or --fields
-OPTIONAL_FIELDS = ("headers", "retries", "timings")
+#: added by --include-headers, --record-retries, --since, or --fields
+OPTIONAL_FIELDS = ("headers", "retries", "timings", "unchanged")

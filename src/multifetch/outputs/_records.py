@@ -74,6 +74,8 @@ def _csv_value(key: str, value: str | None) -> Any:
         return int(value)
     if key == "elapsed":
         return float(value)
+    if key == "unchanged":
+        return value == "true"
     return value
 
 

@@ -32,6 +32,7 @@ class SummaryBuilder:
         self.error_examples: dict[str, dict[str, str]] = {}
         self.bytes = 0
         self.retries = 0
+        self.unchanged = 0  # 304 answers to a conditional request (--since)
         # the run's counts and latencies are the hosts' added up at the end, so a record costs one
         # sketch update, not two
         self.hosts = HostTable()
@@ -54,7 +55,10 @@ class SummaryBuilder:
         status = record["status"]
         statuses = self.statuses
         statuses[status] = statuses.get(status, 0) + 1
-        self.bytes += record["size"]
+        if status == 304 and record.get("unchanged"):
+            self.unchanged += 1  # its size is the previous body's: none of it came this time
+        else:
+            self.bytes += record["size"]
         entry[2].add(record["elapsed"])
 
     def absorb(self, other: SummaryBuilder) -> None:
@@ -66,6 +70,7 @@ class SummaryBuilder:
             self.error_examples.setdefault(kind, example)
         self.bytes += other.bytes
         self.retries += other.retries
+        self.unchanged += other.unchanged
         self.hosts.absorb(other.hosts)
         other._clear()
 
@@ -105,6 +110,8 @@ class SummaryBuilder:
             "throughput": round(records / wall_seconds, 1) if wall_seconds > 0 else None,
             "bytes": self.bytes,
             "retries": self.retries,
+            "robots_disallowed": self.errors.get("robots_disallowed", 0),
+            "unchanged": self.unchanged,
             "slowest_hosts": slowest,
             "most_failing_hosts": failing,
         }

@@ -95,7 +95,7 @@ class LanePlan:
         """The settings of ``lane`` while ``busy`` lanes have work: global limits divided among
         them; per-host ones whole, or this lane's share of a split host's."""
         shared = given.share(0, max(busy, 1), hosts_whole=True)
-        shared = replace(shared, max_time=None)  # the driver keeps the run's clock
+        shared = replace(shared, deadline=None)  # the driver keeps the run's clock
         split = self.host_of_lane(lane)
         if split is None:
             return shared

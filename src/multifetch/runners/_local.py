@@ -105,14 +105,24 @@ def start_local(
         limits=settings.limits,
         retry=settings.retry,
         health=settings.host_health,
-        max_time=settings.max_time if max_time is None else max_time,
+        max_time=settings.deadline if max_time is None else max_time,
         window=window,
         skip=skip,
         record_retries=settings.record_retries,
         on_idle=on_idle,
         spill_folder=spill_folder,
+        robots_agent=robots_agent(settings),
     )
     return LocalRun(scheduler, on_close, reader)
+
+
+def robots_agent(settings: Settings) -> str | None:
+    """The User-Agent robots.txt rules are matched for, when they are obeyed."""
+    if not settings.robots:
+        return None
+    from ..transports.curl import USER_AGENT
+
+    return settings.transport.user_agent or USER_AGENT
 
 
 def open_transport(settings: Settings, bodies: BodyStore, session: Any = None) -> Transport:
@@ -132,6 +142,8 @@ def open_transport(settings: Settings, bodies: BodyStore, session: Any = None) -
             verify=options.verify,
             cafile=options.cafile,
             user_agent=options.user_agent or USER_AGENT,
+            follow_redirects=options.follow_redirects,
+            max_redirects=options.max_redirects,
         )
     from ..transports.curl import USER_AGENT, CurlTransport
 
@@ -152,4 +164,7 @@ def open_transport(settings: Settings, bodies: BodyStore, session: Any = None) -
         client_cert=options.client_cert,
         deny_private=options.deny_private,
         secret_headers=options.secret_headers,
+        follow_redirects=options.follow_redirects,
+        max_redirects=options.max_redirects,
+        limit_rate=options.limit_rate,
     )

@@ -95,7 +95,9 @@ class ProcessRun:
         processes = max(1, min(settings.processes, limits.concurrency))  # an engine has at least one
         # a per-host limit smaller than the processes cannot be split: each host is then served by
         # one process (chosen by a hash of its name) with its whole limits
-        self._pinned = not limits.splits_hosts(processes)
+        # ... and so is each host when robots.txt is obeyed: one process fetches it and paces the
+        # host by its Crawl-delay
+        self._pinned = settings.robots or not limits.splits_hosts(processes)
         self._shares = [settings.share(i, processes, hosts_whole=self._pinned) for i in range(processes)]
         share = self._shares[0].limits.concurrency
         self._cap = (window or max(4 * share, 1024)) + 2 * BATCH  # held by one process at most
@@ -235,7 +237,7 @@ class ProcessRun:
             return self._engines[zlib.crc32(origin_of(request.url).encode()) % len(self._engines)]
         return min(engines, key=_Engine.load)
 
-    # -- ends: max-time, stop, a lost engine ------------------------------------------------------
+    # -- ends: the deadline, stop, a lost engine --------------------------------------------------
 
     def _cancel(self, ready: list[tuple[int, Result]]) -> None:
         """The deadline passed: engines cancel what they hold; what no engine holds, we do."""

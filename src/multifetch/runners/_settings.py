@@ -25,9 +25,10 @@ class TransportOptions:
     """How each transfer is made. ``engine``: ``"curl"`` (libcurl) or ``"requests"``.
 
     ``resolve``, ``doh_url``, ``proxy``, ``auth`` (user, password, type), ``cookies``,
-    ``client_cert`` (cert, key), ``deny_private`` and ``secret_headers`` are libcurl's alone (the
-    requests transport takes what it can of them from its session); ``keep_response`` is the
-    requests transport's alone.
+    ``client_cert`` (cert, key), ``deny_private``, ``secret_headers`` and ``limit_rate`` (bytes a
+    second, each transfer) are libcurl's alone (the requests transport takes what it can of them
+    from its session); ``keep_response`` is the requests transport's alone. ``follow_redirects``
+    and ``max_redirects``: as curl's ``-L`` / ``--no-location`` and ``--max-redirs``.
     """
 
     engine: str = "curl"
@@ -45,9 +46,18 @@ class TransportOptions:
     deny_private: bool = False
     secret_headers: tuple[str, ...] = ()
     keep_response: bool = False
+    follow_redirects: bool = True
+    max_redirects: int = 10
+    limit_rate: int | None = None
 
     def __post_init__(self) -> None:
         check_engine(self.engine)
+        if isinstance(self.max_redirects, bool) or not isinstance(self.max_redirects, int) or (
+                self.max_redirects < 0):
+            raise SettingError(("max_redirects",), f"must be a whole number ≥ 0, not {self.max_redirects!r}")
+        if self.limit_rate is not None and (isinstance(self.limit_rate, bool) or not isinstance(
+                self.limit_rate, int) or self.limit_rate < 1):
+            raise SettingError(("limit_rate",), f"must be bytes a second ≥ 1, not {self.limit_rate!r}")
         if self.user_agent:
             object.__setattr__(self, "user_agent", check_user_agent(self.user_agent))
         if self.engine == "requests" and self.curl_only():
@@ -60,14 +70,19 @@ class TransportOptions:
         given = (("resolve", bool(self.resolve)), ("doh_url", self.doh_url is not None),
                  ("proxy", self.proxy is not None), ("auth", self.auth is not None),
                  ("cookies", self.cookies is not None), ("client_cert", self.client_cert is not None),
-                 ("deny_private", self.deny_private), ("secret_headers", bool(self.secret_headers)))
+                 ("deny_private", self.deny_private), ("secret_headers", bool(self.secret_headers)),
+                 ("limit_rate", self.limit_rate is not None))
         return tuple(name for name, is_given in given if is_given)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Settings:
     """One run's settings. ``health`` is None when left to its defaults; ``bodies`` is
-    ``"memory"``, ``"hash"`` or a folder; ``max_time`` bounds a whole run (seconds)."""
+    ``"memory"``, ``"hash"`` or a folder; ``deadline`` bounds a whole run (seconds).
+
+    ``robots``: obey each origin's robots.txt (``engine/_robots.py``); ``since``: a previous run's
+    output, whose validators make each request conditional (``outputs/_since.py``).
+    """
 
     limits: Limits = field(default_factory=Limits)
     timeouts: Timeouts = field(default_factory=Timeouts)
@@ -76,11 +91,17 @@ class Settings:
     transport: TransportOptions = field(default_factory=TransportOptions)
     headers: tuple[tuple[str, str], ...] = ()
     bodies: str | os.PathLike[str] = "memory"
-    max_time: float | None = None
+    deadline: float | None = None
     record_retries: bool = False
     processes: int = 1
+    robots: bool = False
+    since: str | None = None
 
     def __post_init__(self) -> None:
+        if self.robots:
+            check_robots()
+        if self.since is not None:
+            check_since(self.since)
         processes = self.processes
         if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
             raise SettingError(("processes",), f"must be a whole number ≥ 1, not {processes!r}")
@@ -115,6 +136,23 @@ def check_engine(name: str) -> None:
         if find_spec("requests") is None:
             raise UsageError("the requests engine needs the requests package: "
                              "pip install 'multifetch[requests]'")
+
+
+def check_robots() -> None:
+    """Refuse (``SettingError``) robots.txt handling when its parser is not installed."""
+    from importlib.util import find_spec
+
+    if find_spec("protego") is None:
+        raise SettingError(("robots",), "needs the protego package: pip install 'multifetch[robots]'")
+
+
+def check_since(path: str) -> None:
+    """Refuse (``SettingError``) a previous output that cannot be read."""
+    if not os.path.exists(path):
+        raise SettingError(("since",), f"{path}: no such file (a previous run's output: JSONL, CSV, "
+                           "SQLite, Parquet or a part folder)")
+    if not os.access(path, os.R_OK):
+        raise SettingError(("since",), f"{path}: cannot be read")
 
 
 def check_user_agent(value: str) -> str:

@@ -47,6 +47,7 @@ class Answer:
     error: str | None = None
     latency: float = 0.01  # fake seconds from start to end
     size: int = 0
+    body: bytes | None = None  # the body, kept as in memory (``size`` is then its length)
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +229,9 @@ def _settle(job: Job, answer: Answer) -> None:
         f"{name}: {value}\r\n".encode("latin-1") for name, value in answer.headers.items()
     ]
     job.size = answer.size
+    if answer.body is not None:
+        job.content = answer.body
+        job.size = len(answer.body)
 
 
 if TYPE_CHECKING:

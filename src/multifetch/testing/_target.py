@@ -17,6 +17,8 @@ Routes (all answer GET; ``/echo`` any method)::
     /dns-query               a DNS-over-HTTPS resolver answering NXDOMAIN to every name
     /set-cookie?name=&value= sets a cookie;  /basic-auth?user=&pw=: 401 unless those credentials
     /digest-auth?user=&pw=   the same with Digest (MD5, qop=auth)
+    /robots.txt              ``server.robots``: (status, text); 404 when None (the default)
+    /cached/KEY[?validators=etag|date]   ``server.versions[KEY]``, with ETag, Last-Modified; or 304
     (absolute-form targets)  served as a forward proxy would, counted in stats.counters['proxied']
 
 It runs in a background thread (``with TargetServer() as server: server.url``) or in the
@@ -37,12 +39,14 @@ import time
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ._background import BackgroundServer
 
-_REASONS = {200: "OK", 301: "Moved", 302: "Found", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+_REASONS = {200: "OK", 301: "Moved", 302: "Found", 304: "Not Modified", 401: "Unauthorized", 403: "Forbidden",
+            404: "Not Found",
             407: "Proxy Authentication Required",
             429: "Too Many Requests",
             500: "Internal Server Error", 503: "Service Unavailable"}
@@ -107,6 +111,8 @@ class TargetServer(BackgroundServer):
     ) -> None:
         super().__init__(host, port, ssl_context=ssl_context)
         self.record = record
+        self.robots: tuple[int, str] | None = None
+        self.versions: dict[str, int] = defaultdict(lambda: 1)
         self.stats = ServerStats()
         self._state: dict[str, int] = defaultdict(int)
 
@@ -284,11 +290,41 @@ class TargetServer(BackgroundServer):
                 status, payload = 401, b"who are you?\n"
                 extra.append(("WWW-Authenticate", f'Digest realm="target", qop="auth", nonce="{_NONCE}", '
                                                   'algorithm=MD5'))
+        elif route == "robots.txt":
+            status, text = self.robots or (404, "no robots.txt here\n")
+            payload = text.encode()
+            extra.append(("Content-Type", "text/plain"))
+        elif route == "cached":
+            status, payload, extra = self._cached(target, query, headers)
         elif route == "":
             payload = b"multifetch target server\n"
         else:
             status, payload = 404, b"no such route\n"
         return status, payload, extra
+
+    def _cached(
+        self, target: str, query: dict[str, str], headers: dict[str, str]
+    ) -> tuple[int, bytes, list[tuple[str, str]]]:
+        """``/cached/KEY``: a versioned body with validators, and 304 for a request that has it."""
+        key = urlsplit(target).path.split("/", 2)[2] if target.count("/") >= 2 else ""
+        version = self.versions[key]
+        etag = f'"{key}-v{version}"'
+        modified = formatdate(1_700_000_000 + 86_400 * version, usegmt=True)
+        kinds = query.get("validators", "etag,date")
+        extra = ([("ETag", etag)] if "etag" in kinds else []) + (
+            [("Last-Modified", modified)] if "date" in kinds else [])
+        match = headers.get("if-none-match")
+        since = headers.get("if-modified-since")
+        if "etag" in kinds and match is not None:
+            fresh = etag in [tag.strip() for tag in match.split(",")]
+        elif "date" in kinds and since is not None:
+            fresh = since == modified
+        else:
+            fresh = False
+        self.stats.counters["304" if fresh else "200"] += 1
+        if fresh:
+            return 304, b"", extra
+        return 200, item_body(f"{key} v{version}"), extra
 
     def _write(
         self, writer: asyncio.StreamWriter, status: int, payload: bytes, extra: list[tuple[str, str]],

@@ -61,11 +61,7 @@ def base_options(
         opts.append((pycurl.SSLCERT, cert))
         if key:
             opts.append((pycurl.SSLKEY, key))
-    if o["max_body_size"] is not None:
-        opts.append((pycurl.MAXFILESIZE_LARGE, int(o["max_body_size"])))
-    if saving_files:
-        # Saving to disk is for large bodies: fewer, larger chunks mean fewer Python callbacks.
-        opts.append((pycurl.BUFFERSIZE, 512 * 1024))
+    opts += _body_options(o["limit_rate"], o["max_body_size"], saving_files)
     version = {
         None: pycurl.CURL_HTTP_VERSION_2TLS,
         "1.1": pycurl.CURL_HTTP_VERSION_1_1,
@@ -78,4 +74,19 @@ def base_options(
         # whether it speaks HTTP/2 instead of opening a connection of its own: 64 streams
         # then share one connection, as the server intends, rather than 64 handshakes.
         opts.append((pycurl.PIPEWAIT, 1))
+    return opts
+
+
+def _body_options(
+    limit_rate: int | None, max_body_size: int | None, saving_files: bool
+) -> list[tuple[int, Any]]:
+    """How fast and how large each transfer's body may be, and the chunks it comes in."""
+    opts: list[tuple[int, Any]] = []
+    if limit_rate is not None:  # curl's --limit-rate: each transfer, both ways
+        opts += [(pycurl.MAX_RECV_SPEED_LARGE, limit_rate), (pycurl.MAX_SEND_SPEED_LARGE, limit_rate)]
+    if max_body_size is not None:
+        opts.append((pycurl.MAXFILESIZE_LARGE, int(max_body_size)))
+    if saving_files:
+        # Saving to disk is for large bodies: fewer, larger chunks mean fewer Python callbacks.
+        opts.append((pycurl.BUFFERSIZE, 512 * 1024))
     return opts

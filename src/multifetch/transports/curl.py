@@ -60,6 +60,7 @@ class CurlTransport:
         deny_private: bool = False,
         secret_headers: tuple[str, ...] = (),
         concurrency: int = 64,
+        limit_rate: int | None = None,
     ) -> None:
         self._jobs: dict[int, Job] = {}  # id(handle) -> job in flight
         self._ended: list[Job] = []  # attempts that ended inside kick(), for the next poll()
@@ -71,7 +72,7 @@ class CurlTransport:
             new_share(), timeouts, saving_files=bodies.mode == "files", max_body_size=max_body_size,
             max_redirects=max_redirects, follow_redirects=follow_redirects, user_agent=user_agent,
             verify=verify, cafile=cafile, http_version=http_version, resolve=resolve, doh_url=doh_url,
-            proxy=proxy, auth=auth, cookies=cookies, client_cert=client_cert)
+            proxy=proxy, auth=auth, cookies=cookies, client_cert=client_cert, limit_rate=limit_rate)
         # Names are resolved here rather than by libcurl, which holds a transfer until both
         # address families have answered (see _resolver). Not through a proxy (it resolves),
         # nor with DNS-over-HTTPS or for names the user pinned with --resolve.

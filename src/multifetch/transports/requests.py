@@ -26,7 +26,7 @@ from .._errors import ErrorKind
 from ..engine._job import Job
 from ..engine._policy import Timeouts
 from ..engine._result import Timings
-from ..outputs._bodies import BodyStore
+from ..outputs._bodies import BodyStore, FileBody
 from .curl import USER_AGENT
 
 
@@ -105,6 +105,7 @@ class RequestsTransport:
         session: requests.Session | None = None,
         max_body_size: int | None = None,
         max_redirects: int = 10,
+        follow_redirects: bool = True,
         verify: bool = True,
         cafile: str | None = None,
         keep_response: bool = False,
@@ -120,6 +121,7 @@ class RequestsTransport:
             session.headers["User-Agent"] = user_agent
         self._session = session
         self._max_redirects = max_redirects
+        self._follow_redirects = follow_redirects
         own = session.verify
         self._verify: bool | str = (cafile or verify) if own is True or own is None else own
         self._env_proxies: dict[str, str] = {}
@@ -223,9 +225,11 @@ class RequestsTransport:
                 stream=True,
                 verify=self._verify,
                 proxies=self._proxies(job),
-                allow_redirects=True,
+                allow_redirects=self._follow_redirects,
             )
             first_byte = time.monotonic() - job.t0
+            if isinstance(writer, FileBody):  # it tells a 304 (no body, keep the file) by the status
+                writer.raw_headers = [f"HTTP/1.1 {response.status_code}\r\n".encode()]
             for chunk in response.iter_content(65536):
                 if time.monotonic() > deadline:
                     raise _TotalTimeout(f"Operation timed out after {total:g} s (while transferring)")
