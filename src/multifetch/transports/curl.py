@@ -20,13 +20,14 @@ from .._version import __version__
 from ..engine._job import Job
 from ..engine._policy import Timeouts
 from ..inputs._spec import Headers, origin_of
-from ..outputs._bodies import BodyStore, BodyWriter
+from ..outputs._bodies import BodyStore
 from ._curl_handles import Handles, Transfer
 from ._curl_loop import IDLE_HOSTS, PER_MULTI, CurlLoop
 from ._curl_names import Names
 from ._curl_options import base_options, new_share
 from ._curl_outcome import effective_url, read_outcome, url_info
 from ._curl_redirects import REDIRECTS, Hop, Redirects
+from ._decoding import Decoding
 from ._guard import denied_reason
 
 USER_AGENT = f"multifetch/{__version__}"
@@ -81,7 +82,8 @@ class CurlTransport:
             # libcurl need not look for stale entries: it walks its whole DNS cache for them
             # before every lookup, 7 % of the loop's time with 1,000 names.
             base.append((pycurl.DNS_CACHE_TIMEOUT, -1))
-        self._handles = Handles(base, bodies, timeouts, self._open_socket if deny_private else None)
+        self._handles = Handles(base, bodies, timeouts, self._open_socket if deny_private else None,
+                                max_body_size=max_body_size)
         self._loop = CurlLoop(concurrency)
         self._names = self._start_names(timeouts, resolve) if resolving else None
         self._redirects = Redirects(has_auth=auth is not None, secret_headers=secret_headers,
@@ -243,7 +245,7 @@ class CurlTransport:
         self._free.append(handle)
         return job
 
-    def _follow(self, job: Job, handle: pycurl.Curl, writer: BodyWriter, hop: Hop) -> bool:
+    def _follow(self, job: Job, handle: pycurl.Curl, writer: Decoding, hop: Hop) -> bool:
         """Take one redirect of a request that carries secrets; False when the answer is final."""
         status = handle.getinfo(pycurl.RESPONSE_CODE)
         location = url_info(handle, pycurl.REDIRECT_URL) if status in REDIRECTS else None
