@@ -55,6 +55,7 @@ class Client:
         verify: bool = True, cafile: str | None = None, client_cert: tuple[str, str | None] | None = None,
         http_version: str | None = None, user_agent: str | None = None, resolve: list[str] | None = None,
         doh_url: str | None = None, proxy: str | None = None, deny_private: bool = False,
+        proxies: Iterable[str] = (), proxy_rotation: str = "request",
         auth: tuple[str, str] | tuple[str, str, str] | None = None, cookies: str | None = None,
         secret_headers: Iterable[str] = (),
         # where it runs
@@ -69,6 +70,8 @@ class Client:
             engine=transport, max_body_size=max_body_size, keep_response=keep_response,
             verify=verify, cafile=cafile, client_cert=client_cert, http_version=http_version,
             user_agent=user_agent, resolve=tuple(resolve or ()), doh_url=doh_url, proxy=proxy,
+            proxies=proxies if isinstance(proxies, str) else tuple(proxies),  # type: ignore[arg-type]
+            proxy_rotation=proxy_rotation,
             deny_private=deny_private, cookies=cookies, secret_headers=tuple(secret_headers),
             auth=None if auth is None else (auth[0], auth[1], auth[2] if len(auth) > 2 else "basic"),
         )

@@ -14,6 +14,7 @@ from ..engine._policy import Limits, RetryPolicy, Timeouts
 from ..observe._metrics import TOP_HOSTS
 from ..outputs._bodies import check_folder
 from ..runners._settings import Settings, TransportOptions
+from ..transports._proxies import read_proxy_file
 from ._exit import Exit
 from ._fetch_parts import is_part_output, run_parts
 from ._options import parse_duration, parse_header, parse_host_limit, parse_size
@@ -88,6 +89,12 @@ INPUT is a file (one URL or one JSON spec per line; .gz read as gzip; .csv with 
 @click.option("--proxy", default=None, metavar="URL",
               help="Proxy for every request: http://, https://, socks5://, socks5h:// (default: the "
                    "http_proxy / https_proxy / no_proxy environment).")
+@click.option("--proxy-file", default=None, metavar="FILE",
+              help="A pool of proxies, one URL a line (http://, https://, socks5://, socks5h://): each "
+                   "attempt goes through one; a failing proxy is rested and its requests moved to another.")
+@click.option("--proxy-rotation", type=click.Choice(["request", "host"]), default="request",
+              show_default=True,
+              help="With --proxy-file: the next proxy for each request, or one proxy per host.")
 @click.option("-u", "--user", default=None, metavar="USER:PASSWORD", help="Credentials for HTTP auth.")
 @click.option("--auth-type", type=click.Choice(["basic", "digest", "any"]), default="basic",
               show_default=True, help="HTTP auth scheme for --user.")
@@ -272,6 +279,8 @@ def _transport_options(options: dict[str, Any]) -> TransportOptions:
         resolve=tuple(options["resolve"]),
         doh_url=options["doh_url"],
         proxy=options["proxy"],
+        proxies=read_proxy_file(options["proxy_file"]) if options["proxy_file"] else (),
+        proxy_rotation=options["proxy_rotation"],
         auth=auth,
         cookies=options["cookies"],
         client_cert=(options["cert"], options["key"]) if options["cert"] else None,

@@ -23,7 +23,7 @@ from ..inputs._spec import InvalidSpec, Request
 from ..observe._metrics import TOP_HOSTS
 from ..outputs._file import is_stream
 from ..outputs._formats import format_for
-from ..outputs._redact import Redactor
+from ..outputs._redact import Redactor, mask
 from ..outputs._resume import (
     Resume,
     check_fingerprint,
@@ -83,6 +83,8 @@ def _fields(job: FetchJob) -> tuple[str, ...]:
         extra.append("headers")
     if job.settings.record_retries:
         extra.append("retries")
+    if job.settings.transport.proxies:
+        extra.append("proxy")
     if job.fields is None:
         return RECORD_FIELDS + tuple(extra)
     chosen = tuple(f.strip() for f in job.fields.split(",") if f.strip())
@@ -279,6 +281,7 @@ def _write_records(
     """A record for each outcome: counted by ``add``, then written; the first write error ends it."""
     want_headers = "headers" in fields
     want_retries = "retries" in fields
+    want_proxy = "proxy" in fields
     redact = Redactor(job.secret_params).record
     # Most records hold nothing to mask: they skip the redactor unless secret parameters or headers
     # are asked for, or a URL has userinfo, or an error message may quote one.
@@ -295,6 +298,9 @@ def _write_records(
                 record["headers"] = _headers(outcome)
             if want_retries:
                 record["retries"] = outcome.retries or []
+            if want_proxy:
+                record["proxy"] = outcome.proxy if isinstance(outcome, Result) or outcome.proxy is None \
+                    else mask(outcome.proxy)
             if redact_all or error is not None or "@" in url or (
                     final_url is not None and "@" in final_url):
                 redact(record)

@@ -7,6 +7,7 @@ from typing import Any
 
 from .._errors import ErrorKind
 from ..inputs._spec import InvalidSpec, Request
+from ..outputs._redact import mask
 from ._result import ErrorInfo, Result, Timings, iso_utc
 
 
@@ -26,6 +27,7 @@ class Job:
         "id",
         "native",
         "position",
+        "proxy",
         "raw_headers",
         "request",
         "retries",
@@ -45,6 +47,7 @@ class Job:
         self.position = position
         self.attempt = 0
         self.retries: list[dict[str, Any]] | None = None
+        self.proxy: str | None = None  # the proxy of the current attempt (a proxy pool's choice)
         self.transport_state: Any = None
         self.clear_outcome()
 
@@ -91,6 +94,7 @@ class Job:
             timings=self.timings,
             retries=self.retries,
             http_version=self.http_version,
+            proxy=None if self.proxy is None else mask(self.proxy),
         )
 
     def to_record(self) -> dict[str, Any]:

@@ -64,6 +64,7 @@ class Result:
         "id",
         "meta",
         "method",
+        "proxy",
         "retries",
         "size",
         "started_at",
@@ -93,6 +94,7 @@ class Result:
         timings: Timings | None = None,
         retries: list[dict[str, Any]] | None = None,
         http_version: str = "",
+        proxy: str | None = None,
     ) -> None:
         self.id = id
         self.url = url
@@ -113,6 +115,7 @@ class Result:
         self.timings = timings
         self.retries = retries
         self.http_version = http_version
+        self.proxy = proxy  #: the proxy that carried the last attempt (password masked), if any
 
     # -- requests-like accessors -------------------------------------------------------------
 
@@ -198,12 +201,12 @@ class Result:
         return (_NEWOBJ, (Result,), (
             self._content, self._headers, self._raw_headers, self._sha256, self.attempts, self.body_path,
             self.elapsed, self.error, self.final_url, self.http_version, self.id, self.meta, self.method,
-            self.retries, self.size, self.started_at, self.status, self.timings, self.url))
+            self.retries, self.size, self.started_at, self.status, self.timings, self.url, self.proxy))
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         (self._content, self._headers, self._raw_headers, self._sha256, self.attempts, self.body_path,
          self.elapsed, self.error, self.final_url, self.http_version, self.id, self.meta, self.method,
-         self.retries, self.size, self.started_at, self.status, self.timings, self.url) = state
+         self.retries, self.size, self.started_at, self.status, self.timings, self.url, self.proxy) = state
 
     def __repr__(self) -> str:
         what = f"status={self.status}" if self.error is None else f"error={self.error.kind}"

@@ -15,5 +15,5 @@ RECORD_FIELDS = (
     "started_at",
     "meta",
 )
-#: added by --include-headers, --record-retries, or --fields
-OPTIONAL_FIELDS = ("headers", "retries", "timings")
+#: added by --include-headers, --record-retries, --proxy-file, or --fields
+OPTIONAL_FIELDS = ("headers", "retries", "timings", "proxy")

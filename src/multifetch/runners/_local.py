@@ -135,7 +135,7 @@ def open_transport(settings: Settings, bodies: BodyStore, session: Any = None) -
         )
     from ..transports.curl import USER_AGENT, CurlTransport
 
-    return CurlTransport(
+    curl = CurlTransport(
         timeouts=settings.timeouts,
         bodies=bodies,
         concurrency=settings.limits.concurrency,
@@ -152,4 +152,11 @@ def open_transport(settings: Settings, bodies: BodyStore, session: Any = None) -
         client_cert=options.client_cert,
         deny_private=options.deny_private,
         secret_headers=options.secret_headers,
+        proxy_pool=bool(options.proxies),
     )
+    if not options.proxies:
+        return curl
+    from ..transports._proxies import ProxiedTransport, ProxyPool
+
+    pool = ProxyPool(options.proxies, rotation=options.proxy_rotation, health=settings.host_health)
+    return ProxiedTransport(curl, pool)

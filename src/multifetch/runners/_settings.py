@@ -16,6 +16,7 @@ from ..engine._hosts import HostHealth
 from ..engine._policy import Limits, RetryPolicy, Timeouts
 from ..engine._resources import fit_concurrency
 from ..inputs._spec import _header_pairs
+from ..transports._proxies import ROTATIONS, check_proxy
 
 ENGINES = ("curl", "requests")
 
@@ -24,10 +25,11 @@ ENGINES = ("curl", "requests")
 class TransportOptions:
     """How each transfer is made. ``engine``: ``"curl"`` (libcurl) or ``"requests"``.
 
-    ``resolve``, ``doh_url``, ``proxy``, ``auth`` (user, password, type), ``cookies``,
-    ``client_cert`` (cert, key), ``deny_private`` and ``secret_headers`` are libcurl's alone (the
-    requests transport takes what it can of them from its session); ``keep_response`` is the
-    requests transport's alone.
+    ``resolve``, ``doh_url``, ``proxy``, ``proxies``, ``auth`` (user, password, type),
+    ``cookies``, ``client_cert`` (cert, key), ``deny_private`` and ``secret_headers`` are libcurl's
+    alone (the requests transport takes what it can of them from its session); ``keep_response``
+    is the requests transport's alone. ``proxies``: a pool, each attempt through one of them,
+    ``proxy_rotation`` ``"request"`` (round robin) or ``"host"`` (one proxy per host).
     """
 
     engine: str = "curl"
@@ -39,6 +41,8 @@ class TransportOptions:
     resolve: tuple[str, ...] = ()
     doh_url: str | None = None
     proxy: str | None = None
+    proxies: tuple[str, ...] = ()
+    proxy_rotation: str = "request"
     auth: tuple[str, str, str] | None = None
     cookies: str | None = None
     client_cert: tuple[str, str | None] | None = None
@@ -54,11 +58,24 @@ class TransportOptions:
             raise SettingError(self.curl_only(), "not available with the requests transport")
         if self.keep_response and self.engine != "requests":
             raise SettingError(("keep_response",), "needs the requests transport")
+        if self.proxies or self.proxy_rotation != "request":
+            self._check_proxies()
+
+    def _check_proxies(self) -> None:
+        if isinstance(self.proxies, str):
+            raise SettingError(("proxies",), "takes a list of proxy URLs, not one string")
+        if self.proxy_rotation not in ROTATIONS:
+            raise SettingError(("proxy_rotation",),
+                               f"must be 'request' or 'host', not {self.proxy_rotation!r}")
+        if self.proxy is not None and self.proxies:
+            raise SettingError(("proxy", "proxies"), "one or the other: a single proxy, or a pool")
+        object.__setattr__(self, "proxies", tuple(check_proxy(str(p)) for p in self.proxies))
 
     def curl_only(self) -> tuple[str, ...]:
         """The names of the libcurl-only settings that were given."""
         given = (("resolve", bool(self.resolve)), ("doh_url", self.doh_url is not None),
-                 ("proxy", self.proxy is not None), ("auth", self.auth is not None),
+                 ("proxy", self.proxy is not None), ("proxies", bool(self.proxies)),
+                 ("auth", self.auth is not None),
                  ("cookies", self.cookies is not None), ("client_cert", self.client_cert is not None),
                  ("deny_private", self.deny_private), ("secret_headers", bool(self.secret_headers)))
         return tuple(name for name, is_given in given if is_given)

@@ -71,6 +71,9 @@ class Handles:
         timeout = job.request.timeout or self._timeouts.total
         remaining = timeout - (time.monotonic() - job.t0) if hop is not None and hop.hops else timeout
         handle.setopt(pycurl.TIMEOUT_MS, max(1, int(remaining * 1000)))
+        if job.proxy is not None:  # chosen from a proxy pool (_proxies)
+            self.dirty.add(id(handle))
+            handle.setopt(pycurl.PROXY, job.proxy)
         if (method != "GET" or headers or body is not None or hop is not None
                 or self._open_socket is not None or isinstance(saved, FileBody)):
             self._set_request(handle, job, saved, raw_headers, method, headers, body, hop)

@@ -61,12 +61,14 @@ class CurlTransport:
         deny_private: bool = False,
         secret_headers: tuple[str, ...] = (),
         concurrency: int = 64,
+        proxy_pool: bool = False,
     ) -> None:
         self._jobs: dict[int, Job] = {}  # id(handle) -> job in flight
         self._ended: list[Job] = []  # attempts that ended inside kick(), for the next poll()
         self.active = 0
         self._denied: dict[int, str] = {}  # id(job) -> the address refused under --deny-private
-        self._proxied = proxy is not None or any(os.environ.get(v) for v in _PROXY_VARIABLES)
+        # proxy_pool: each attempt names its proxy (``job.proxy``, see _proxies)
+        self._proxied = proxy is not None or proxy_pool or any(os.environ.get(v) for v in _PROXY_VARIABLES)
         self._cookies_file = cookies
         base = base_options(
             new_share(), timeouts, saving_files=bodies.mode == "files", max_body_size=max_body_size,
