@@ -51,6 +51,7 @@ class Client:
         # what is sent and what is kept
         headers: Mapping[str, str] | None = None, bodies: str | os.PathLike[str] = "memory",
         max_body_size: int | None = None, keep_response: bool = False,
+        warc: str | os.PathLike[str] | None = None, warc_max_size: int | None = None,
         # the connections: TLS, HTTP version, names, proxies, credentials
         verify: bool = True, cafile: str | None = None, client_cert: tuple[str, str | None] | None = None,
         http_version: str | None = None, user_agent: str | None = None, resolve: list[str] | None = None,
@@ -87,6 +88,8 @@ class Client:
             max_time=max_time,
             record_retries=record_retries,
             processes=processes,
+            warc=None if warc is None else os.fspath(warc),
+            warc_max_size=warc_max_size,
         )
         self._setup(settings, cluster, session)
         # last: the metrics server listens once every setting is known to be good
@@ -109,6 +112,8 @@ class Client:
             raise SettingError(("session",), "needs the requests transport")
         if cluster is not None and settings.transport.engine != "curl":
             raise UsageError("cluster runs use the curl transport")
+        if cluster is not None and settings.warc is not None:
+            raise SettingError(("warc", "cluster"), "a WARC archive is written by a run in this process")
         if cluster is not None and settings.processes > 1:
             raise SettingError(("processes", "cluster"), "one or the other: engine processes run here")
         if cluster is None:

@@ -13,6 +13,7 @@ from .._errors import UsageError
 from ..engine._policy import Limits, RetryPolicy, Timeouts
 from ..observe._metrics import TOP_HOSTS
 from ..outputs._bodies import check_folder
+from ..outputs._warc import check_archive
 from ..runners._settings import Settings, TransportOptions
 from ..transports._proxies import read_proxy_file
 from ._exit import Exit
@@ -74,6 +75,11 @@ INPUT is a file (one URL or one JSON spec per line; .gz read as gzip; .csv with 
 @click.option("--save-bodies", default=None, metavar="DIR", help="Stream each body to DIR/<id>.")
 @click.option("--max-body-size", default=None, metavar="BYTES",
               help="Abort bodies larger than this (e.g. 10M): error kind body_too_large.")
+@click.option("--warc", default=None, metavar="FILE.warc.gz",
+              help="Also archive every request and answer (raw body) as WARC/1.1 records (needs "
+                   "multifetch[warc]).")
+@click.option("--warc-max-size", default=None, metavar="BYTES",
+              help="Start a new WARC file (FILE-00001.warc.gz, ...) past this size, e.g. 1G.")
 @click.option("--include-headers", is_flag=True, help="Add the response headers to each record.")
 @click.option("--fields", default=None, metavar="A,B,...", help="Record fields to write, in order.")
 @click.option("--dedup", is_flag=True, help="Drop repeated (method, URL, body) specs; they get no record.")
@@ -165,6 +171,8 @@ def fetch(inputs: tuple[str, ...], **options: Any) -> None:
         _check_summary_json(options["summary_json"])
     if options["save_bodies"]:
         check_folder(options["save_bodies"])
+    if options["warc"]:
+        check_archive(options["warc"], resume=options["resume"], overwrite=options["overwrite"])
     job = FetchJob(
         inputs=inputs,
         output=options["output"],
@@ -257,6 +265,8 @@ def _settings(options: dict[str, Any]) -> Settings:
         max_time=options["max_time"],
         record_retries=options["record_retries"],
         processes=options["processes"],
+        warc=options["warc"],
+        warc_max_size=parse_size(options["warc_max_size"]),
     )
 
 

@@ -127,6 +127,9 @@ def run_fetch(job: FetchJob) -> Exit:
     folder = os.path.dirname(os.path.abspath(str(job.output))) if to_file else None
     run = client.start(items, skip=None if resume is None else resume.skip, spill_folder=folder,
                        read_ahead=not never_blocks(job.inputs))
+    archive = getattr(run, "archive", None)
+    if archive is not None and hasattr(sink, "before_durable"):
+        sink.before_durable(archive.flush)  # a record is never durable before its WARC records
     for announcement in (run.announcement(), observers.announcement()):
         if announcement and not job.quiet:
             echo_note(announcement)

@@ -15,6 +15,7 @@ class Job:
     """Mutable state of one request. Transports fill in the outcome of the current attempt."""
 
     __slots__ = (
+        "archive",
         "attempt",
         "body_path",
         "content",
@@ -48,6 +49,7 @@ class Job:
         self.attempt = 0
         self.retries: list[dict[str, Any]] | None = None
         self.proxy: str | None = None  # the proxy of the current attempt (a proxy pool's choice)
+        self.archive: list[Any] | None = None  # what each attempt sent and got, for a WARC archive
         self.transport_state: Any = None
         self.clear_outcome()
 

@@ -16,6 +16,7 @@ from ..engine._hosts import HostHealth
 from ..engine._policy import Limits, RetryPolicy, Timeouts
 from ..engine._resources import fit_concurrency
 from ..inputs._spec import _header_pairs
+from ..outputs._warc import require_warcio
 from ..transports._proxies import ROTATIONS, check_proxy
 
 ENGINES = ("curl", "requests")
@@ -96,6 +97,8 @@ class Settings:
     max_time: float | None = None
     record_retries: bool = False
     processes: int = 1
+    warc: str | None = None
+    warc_max_size: int | None = None
 
     def __post_init__(self) -> None:
         processes = self.processes
@@ -104,6 +107,18 @@ class Settings:
         if processes > 1 and (self.transport.engine != "curl" or self.health is not None):
             raise SettingError(("processes",), "runs the curl transport here; it does not combine "
                                "with the requests transport or health")
+        if self.warc is not None or self.warc_max_size is not None:
+            self._check_warc()
+
+    def _check_warc(self) -> None:
+        if self.warc is None:
+            raise SettingError(("warc_max_size",), "goes with warc")
+        if self.transport.engine != "curl" or self.processes > 1:
+            raise SettingError(("warc",), "is written by the curl transport in this process: not with "
+                               "the requests transport or processes")
+        if self.warc_max_size is not None and self.warc_max_size < 1:
+            raise SettingError(("warc_max_size",), "must be a size in bytes above zero")
+        require_warcio()
 
     @property
     def host_health(self) -> HostHealth:

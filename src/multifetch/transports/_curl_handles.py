@@ -12,6 +12,7 @@ from ..engine._job import Job
 from ..engine._policy import Timeouts
 from ..inputs._spec import Headers
 from ..outputs._bodies import BodyStore, BodyWriter, FileBody
+from ._capture import capture
 from ._curl_redirects import Hop
 from ._decoding import Decoding
 
@@ -38,8 +39,10 @@ class Handles:
     """
 
     def __init__(self, base: list[tuple[int, Any]], bodies: BodyStore, timeouts: Timeouts,
-                 open_socket: Callable[[Job, Any], Any] | None, *, max_body_size: int | None = None) -> None:
+                 open_socket: Callable[[Job, Any], Any] | None, *, max_body_size: int | None = None,
+                 capture: bool = False) -> None:
         self._base = base
+        self._capture = capture  # for a WARC archive: each attempt's wire data (_capture)
         self._max_body_size = max_body_size  # of the decoded body (see _decoding)
         # What RESOLVE holds on a fresh handle (the user's --resolve), put back after a transfer that carried
         # addresses: cheaper than a reset, which sets every base option again.
@@ -66,7 +69,11 @@ class Handles:
         raw_headers: list[bytes] = []
         writer = Decoding(saved, raw_headers, self._max_body_size)  # bodies come raw: see _decoding
         handle.setopt(pycurl.URL, url)
-        handle.setopt(pycurl.WRITEFUNCTION, writer.write)
+        if self._capture:
+            self.dirty.add(id(handle))
+            handle.setopt(pycurl.WRITEFUNCTION, capture(job, handle, url, writer.write))
+        else:
+            handle.setopt(pycurl.WRITEFUNCTION, writer.write)
         handle.setopt(pycurl.HEADERFUNCTION, raw_headers.append)
         timeout = job.request.timeout or self._timeouts.total
         remaining = timeout - (time.monotonic() - job.t0) if hop is not None and hop.hops else timeout

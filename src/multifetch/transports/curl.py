@@ -21,6 +21,7 @@ from ..engine._job import Job
 from ..engine._policy import Timeouts
 from ..inputs._spec import Headers, origin_of
 from ..outputs._bodies import BodyStore
+from ._capture import captured
 from ._curl_handles import Handles, Transfer
 from ._curl_loop import IDLE_HOSTS, PER_MULTI, CurlLoop
 from ._curl_names import Names
@@ -62,6 +63,7 @@ class CurlTransport:
         secret_headers: tuple[str, ...] = (),
         concurrency: int = 64,
         proxy_pool: bool = False,
+        capture: bool = False,
     ) -> None:
         self._jobs: dict[int, Job] = {}  # id(handle) -> job in flight
         self._ended: list[Job] = []  # attempts that ended inside kick(), for the next poll()
@@ -85,7 +87,8 @@ class CurlTransport:
             # before every lookup, 7 % of the loop's time with 1,000 names.
             base.append((pycurl.DNS_CACHE_TIMEOUT, -1))
         self._handles = Handles(base, bodies, timeouts, self._open_socket if deny_private else None,
-                                max_body_size=max_body_size)
+                                max_body_size=max_body_size, capture=capture)
+        self._capture = capture  # for a WARC archive: each attempt's wire data (_capture)
         self._loop = CurlLoop(concurrency)
         self._names = self._start_names(timeouts, resolve) if resolving else None
         self._redirects = Redirects(has_auth=auth is not None, secret_headers=secret_headers,
@@ -223,6 +226,8 @@ class CurlTransport:
         job = self._jobs[id(handle)]
         transfer: Transfer = job.transport_state
         writer, raw_headers, hop, multi = transfer.writer, transfer.raw_headers, transfer.hop, transfer.multi
+        if code == 0 and self._capture:
+            captured(job, handle)
         if code == 0 and hop is not None and self._follow(job, handle, writer, hop):
             return None if job.error_kind is None else self._finished_early(job, handle)
         del self._jobs[id(handle)]
