@@ -96,9 +96,9 @@ def test_archives_rotate_by_size(target: TargetServer, tmp_path: Path) -> None:
 def test_killed_run_resumes_with_a_valid_archive(target: TargetServer, tmp_path: Path) -> None:
     n = 300
     src = tmp_path / "in.txt"
-    src.write_text("".join(f"{target.url}/item/k{i}?delay=0.02\n" for i in range(n)))
+    src.write_text("".join(f"{target.url}/item/k{i}?delay=0.1\n" for i in range(n)))  # 300 × 0.1 s / 4: 7.5 s
     out, archive = tmp_path / "out.jsonl", tmp_path / "run.warc.gz"
-    args = ["fetch", str(src), "-o", str(out), "--warc", str(archive), "-c", "8", "-q"]
+    args = ["fetch", str(src), "-o", str(out), "--warc", str(archive), "-c", "4", "-q"]
     proc = subprocess.Popen([sys.executable, "-m", "multifetch", *args], stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not out.exists() or out.read_bytes().count(b"\n") < 40):
