@@ -32,9 +32,8 @@ def base_options(
         (pycurl.REDIR_PROTOCOLS, _HTTP_ONLY),
         (pycurl.FOLLOWLOCATION, 1 if o["follow_redirects"] else 0),
         (pycurl.MAXREDIRS, o["max_redirects"]),
-        # Bodies come raw and are decoded in Python (``_decoding``): this libcurl lacks zstd.
         (pycurl.ACCEPT_ENCODING, ACCEPTED),
-        (pycurl.HTTP_CONTENT_DECODING, 0),
+        (pycurl.HTTP_CONTENT_DECODING, 0),  # raw bodies, decoded in Python: see _decoding (zstd)
         (pycurl.USERAGENT, o["user_agent"]),
         (pycurl.CONNECTTIMEOUT_MS, int(timeouts.connect * 1000)),
         (pycurl.CAINFO, o["cafile"] or certifi.where()),
