@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,dev,requests,metrics,parquet,pandas,polars,robots]'
+	$(PY) -m pip install --quiet -e '.[test,dev,requests,metrics,parquet,pandas,polars,robots,warc]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

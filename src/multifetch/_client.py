@@ -59,10 +59,12 @@ class Client:
         # what is sent and what is kept
         headers: Mapping[str, str] | None = None, bodies: str | os.PathLike[str] = "memory",
         max_body_size: int | None = None, keep_response: bool = False,
+        warc: str | os.PathLike[str] | None = None, warc_max_size: int | None = None,
         # the connections: TLS, HTTP version, names, proxies, credentials
         verify: bool = True, cafile: str | None = None, client_cert: tuple[str, str | None] | None = None,
         http_version: str | None = None, user_agent: str | None = None, resolve: list[str] | None = None,
         doh_url: str | None = None, proxy: str | None = None, deny_private: bool = False,
+        proxies: Iterable[str] = (), proxy_rotation: str = "request",
         auth: tuple[str, str] | tuple[str, str, str] | None = None, cookies: str | None = None,
         secret_headers: Iterable[str] = (), follow_redirects: bool = True, max_redirects: int = 10,
         limit_rate: int | str | None = None,
@@ -82,6 +84,8 @@ class Client:
             engine=transport, max_body_size=max_body_size, keep_response=keep_response,
             verify=verify, cafile=cafile, client_cert=client_cert, http_version=http_version,
             user_agent=user_agent, resolve=tuple(resolve or ()), doh_url=doh_url, proxy=proxy,
+            proxies=proxies if isinstance(proxies, str) else tuple(proxies),  # type: ignore[arg-type]
+            proxy_rotation=proxy_rotation,
             deny_private=deny_private, cookies=cookies, secret_headers=tuple(secret_headers),
             auth=None if auth is None else (auth[0], auth[1], auth[2] if len(auth) > 2 else "basic"),
             follow_redirects=follow_redirects, max_redirects=max_redirects,
@@ -101,6 +105,8 @@ class Client:
             processes=processes,
             robots=robots,
             since=None if since is None else os.fspath(since),
+            warc=None if warc is None else os.fspath(warc),
+            warc_max_size=warc_max_size,
         )
         self._setup(settings, cluster, session)
         # last: the metrics server listens once every setting is known to be good
@@ -126,6 +132,8 @@ class Client:
         if cluster is not None and settings.robots:
             raise SettingError(("robots", "cluster"), "robots.txt is obeyed by the engines of this "
                                "machine (local or processes), not on a cluster")
+        if cluster is not None and settings.warc is not None:
+            raise SettingError(("warc", "cluster"), "a WARC archive is written by a run in this process")
         if cluster is not None and settings.processes > 1:
             raise SettingError(("processes", "cluster"), "one or the other: engine processes run here")
         if cluster is None:

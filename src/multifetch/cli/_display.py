@@ -123,5 +123,13 @@ def print_summary(figures: dict[str, Any], console: Any = None) -> None:
             console.print(f"[bold]{title}[/]  " + "  ".join(
                 f"{safe_text(h['host'])} (p50 {ms(h['p50'])}, {h['errors']}/{h['requests']} failed)"
                 for h in hosts[:3]))
+    if figures.get("proxies"):
+        table = Table(title="proxies", title_justify="left", show_edge=False)
+        for column in ("proxy", "records", "answered", "errors"):
+            table.add_column(column, justify="left" if column == "proxy" else "right")
+        for row in figures["proxies"]:
+            table.add_row(safe_text(row["proxy"]), f"{row['records']:,}", f"{row['answered']:,}",
+                          f"{row['errors']:,}")
+        console.print(table)
     if figures.get("insecure"):
         console.print("[yellow]TLS verification was OFF (--insecure)[/]")

@@ -14,7 +14,9 @@ from ..engine._policy import Limits, RetryPolicy, Timeouts
 from ..engine._ratelimit import parse_bytes_rate
 from ..observe._metrics import TOP_HOSTS
 from ..outputs._bodies import check_folder
+from ..outputs._warc import check_archive
 from ..runners._settings import Settings, TransportOptions
+from ..transports._proxies import read_proxy_file
 from ._exit import Exit
 from ._fetch_parts import is_part_output, run_parts
 from ._options import parse_duration, parse_header, parse_host_limit, parse_size, request_body
@@ -79,6 +81,11 @@ INPUT is a file (one URL or one JSON spec per line; .gz read as gzip; .csv with 
 @click.option("--save-bodies", default=None, metavar="DIR", help="Stream each body to DIR/<id>.")
 @click.option("--max-body-size", default=None, metavar="BYTES",
               help="Abort bodies larger than this (e.g. 10M): error kind body_too_large.")
+@click.option("--warc", default=None, metavar="FILE.warc.gz",
+              help="Also archive every request and answer (raw body) as WARC/1.1 records (needs "
+                   "multifetch[warc]).")
+@click.option("--warc-max-size", default=None, metavar="BYTES",
+              help="Start a new WARC file (FILE-00001.warc.gz, ...) past this size, e.g. 1G.")
 @click.option("--include-headers", is_flag=True, help="Add the response headers to each record.")
 @click.option("--fields", default=None, metavar="A,B,...", help="Record fields to write, in order.")
 @click.option("--dedup", is_flag=True, help="Drop repeated (method, URL, body) specs; they get no record.")
@@ -100,6 +107,12 @@ INPUT is a file (one URL or one JSON spec per line; .gz read as gzip; .csv with 
 @click.option("-x", "--proxy", default=None, metavar="URL",
               help="Proxy for every request: http://, https://, socks5://, socks5h:// (default: the "
                    "http_proxy / https_proxy / no_proxy environment).")
+@click.option("--proxy-file", default=None, metavar="FILE",
+              help="A pool of proxies, one URL a line (http://, https://, socks5://, socks5h://): each "
+                   "attempt goes through one; a failing proxy is rested and its requests moved to another.")
+@click.option("--proxy-rotation", type=click.Choice(["request", "host"]), default="request",
+              show_default=True,
+              help="With --proxy-file: the next proxy for each request, or one proxy per host.")
 @click.option("-u", "--user", default=None, metavar="USER:PASSWORD", help="Credentials for HTTP auth.")
 @click.option("--auth-type", type=click.Choice(["basic", "digest", "any"]), default="basic",
               show_default=True, help="HTTP auth scheme for --user.")
@@ -178,6 +191,8 @@ def fetch(inputs: tuple[str, ...], **options: Any) -> None:
         _check_summary_json(options["summary_json"])
     if options["save_bodies"]:
         check_folder(options["save_bodies"])
+    if options["warc"]:
+        check_archive(options["warc"], resume=options["resume"], overwrite=options["overwrite"])
     job = FetchJob(
         inputs=inputs,
         output=options["output"],
@@ -272,6 +287,8 @@ def _settings(options: dict[str, Any]) -> Settings:
         since=options["since"],
         record_retries=options["record_retries"],
         processes=options["processes"],
+        warc=options["warc"],
+        warc_max_size=parse_size(options["warc_max_size"]),
     )
 
 
@@ -294,6 +311,8 @@ def _transport_options(options: dict[str, Any]) -> TransportOptions:
         resolve=tuple(options["resolve"]),
         doh_url=options["doh_url"],
         proxy=options["proxy"],
+        proxies=read_proxy_file(options["proxy_file"]) if options["proxy_file"] else (),
+        proxy_rotation=options["proxy_rotation"],
         auth=auth,
         cookies=options["cookies"],
         client_cert=(options["cert"], options["key"]) if options["cert"] else None,

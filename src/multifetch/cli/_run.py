@@ -23,7 +23,7 @@ from ..inputs._spec import InvalidSpec, Request
 from ..observe._metrics import TOP_HOSTS
 from ..outputs._file import is_stream
 from ..outputs._formats import format_for
-from ..outputs._redact import Redactor
+from ..outputs._redact import Redactor, mask
 from ..outputs._resume import (
     Resume,
     check_fingerprint,
@@ -86,6 +86,8 @@ def _fields(job: FetchJob) -> tuple[str, ...]:
         extra.append("retries")
     if job.settings.since is not None:
         extra.append("unchanged")
+    if job.settings.transport.proxies:
+        extra.append("proxy")
     if job.fields is None:
         return RECORD_FIELDS + tuple(extra)
     chosen = tuple(f.strip() for f in job.fields.split(",") if f.strip())
@@ -129,6 +131,9 @@ def run_fetch(job: FetchJob) -> Exit:
     folder = os.path.dirname(os.path.abspath(str(job.output))) if to_file else None
     run = client.start(items, skip=None if resume is None else resume.skip, spill_folder=folder,
                        read_ahead=not never_blocks(job.inputs))
+    archive = getattr(run, "archive", None)
+    if archive is not None and hasattr(sink, "before_durable"):
+        sink.before_durable(archive.flush)  # a record is never durable before its WARC records
     for announcement in (run.announcement(), observers.announcement()):
         if announcement and not job.quiet:
             echo_note(announcement)
@@ -297,6 +302,7 @@ def _write_records(
     want_headers = "headers" in fields
     want_retries = "retries" in fields
     want_unchanged = "unchanged" in fields
+    want_proxy = "proxy" in fields
     redact = Redactor(job.secret_params).record
     # Most records hold nothing to mask: they skip the redactor unless secret parameters or headers
     # are asked for, or a URL has userinfo, or an error message may quote one.
@@ -315,6 +321,9 @@ def _write_records(
                 record["retries"] = outcome.retries or []
             if want_unchanged:
                 record["unchanged"] = outcome.unchanged
+            if want_proxy:
+                record["proxy"] = outcome.proxy if isinstance(outcome, Result) or outcome.proxy is None \
+                    else mask(outcome.proxy)
             if redact_all or error is not None or "@" in url or (
                     final_url is not None and "@" in final_url):
                 redact(record)

@@ -8,6 +8,7 @@ from typing import Any
 from .._errors import ErrorKind
 from ..inputs._spec import InvalidSpec, Request
 from ._headers import validators
+from ..outputs._redact import mask
 from ._result import ErrorInfo, Result, Timings, iso_utc
 
 
@@ -15,6 +16,7 @@ class Job:
     """Mutable state of one request. Transports fill in the outcome of the current attempt."""
 
     __slots__ = (
+        "archive",
         "attempt",
         "body_path",
         "content",
@@ -27,6 +29,7 @@ class Job:
         "id",
         "native",
         "position",
+        "proxy",
         "raw_headers",
         "request",
         "retries",
@@ -48,6 +51,8 @@ class Job:
         self.position = position
         self.attempt = 0
         self.retries: list[dict[str, Any]] | None = None
+        self.proxy: str | None = None  # the proxy of the current attempt (a proxy pool's choice)
+        self.archive: list[Any] | None = None  # what each attempt sent and got, for a WARC archive
         self.transport_state: Any = None
         self.clear_outcome()
 
@@ -116,6 +121,7 @@ class Job:
             http_version=self.http_version,
             unchanged=self.unchanged,
             validators=self.validators,
+            proxy=None if self.proxy is None else mask(self.proxy),
         )
 
     def to_record(self) -> dict[str, Any]:

@@ -65,6 +65,7 @@ class Result:
         "id",
         "meta",
         "method",
+        "proxy",
         "retries",
         "size",
         "started_at",
@@ -97,6 +98,7 @@ class Result:
         http_version: str = "",
         unchanged: bool = False,
         validators: tuple[str | None, str | None] | None = None,
+        proxy: str | None = None,
     ) -> None:
         self.id = id
         self.url = url
@@ -119,6 +121,7 @@ class Result:
         self.http_version = http_version
         self.unchanged = unchanged  # a 304 to --since's conditional request: the body is the previous run's
         self._validators = validators  # None: the answer's own
+        self.proxy = proxy  #: the proxy that carried the last attempt (password masked), if any
 
     # -- requests-like accessors -------------------------------------------------------------
 
@@ -229,13 +232,13 @@ class Result:
             self._content, self._headers, self._raw_headers, self._sha256, self._validators, self.attempts,
             self.body_path, self.elapsed, self.error, self.final_url, self.http_version, self.id, self.meta,
             self.method, self.retries, self.size, self.started_at, self.status, self.timings, self.unchanged,
-            self.url))
+            self.url, self.proxy))
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         (self._content, self._headers, self._raw_headers, self._sha256, self._validators, self.attempts,
          self.body_path, self.elapsed, self.error, self.final_url, self.http_version, self.id, self.meta,
          self.method, self.retries, self.size, self.started_at, self.status, self.timings, self.unchanged,
-         self.url) = state
+         self.url, self.proxy) = state
 
     def __repr__(self) -> str:
         what = f"status={self.status}" if self.error is None else f"error={self.error.kind}"

@@ -57,6 +57,7 @@ FIELD_TYPES: dict[str, pa.DataType] = {
     "headers": _HEADERS,
     "retries": _RETRIES,
     "timings": _JSON_TEXT,
+    "proxy": pa.string(),
 }
 #: the columns held as JSON text, by the name of their field
 JSON_TEXT_FIELDS = frozenset({"meta", "timings"})

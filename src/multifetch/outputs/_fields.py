@@ -17,5 +17,5 @@ RECORD_FIELDS = (
     "etag",
     "last_modified",
 )
-#: added by --include-headers, --record-retries, --since, or --fields
-OPTIONAL_FIELDS = ("headers", "retries", "timings", "unchanged")
+#: added by --include-headers, --record-retries, --since, --proxy-file, or --fields
+OPTIONAL_FIELDS = ("headers", "retries", "timings", "unchanged", "proxy")

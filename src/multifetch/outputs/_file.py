@@ -50,6 +50,8 @@ class DurableFile:
         self.path = None if path in (None, "-") else path
         self.durable = 0  #: records written and (for a regular file) fsynced
         self.on_durable: Callable[[], None] | None = None  #: called each time every record is durable
+        #: called before each fsync: what these records depend on (a WARC archive) is made durable first
+        self.before_sync: Callable[[], None] | None = None
         self._stdout = self.path is None
         stream = self.path is None or is_stream(self.path)
         if self.path is None:
@@ -86,6 +88,8 @@ class DurableFile:
     def flush(self) -> None:
         """Write out the buffer and fsync: every record taken so far is durable, or this raises."""
         self._next_sync = _monotonic() + self._sync_interval
+        if self.before_sync is not None:
+            self.before_sync()
         self._write_out()
         if self._regular:
             try:
@@ -167,6 +171,10 @@ class FileSink:
 
     def when_durable(self, callback: Callable[[], None]) -> None:
         self._file.on_durable = callback
+
+    def before_durable(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` before the records taken so far are made durable."""
+        self._file.before_sync = callback
 
     def flush(self) -> None:
         self._file.flush()

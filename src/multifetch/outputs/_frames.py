@@ -83,8 +83,10 @@ def _records(items: Iterator[Any], fields: Sequence[str] | None) -> Iterator[dic
         for name in wanted:
             if name == "headers":
                 record["headers"] = None if item.status is None else dict(item.headers)
-            else:
+            elif name == "retries":
                 record["retries"] = item.retries or []
+            else:
+                record["proxy"] = item.proxy
         yield record
 
 

@@ -12,6 +12,11 @@ _USERINFO = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/?#@\s:]*):[^/?#@\s]*@")
 _SECRET_HEADERS = frozenset({"set-cookie", "authorization", "proxy-authorization", "cookie"})
 
 
+def mask(url: str) -> str:
+    """``url`` with its password, if any, masked: how a proxy is named in records and messages."""
+    return _USERINFO.sub(rf"\1:{MASK}@", url) if "@" in url else url
+
+
 class Redactor:
     """Masks URL passwords always, and the values of the named query parameters."""
 

@@ -36,10 +36,14 @@ class SummaryBuilder:
         # the run's counts and latencies are the hosts' added up at the end, so a record costs one
         # sketch update, not two
         self.hosts = HostTable()
+        self.proxies: dict[str, list[int]] = {}  # proxy -> [records, answered, errors] (a proxy pool's)
 
     def add(self, record: dict[str, Any]) -> None:
         entry = self.hosts.row(host_of(record))
         entry[0] += 1
+        proxy = record.get("proxy")
+        if proxy is not None:
+            self._count_proxy(proxy, record["error"] is None)
         attempts = record["attempts"]
         if attempts > 1:
             self.retries += attempts - 1
@@ -61,6 +65,13 @@ class SummaryBuilder:
             self.bytes += record["size"]
         entry[2].add(record["elapsed"])
 
+    def _count_proxy(self, proxy: str, answered: bool) -> None:
+        row = self.proxies.get(proxy)
+        if row is None:
+            row = self.proxies[proxy] = [0, 0, 0]
+        row[0] += 1
+        row[1 if answered else 2] += 1
+
     def absorb(self, other: SummaryBuilder) -> None:
         """Take every figure of ``other`` (the same as adding its records here), leaving it empty."""
         for status, n in other.statuses.items():
@@ -72,6 +83,11 @@ class SummaryBuilder:
         self.retries += other.retries
         self.unchanged += other.unchanged
         self.hosts.absorb(other.hosts)
+        for proxy, (records, answered, errors) in other.proxies.items():
+            row = self.proxies.setdefault(proxy, [0, 0, 0])
+            row[0] += records
+            row[1] += answered
+            row[2] += errors
         other._clear()
 
     @property
@@ -115,6 +131,9 @@ class SummaryBuilder:
             "slowest_hosts": slowest,
             "most_failing_hosts": failing,
         }
+        if self.proxies:  # the records' proxies (each record names the one of its last attempt)
+            out["proxies"] = [{"proxy": proxy, "records": n, "answered": answered, "errors": errors}
+                              for proxy, (n, answered, errors) in sorted(self.proxies.items())]
         if extra:
             out.update(extra)
         return out

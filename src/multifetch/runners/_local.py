@@ -13,6 +13,7 @@ from ..engine._result import Result
 from ..engine._scheduler import Input, Scheduler, Transport
 from ..engine._stats import Statistics
 from ..outputs._bodies import BodyStore
+from ..outputs._warc import WarcArchive
 from ._settings import Settings
 
 log = logging.getLogger("multifetch")
@@ -30,9 +31,10 @@ class LocalRun:
     ``statistics()`` and ``stop()`` any time, from any thread."""
 
     def __init__(self, scheduler: Scheduler, on_close: Callable[[], None],
-                 read_ahead: ReadAhead[Any] | None = None) -> None:
+                 read_ahead: ReadAhead[Any] | None = None, archive: WarcArchive | None = None) -> None:
         self._scheduler = scheduler
         self._read_ahead = read_ahead
+        self.archive = archive  # written by the consumer, each job's records before the job is handed out
 
         def on_end() -> None:
             if read_ahead is not None:
@@ -42,7 +44,19 @@ class LocalRun:
         self._driver = Driver(scheduler, on_end)
 
     def jobs(self) -> Generator[Job, None, None]:
-        return self._driver.jobs()
+        if self.archive is None:
+            return self._driver.jobs()
+        return self._archived(self.archive)
+
+    def _archived(self, archive: WarcArchive) -> Generator[Job, None, None]:
+        jobs = self._driver.jobs()
+        try:
+            for job in jobs:
+                archive.write(job)
+                yield job
+        finally:
+            jobs.close()
+            archive.close()
 
     def take(self, timeout: float | None) -> list[Job] | None:
         """The jobs finished so far (waiting up to ``timeout`` for one); None when all were taken."""
@@ -113,7 +127,10 @@ def start_local(
         spill_folder=spill_folder,
         robots_agent=robots_agent(settings),
     )
-    return LocalRun(scheduler, on_close, reader)
+    archive = None
+    if settings.warc is not None:
+        archive = WarcArchive(settings.warc, max_size=settings.warc_max_size)
+    return LocalRun(scheduler, on_close, reader, archive)
 
 
 def robots_agent(settings: Settings) -> str | None:
@@ -147,7 +164,7 @@ def open_transport(settings: Settings, bodies: BodyStore, session: Any = None) -
         )
     from ..transports.curl import USER_AGENT, CurlTransport
 
-    return CurlTransport(
+    curl = CurlTransport(
         timeouts=settings.timeouts,
         bodies=bodies,
         concurrency=settings.limits.concurrency,
@@ -167,4 +184,12 @@ def open_transport(settings: Settings, bodies: BodyStore, session: Any = None) -
         follow_redirects=options.follow_redirects,
         max_redirects=options.max_redirects,
         limit_rate=options.limit_rate,
+        proxy_pool=bool(options.proxies),
+        capture=settings.warc is not None,
     )
+    if not options.proxies:
+        return curl
+    from ..transports._proxies import ProxiedTransport, ProxyPool
+
+    pool = ProxyPool(options.proxies, rotation=options.proxy_rotation, health=settings.host_health)
+    return ProxiedTransport(curl, pool)

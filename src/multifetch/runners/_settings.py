@@ -16,6 +16,8 @@ from ..engine._hosts import HostHealth
 from ..engine._policy import Limits, RetryPolicy, Timeouts
 from ..engine._resources import fit_concurrency
 from ..inputs._spec import _header_pairs
+from ..outputs._warc import require_warcio
+from ..transports._proxies import ROTATIONS, check_proxy
 
 ENGINES = ("curl", "requests")
 
@@ -24,11 +26,13 @@ ENGINES = ("curl", "requests")
 class TransportOptions:
     """How each transfer is made. ``engine``: ``"curl"`` (libcurl) or ``"requests"``.
 
-    ``resolve``, ``doh_url``, ``proxy``, ``auth`` (user, password, type), ``cookies``,
-    ``client_cert`` (cert, key), ``deny_private``, ``secret_headers`` and ``limit_rate`` (bytes a
-    second, each transfer) are libcurl's alone (the requests transport takes what it can of them
-    from its session); ``keep_response`` is the requests transport's alone. ``follow_redirects``
-    and ``max_redirects``: as curl's ``-L`` / ``--no-location`` and ``--max-redirs``.
+    ``resolve``, ``doh_url``, ``proxy``, ``proxies``, ``auth`` (user, password, type),
+    ``cookies``, ``client_cert`` (cert, key), ``deny_private``, ``secret_headers`` and ``limit_rate``
+    (bytes a second, each transfer) are libcurl's alone (the requests transport takes what it can of
+    them from its session); ``keep_response`` is the requests transport's alone.
+    ``follow_redirects`` and ``max_redirects``: as curl's ``-L`` / ``--no-location`` and
+    ``--max-redirs``. ``proxies``: a pool, each attempt through one of them, ``proxy_rotation``
+    ``"request"`` (round robin) or ``"host"`` (one proxy per host).
     """
 
     engine: str = "curl"
@@ -40,6 +44,8 @@ class TransportOptions:
     resolve: tuple[str, ...] = ()
     doh_url: str | None = None
     proxy: str | None = None
+    proxies: tuple[str, ...] = ()
+    proxy_rotation: str = "request"
     auth: tuple[str, str, str] | None = None
     cookies: str | None = None
     client_cert: tuple[str, str | None] | None = None
@@ -64,11 +70,24 @@ class TransportOptions:
             raise SettingError(self.curl_only(), "not available with the requests transport")
         if self.keep_response and self.engine != "requests":
             raise SettingError(("keep_response",), "needs the requests transport")
+        if self.proxies or self.proxy_rotation != "request":
+            self._check_proxies()
+
+    def _check_proxies(self) -> None:
+        if isinstance(self.proxies, str):
+            raise SettingError(("proxies",), "takes a list of proxy URLs, not one string")
+        if self.proxy_rotation not in ROTATIONS:
+            raise SettingError(("proxy_rotation",),
+                               f"must be 'request' or 'host', not {self.proxy_rotation!r}")
+        if self.proxy is not None and self.proxies:
+            raise SettingError(("proxy", "proxies"), "one or the other: a single proxy, or a pool")
+        object.__setattr__(self, "proxies", tuple(check_proxy(str(p)) for p in self.proxies))
 
     def curl_only(self) -> tuple[str, ...]:
         """The names of the libcurl-only settings that were given."""
         given = (("resolve", bool(self.resolve)), ("doh_url", self.doh_url is not None),
-                 ("proxy", self.proxy is not None), ("auth", self.auth is not None),
+                 ("proxy", self.proxy is not None), ("proxies", bool(self.proxies)),
+                 ("auth", self.auth is not None),
                  ("cookies", self.cookies is not None), ("client_cert", self.client_cert is not None),
                  ("deny_private", self.deny_private), ("secret_headers", bool(self.secret_headers)),
                  ("limit_rate", self.limit_rate is not None))
@@ -96,6 +115,8 @@ class Settings:
     processes: int = 1
     robots: bool = False
     since: str | None = None
+    warc: str | None = None
+    warc_max_size: int | None = None
 
     def __post_init__(self) -> None:
         if self.robots:
@@ -108,6 +129,18 @@ class Settings:
         if processes > 1 and (self.transport.engine != "curl" or self.health is not None):
             raise SettingError(("processes",), "runs the curl transport here; it does not combine "
                                "with the requests transport or health")
+        if self.warc is not None or self.warc_max_size is not None:
+            self._check_warc()
+
+    def _check_warc(self) -> None:
+        if self.warc is None:
+            raise SettingError(("warc_max_size",), "goes with warc")
+        if self.transport.engine != "curl" or self.processes > 1:
+            raise SettingError(("warc",), "is written by the curl transport in this process: not with "
+                               "the requests transport or processes")
+        if self.warc_max_size is not None and self.warc_max_size < 1:
+            raise SettingError(("warc_max_size",), "must be a size in bytes above zero")
+        require_warcio()
 
     @property
     def host_health(self) -> HostHealth:

@@ -8,7 +8,7 @@ Routes (all answer GET; ``/echo`` any method)::
     /status/CODE             answers CODE
     /redirect/N              N redirects, then 200;  /redirect-loop: forever
     /redirect-to?url=U       one redirect to U
-    /gzip /deflate /br       a compressed JSON body with Content-Encoding
+    /gzip /deflate /br /zstd a compressed JSON body with Content-Encoding
     /retry-after/S?times=K&key=X   K answers 429 with Retry-After: S, then 200
     /fail/K?key=X&status=503       K failing answers, then 200
     /headers /echo           the request's headers (and method and body) as JSON
@@ -229,7 +229,7 @@ class TargetServer(BackgroundServer):
         elif route == "redirect-to":
             status, payload = int(query.get("status", "302")), b""
             extra.append(("Location", query.get("url", "/")))
-        elif route in ("gzip", "deflate", "br"):
+        elif route in ("gzip", "deflate", "br", "zstd"):
             raw = json.dumps({"encoding": route, "data": "x" * 2000}).encode()
             payload = _encode(raw, route)
             extra.append(("Content-Encoding", route))
@@ -395,6 +395,12 @@ def _encode(raw: bytes, encoding: str) -> bytes:
         return gzip.compress(raw)
     if encoding == "deflate":
         return zlib.compress(raw)
-    import brotli  # an optional test dependency: only this route needs it
+    if encoding == "zstd":
+        try:
+            from compression import zstd  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:  # before Python 3.14
+            from backports import zstd  # type: ignore[import-not-found,no-redef,unused-ignore]
+        return bytes(zstd.compress(raw))
+    import brotli
 
     return bytes(brotli.compress(raw))

@@ -12,7 +12,9 @@ from ..engine._job import Job
 from ..engine._policy import Timeouts
 from ..inputs._spec import Headers
 from ..outputs._bodies import BodyStore, BodyWriter, FileBody
+from ._capture import capture
 from ._curl_redirects import Hop
+from ._decoding import Decoding
 
 
 class Transfer:
@@ -20,7 +22,7 @@ class Transfer:
 
     __slots__ = ("handle", "hop", "multi", "raw_headers", "writer")
 
-    def __init__(self, handle: pycurl.Curl, writer: BodyWriter, raw_headers: list[bytes],
+    def __init__(self, handle: pycurl.Curl, writer: Decoding, raw_headers: list[bytes],
                  hop: Hop | None) -> None:
         self.handle = handle
         self.writer = writer
@@ -37,8 +39,11 @@ class Handles:
     """
 
     def __init__(self, base: list[tuple[int, Any]], bodies: BodyStore, timeouts: Timeouts,
-                 open_socket: Callable[[Job, Any], Any] | None) -> None:
+                 open_socket: Callable[[Job, Any], Any] | None, *, max_body_size: int | None = None,
+                 capture: bool = False) -> None:
         self._base = base
+        self._capture = capture  # for a WARC archive: each attempt's wire data (_capture)
+        self._max_body_size = max_body_size  # of the decoded body (see _decoding)
         # What RESOLVE holds on a fresh handle (the user's --resolve), put back after a transfer that carried
         # addresses: cheaper than a reset, which sets every base option again.
         self._base_resolve: list[str] = next((v for option, v in base if option == pycurl.RESOLVE), [])
@@ -60,17 +65,25 @@ class Handles:
         elif id(handle) in self.carrying:
             self.carrying.discard(id(handle))
             handle.setopt(pycurl.RESOLVE, self._base_resolve)
-        writer = self._bodies.writer(job.id)
+        saved = self._bodies.writer(job.id)
         raw_headers: list[bytes] = []
+        writer = Decoding(saved, raw_headers, self._max_body_size)  # bodies come raw: see _decoding
         handle.setopt(pycurl.URL, url)
-        handle.setopt(pycurl.WRITEFUNCTION, writer.write)
+        if self._capture:
+            self.dirty.add(id(handle))
+            handle.setopt(pycurl.WRITEFUNCTION, capture(job, handle, url, writer.write))
+        else:
+            handle.setopt(pycurl.WRITEFUNCTION, writer.write)
         handle.setopt(pycurl.HEADERFUNCTION, raw_headers.append)
         timeout = job.request.timeout or self._timeouts.total
         remaining = timeout - (time.monotonic() - job.t0) if hop is not None and hop.hops else timeout
         handle.setopt(pycurl.TIMEOUT_MS, max(1, int(remaining * 1000)))
+        if job.proxy is not None:  # chosen from a proxy pool (_proxies)
+            self.dirty.add(id(handle))
+            handle.setopt(pycurl.PROXY, job.proxy)
         if (method != "GET" or headers or body is not None or hop is not None
-                or self._open_socket is not None or isinstance(writer, FileBody)):
-            self._set_request(handle, job, writer, raw_headers, method, headers, body, hop)
+                or self._open_socket is not None or isinstance(saved, FileBody)):
+            self._set_request(handle, job, saved, raw_headers, method, headers, body, hop)
         return Transfer(handle, writer, raw_headers, hop)
 
     def _fresh(self, handle: pycurl.Curl | None) -> pycurl.Curl:

@@ -8,6 +8,7 @@ import certifi
 import pycurl
 
 from ..engine._policy import Timeouts
+from ._decoding import ACCEPTED
 
 _HTTP_ONLY = pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS
 
@@ -31,7 +32,8 @@ def base_options(
         (pycurl.REDIR_PROTOCOLS, _HTTP_ONLY),
         (pycurl.FOLLOWLOCATION, 1 if o["follow_redirects"] else 0),
         (pycurl.MAXREDIRS, o["max_redirects"]),
-        (pycurl.ACCEPT_ENCODING, ""),  # every encoding this libcurl decodes
+        (pycurl.ACCEPT_ENCODING, ACCEPTED),
+        (pycurl.HTTP_CONTENT_DECODING, 0),  # raw bodies, decoded in Python: see _decoding (zstd)
         (pycurl.USERAGENT, o["user_agent"]),
         (pycurl.CONNECTTIMEOUT_MS, int(timeouts.connect * 1000)),
         (pycurl.CAINFO, o["cafile"] or certifi.where()),

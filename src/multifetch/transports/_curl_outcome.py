@@ -8,8 +8,8 @@ import pycurl
 
 from ..engine._job import Job
 from ..engine._result import Timings
-from ..outputs._bodies import BodyWriter
 from ._curl_errors import error_kind, timeout_phase
+from ._decoding import Decoding
 
 HTTP_VERSIONS = {
     pycurl.CURL_HTTP_VERSION_1_0: "1.0",
@@ -39,7 +39,7 @@ def effective_url(handle: pycurl.Curl) -> str | None:
         return None
 
 
-def read_outcome(job: Job, handle: pycurl.Curl, writer: BodyWriter, raw_headers: list[bytes],
+def read_outcome(job: Job, handle: pycurl.Curl, writer: Decoding, raw_headers: list[bytes],
                  code: int, message: str, *, proxied: bool, denied: dict[int, str]) -> None:
     """Fill in ``job``'s outcome from its ended transfer (libcurl's ``code``: 0 for an answer).
 
@@ -63,7 +63,7 @@ def read_outcome(job: Job, handle: pycurl.Curl, writer: BodyWriter, raw_headers:
             job.content, job.sha256, job.body_path = writer.finish()
         except OSError as exc:
             writer.abort()
-            job.fail("write", f"cannot save body: {exc}")
+            job.fail(*(writer.failure or ("write", f"cannot save body: {exc}")))
         else:
             job.status = getinfo(pycurl.RESPONSE_CODE)
             job.http_version = HTTP_VERSIONS.get(getinfo(pycurl.INFO_HTTP_VERSION), "")
@@ -74,13 +74,15 @@ def read_outcome(job: Job, handle: pycurl.Curl, writer: BodyWriter, raw_headers:
         _read_failure(job, handle, writer, code, message, proxied, denied.pop(id(job), None))
 
 
-def _read_failure(job: Job, handle: pycurl.Curl, writer: BodyWriter, code: int, msg: str,
+def _read_failure(job: Job, handle: pycurl.Curl, writer: Decoding, code: int, msg: str,
                   proxied: bool, denied: str | None) -> None:
     kind = error_kind(code, msg, proxied=bool(handle.getinfo(pycurl.PROXY_ERROR)) or proxied)
     if denied is not None:
         kind, msg = "blocked", f"refused to connect: {denied} (--deny-private)"
-    if kind == "write" and getattr(writer, "error", None) is not None:
-        msg = f"cannot save body: {writer.error}"  # type: ignore[union-attr]
+    if kind == "write" and writer.failure is not None:
+        kind, msg = writer.failure  # the body could not be decoded, or decoded too large
+    elif kind == "write" and writer.error is not None:
+        msg = f"cannot save body: {writer.error}"
     elif kind == "timeout":
         msg = f"{msg} ({timeout_phase(handle)})"
     job.raw_headers = None

@@ -20,13 +20,15 @@ from .._version import __version__
 from ..engine._job import Job
 from ..engine._policy import Timeouts
 from ..inputs._spec import Headers, origin_of
-from ..outputs._bodies import BodyStore, BodyWriter
+from ..outputs._bodies import BodyStore
+from ._capture import captured
 from ._curl_handles import Handles, Transfer
 from ._curl_loop import IDLE_HOSTS, PER_MULTI, CurlLoop
 from ._curl_names import Names
 from ._curl_options import base_options, new_share
 from ._curl_outcome import effective_url, read_outcome, url_info
 from ._curl_redirects import REDIRECTS, Hop, Redirects
+from ._decoding import Decoding
 from ._guard import denied_reason
 
 USER_AGENT = f"multifetch/{__version__}"
@@ -61,12 +63,15 @@ class CurlTransport:
         secret_headers: tuple[str, ...] = (),
         concurrency: int = 64,
         limit_rate: int | None = None,
+        proxy_pool: bool = False,
+        capture: bool = False,
     ) -> None:
         self._jobs: dict[int, Job] = {}  # id(handle) -> job in flight
         self._ended: list[Job] = []  # attempts that ended inside kick(), for the next poll()
         self.active = 0
         self._denied: dict[int, str] = {}  # id(job) -> the address refused under --deny-private
-        self._proxied = proxy is not None or any(os.environ.get(v) for v in _PROXY_VARIABLES)
+        # proxy_pool: each attempt names its proxy (``job.proxy``, see _proxies)
+        self._proxied = proxy is not None or proxy_pool or any(os.environ.get(v) for v in _PROXY_VARIABLES)
         self._cookies_file = cookies
         base = base_options(
             new_share(), timeouts, saving_files=bodies.mode == "files", max_body_size=max_body_size,
@@ -82,7 +87,9 @@ class CurlTransport:
             # libcurl need not look for stale entries: it walks its whole DNS cache for them
             # before every lookup, 7 % of the loop's time with 1,000 names.
             base.append((pycurl.DNS_CACHE_TIMEOUT, -1))
-        self._handles = Handles(base, bodies, timeouts, self._open_socket if deny_private else None)
+        self._handles = Handles(base, bodies, timeouts, self._open_socket if deny_private else None,
+                                max_body_size=max_body_size, capture=capture)
+        self._capture = capture  # for a WARC archive: each attempt's wire data (_capture)
         self._loop = CurlLoop(concurrency)
         self._names = self._start_names(timeouts, resolve) if resolving else None
         self._redirects = Redirects(has_auth=auth is not None, secret_headers=secret_headers,
@@ -220,6 +227,8 @@ class CurlTransport:
         job = self._jobs[id(handle)]
         transfer: Transfer = job.transport_state
         writer, raw_headers, hop, multi = transfer.writer, transfer.raw_headers, transfer.hop, transfer.multi
+        if code == 0 and self._capture:
+            captured(job, handle)
         if code == 0 and hop is not None and self._follow(job, handle, writer, hop):
             return None if job.error_kind is None else self._finished_early(job, handle)
         del self._jobs[id(handle)]
@@ -244,7 +253,7 @@ class CurlTransport:
         self._free.append(handle)
         return job
 
-    def _follow(self, job: Job, handle: pycurl.Curl, writer: BodyWriter, hop: Hop) -> bool:
+    def _follow(self, job: Job, handle: pycurl.Curl, writer: Decoding, hop: Hop) -> bool:
         """Take one redirect of a request that carries secrets; False when the answer is final."""
         status = handle.getinfo(pycurl.RESPONSE_CODE)
         location = url_info(handle, pycurl.REDIRECT_URL) if status in REDIRECTS else None
