@@ -84,29 +84,20 @@ class Client:
             engine=transport, max_body_size=max_body_size, keep_response=keep_response,
             verify=verify, cafile=cafile, client_cert=client_cert, http_version=http_version,
             user_agent=user_agent, resolve=tuple(resolve or ()), doh_url=doh_url, proxy=proxy,
-            proxies=proxies if isinstance(proxies, str) else tuple(proxies),  # type: ignore[arg-type]
-            proxy_rotation=proxy_rotation,
+            proxies=_proxy_pool(proxies), proxy_rotation=proxy_rotation,
             deny_private=deny_private, cookies=cookies, secret_headers=tuple(secret_headers),
-            auth=None if auth is None else (auth[0], auth[1], auth[2] if len(auth) > 2 else "basic"),
-            follow_redirects=follow_redirects, max_redirects=max_redirects,
+            auth=_auth(auth), follow_redirects=follow_redirects, max_redirects=max_redirects,
             limit_rate=parse_bytes_rate(limit_rate),
         )
         settings = Settings(
-            limits=limits,
+            limits=limits, transport=options, health=health,
             timeouts=timeout if isinstance(timeout, Timeouts) else Timeouts(connect=connect_timeout,
                                                                              total=timeout),
             retry=retries if isinstance(retries, RetryPolicy) else RetryPolicy(retries=retries),
-            health=health,
-            transport=options,
             headers=_header_pairs(headers),  # refused as a spec's own headers would be
-            bodies=bodies,
-            deadline=deadline,
-            record_retries=record_retries,
-            processes=processes,
-            robots=robots,
-            since=None if since is None else os.fspath(since),
-            warc=None if warc is None else os.fspath(warc),
-            warc_max_size=warc_max_size,
+            bodies=bodies, deadline=deadline, record_retries=record_retries, processes=processes,
+            robots=robots, since=None if since is None else os.fspath(since),
+            warc=None if warc is None else os.fspath(warc), warc_max_size=warc_max_size,
         )
         self._setup(settings, cluster, session)
         # last: the metrics server listens once every setting is known to be good
@@ -329,3 +320,13 @@ def fetch(inputs: Iterable[SpecLike], **options: Any) -> Iterator[Result]:
         yield from client.stream(inputs)
     finally:
         client.close()
+
+
+def _proxy_pool(proxies: Iterable[str]) -> tuple[str, ...]:
+    """A pool of proxies; a single string is refused by the settings' check, not split into letters."""
+    return proxies if isinstance(proxies, str) else tuple(proxies)  # type: ignore[return-value]
+
+
+def _auth(auth: tuple[str, str] | tuple[str, str, str] | None) -> tuple[str, str, str] | None:
+    """(user, password, kind): basic unless the caller says which."""
+    return None if auth is None else (auth[0], auth[1], auth[2] if len(auth) > 2 else "basic")

@@ -7,8 +7,8 @@ from typing import Any
 
 from .._errors import ErrorKind
 from ..inputs._spec import InvalidSpec, Request
-from ._headers import validators
 from ..outputs._redact import mask
+from ._headers import validators
 from ._result import ErrorInfo, Result, Timings, iso_utc
 
 

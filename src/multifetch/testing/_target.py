@@ -30,19 +30,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import gzip
-import hashlib
 import json
-import re
 import ssl
 import time
-import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from ._answers import CHUNK, NONCE, body_for, digest_ok, encode, host_name, item_body
 from ._background import BackgroundServer
 
 _REASONS = {200: "OK", 301: "Moved", 302: "Found", 304: "Not Modified", 401: "Unauthorized", 403: "Forbidden",
@@ -50,20 +47,6 @@ _REASONS = {200: "OK", 301: "Moved", 302: "Found", 304: "Not Modified", 401: "Un
             407: "Proxy Authentication Required",
             429: "Too Many Requests",
             500: "Internal Server Error", 503: "Service Unavailable"}
-_CHUNK = 64 * 1024
-
-
-def body_for(n: int, seed: str = "") -> bytes:
-    """The body of ``/bytes/N?seed=S``: a pattern derived from the seed, whose 64 KiB pieces each
-    start with their number, so that a body put together out of order never passes for the real one."""
-    unit = hashlib.sha256(f"{seed}:{n}".encode()).hexdigest().encode()
-    piece = unit * (_CHUNK // len(unit))
-    return b"".join(b"%08x" % i + piece[8:] for i in range(n // len(piece) + 1))[:n]
-
-
-def item_body(key: str) -> bytes:
-    """The body of ``/item/KEY``."""
-    return f"item {key} {hashlib.sha256(key.encode()).hexdigest()}\n".encode()
 
 
 @dataclass
@@ -231,7 +214,7 @@ class TargetServer(BackgroundServer):
             extra.append(("Location", query.get("url", "/")))
         elif route in ("gzip", "deflate", "br", "zstd"):
             raw = json.dumps({"encoding": route, "data": "x" * 2000}).encode()
-            payload = _encode(raw, route)
+            payload = encode(raw, route)
             extra.append(("Content-Encoding", route))
             extra.append(("Content-Type", "application/json"))
         elif route in ("retry-after", "fail"):
@@ -284,11 +267,11 @@ class TargetServer(BackgroundServer):
                 extra.append(("WWW-Authenticate", 'Basic realm="target"'))
         elif route == "digest-auth":
             credentials = (query.get("user", "u"), query.get("pw", "p"))
-            if _digest_ok(headers.get("authorization", ""), method, *credentials):
+            if digest_ok(headers.get("authorization", ""), method, *credentials):
                 payload = b"authorized\n"
             else:
                 status, payload = 401, b"who are you?\n"
-                extra.append(("WWW-Authenticate", f'Digest realm="target", qop="auth", nonce="{_NONCE}", '
+                extra.append(("WWW-Authenticate", f'Digest realm="target", qop="auth", nonce="{NONCE}", '
                                                   'algorithm=MD5'))
         elif route == "robots.txt":
             status, text = self.robots or (404, "no robots.txt here\n")
@@ -355,52 +338,13 @@ class TargetServer(BackgroundServer):
         accept = "Accept-Ranges: none" if query.get("ranges") == "no" else "Accept-Ranges: bytes"
         writer.write(f"{head}ETag: {etag}\r\n{accept}\r\n\r\n".encode())
         rate = float(query.get("rate", "0"))
-        block = body_for(_CHUNK, "large")
+        block = body_for(CHUNK, "large")
         sent = start
         while sent < n:
-            offset = sent % _CHUNK
-            piece = block[offset : offset + min(_CHUNK - offset, n - sent)]
+            offset = sent % CHUNK
+            piece = block[offset : offset + min(CHUNK - offset, n - sent)]
             writer.write(piece)
             sent += len(piece)
             await writer.drain()
             if rate:
                 await asyncio.sleep(len(piece) / rate)
-
-
-_NONCE = "6d756c746966657463682d6e6f6e6365"
-_DIGEST_PARAM = re.compile(r'(\w+)=(?:"([^"]*)"|([^,\s]*))')
-
-
-def _digest_ok(header: str, method: str, user: str, password: str) -> bool:
-    """RFC 7616 Digest (MD5, qop=auth) check of an Authorization header."""
-    if not header.startswith("Digest "):
-        return False
-    p = {k: a or b for k, a, b in _DIGEST_PARAM.findall(header)}
-
-    def md5(text: str) -> str:
-        return hashlib.md5(text.encode()).hexdigest()
-
-    ha1 = md5(f"{user}:target:{password}")
-    ha2 = md5(f"{method}:{p.get('uri', '')}")
-    expected = md5(f"{ha1}:{p.get('nonce')}:{p.get('nc')}:{p.get('cnonce')}:{p.get('qop')}:{ha2}")
-    return p.get("username") == user and p.get("response") == expected
-
-
-def host_name(headers: dict[str, str]) -> str:
-    return headers.get("host", "")
-
-
-def _encode(raw: bytes, encoding: str) -> bytes:
-    if encoding == "gzip":
-        return gzip.compress(raw)
-    if encoding == "deflate":
-        return zlib.compress(raw)
-    if encoding == "zstd":
-        try:
-            from compression import zstd  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:  # before Python 3.14
-            from backports import zstd  # type: ignore[import-not-found,no-redef,unused-ignore]
-        return bytes(zstd.compress(raw))
-    import brotli
-
-    return bytes(brotli.compress(raw))
