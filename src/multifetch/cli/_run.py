@@ -14,7 +14,6 @@ from typing import Any
 
 from .._client import Client
 from .._errors import UsageError
-from ..engine._headers import Headers
 from ..engine._job import Job
 from ..engine._result import Result
 from ..inputs._dedup import Dedup
@@ -23,7 +22,7 @@ from ..inputs._spec import InvalidSpec, Request
 from ..observe._metrics import TOP_HOSTS
 from ..outputs._file import is_stream
 from ..outputs._formats import format_for
-from ..outputs._redact import Redactor, mask
+from ..outputs._making import RecordMaker
 from ..outputs._resume import (
     Resume,
     check_fingerprint,
@@ -299,34 +298,13 @@ def _write_records(
     ending: _Ending,
 ) -> None:
     """A record for each outcome: counted by ``add``, then written; the first write error ends it."""
-    want_headers = "headers" in fields
-    want_retries = "retries" in fields
-    want_unchanged = "unchanged" in fields
-    want_proxy = "proxy" in fields
-    redact = Redactor(job.secret_params).record
-    # Most records hold nothing to mask: they skip the redactor unless secret parameters or headers
-    # are asked for, or a URL has userinfo, or an error message may quote one.
-    redact_all = bool(job.secret_params) or want_headers
+    make = RecordMaker(fields, job.secret_params).record
     status = ending.status
     fetched = 0
     try:
         for outcome in outcomes:
-            record = outcome.to_record()
-            url = record["url"]
+            record = make(outcome)
             error = record["error"]
-            final_url = record["final_url"]
-            if want_headers:
-                record["headers"] = _headers(outcome)
-            if want_retries:
-                record["retries"] = outcome.retries or []
-            if want_unchanged:
-                record["unchanged"] = outcome.unchanged
-            if want_proxy:
-                record["proxy"] = outcome.proxy if isinstance(outcome, Result) or outcome.proxy is None \
-                    else mask(outcome.proxy)
-            if redact_all or error is not None or "@" in url or (
-                    final_url is not None and "@" in final_url):
-                redact(record)
             # counted first: a write that makes the output durable moves this record too
             add(record)
             if error is not None and status == Exit.OK:
@@ -369,15 +347,6 @@ def _write_summary_json(path: str, figures: dict[str, Any], ending: _Ending) -> 
         ending.failure = ending.failure or f"cannot write {path}: {_reason(exc)}"
         if ending.status in (Exit.OK, Exit.SOME_FAILED):
             ending.status = Exit.OUTPUT
-
-
-def _headers(outcome: Job | Result) -> dict[str, str] | None:
-    """The answer's headers for ``--include-headers``; None when there was no answer."""
-    if outcome.status is None:
-        return None
-    if isinstance(outcome, Result):
-        return dict(outcome.headers)
-    return dict(Headers.from_raw(outcome.raw_headers or []))
 
 
 def _say_how_to_resume(job: FetchJob, written: int) -> None:
