@@ -83,3 +83,29 @@ def done_text(figures: Figures) -> str:
         return f"{figures.done:,}"
     fraction = figures.fraction or 0.0
     return f"{figures.done:,} / {figures.total:,} ({fraction:.1%})"
+
+
+def progress_parts(figures: Figures, *, ended: bool = False, reasons: bool = True) -> list[str]:
+    """Where the run is, in short phrases: done, rate, in flight, queued (and why, with
+    ``reasons``), waiting to retry, errors by kind, bytes, ETA; at the end, done and how fast."""
+    stats = figures.stats
+    parts = [f"{done_text(figures)} done"]
+    if ended:
+        parts.append(f"in {duration_text(stats.elapsed)}, {figures.rate:,.0f} req/s")
+    else:
+        parts += [f"{figures.rate_now:,.0f} req/s (avg {figures.rate:,.0f})",
+                  f"{stats.in_flight:,} in flight"]
+        queued = sum(stats.waiting.values()) if stats.waiting else stats.queued
+        if queued:
+            why = ", ".join(f"{reason} {count:,}" for reason, count in
+                            sorted(stats.waiting.items(), key=lambda item: -item[1])) if reasons else ""
+            parts.append(f"{queued:,} queued" + (f" ({why})" if why else ""))
+        if stats.waiting_retry:
+            parts.append(f"{stats.waiting_retry:,} waiting to retry")
+    if stats.errors:
+        kinds = ", ".join(f"{kind} {count:,}" for kind, count in sorted(stats.errors.items()))
+        parts.append(f"errors {figures.errors:,} ({kinds})")
+    parts.append(bytes_text(stats.bytes))
+    if figures.eta is not None and not ended:
+        parts.append(f"ETA {duration_text(figures.eta)}")
+    return parts

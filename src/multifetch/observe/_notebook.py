@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..engine._stats import Statistics
-from ._figures import Figures, JobProgress, bytes_text, done_text, duration_text
+from ._figures import Figures, JobProgress, progress_parts
 
 REFRESH = 0.5  # seconds between updates: each is a message to the notebook
 
@@ -68,30 +68,8 @@ class NotebookProgress:
         self._update(ended=True)
 
 
-def _parts(figures: Figures, ended: bool) -> list[str]:
-    stats = figures.stats
-    parts = [f"{done_text(figures)} done"]
-    if ended:
-        parts.append(f"in {duration_text(stats.elapsed)}, {figures.rate:,.0f} req/s")
-    else:
-        parts += [f"{figures.rate_now:,.0f} req/s (avg {figures.rate:,.0f})",
-                  f"{stats.in_flight:,} in flight"]
-        queued = sum(stats.waiting.values()) if stats.waiting else stats.queued
-        if queued:
-            parts.append(f"{queued:,} queued")
-        if stats.waiting_retry:
-            parts.append(f"{stats.waiting_retry:,} waiting to retry")
-    if stats.errors:
-        kinds = ", ".join(f"{kind} {count:,}" for kind, count in sorted(stats.errors.items()))
-        parts.append(f"errors {figures.errors:,} ({kinds})")
-    parts.append(bytes_text(stats.bytes))
-    if figures.eta is not None and not ended:
-        parts.append(f"ETA {duration_text(figures.eta)}")
-    return parts
-
-
 def progress_text(figures: Figures, ended: bool = False) -> str:
-    return "multifetch: " + " · ".join(_parts(figures, ended))
+    return "multifetch: " + " · ".join(progress_parts(figures, ended=ended, reasons=False))
 
 
 def progress_html(figures: Figures, ended: bool = False) -> str:
@@ -101,7 +79,7 @@ def progress_html(figures: Figures, ended: bool = False) -> str:
                'style="width: 16em; vertical-align: middle"></progress> ')
     elif not ended:
         bar = '<progress style="width: 16em; vertical-align: middle"></progress> '  # moving: no total
-    text = " · ".join(html.escape(part) for part in _parts(figures, ended))
+    text = " · ".join(html.escape(part) for part in progress_parts(figures, ended=ended, reasons=False))
     slowed = "".join(
         f"<br>{html.escape(h.name)}: {'dead' if h.dead else 'paused' if h.paused else 'slowed down'}, "
         f"{h.effective_limit}/{h.limit} connections"

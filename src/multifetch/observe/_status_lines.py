@@ -18,29 +18,12 @@ from collections.abc import Callable
 from typing import TextIO
 
 from ..engine._stats import Statistics
-from ._figures import Figures, JobProgress, bytes_text, done_text, duration_text
+from ._figures import Figures, JobProgress, progress_parts
 
 
 def status_line(figures: Figures, now: float | None = None) -> str:
-    stats = figures.stats
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
-    parts = [f"{stamp} {done_text(figures)} done",
-             f"{figures.rate_now:,.0f} req/s (avg {figures.rate:,.0f})",
-             f"{stats.in_flight:,} in flight"]
-    queued = sum(stats.waiting.values()) if stats.waiting else stats.queued
-    if queued:
-        reasons = ", ".join(f"{reason} {count:,}" for reason, count in
-                            sorted(stats.waiting.items(), key=lambda item: -item[1]))
-        parts.append(f"{queued:,} queued" + (f" ({reasons})" if reasons else ""))
-    if stats.waiting_retry:
-        parts.append(f"{stats.waiting_retry:,} waiting to retry")
-    if stats.errors:
-        kinds = ", ".join(f"{kind} {count:,}" for kind, count in sorted(stats.errors.items()))
-        parts.append(f"errors {figures.errors:,} ({kinds})")
-    parts.append(bytes_text(stats.bytes))
-    if figures.eta is not None:
-        parts.append(f"ETA {duration_text(figures.eta)}")
-    return "multifetch: " + "; ".join(parts)
+    return f"multifetch: {stamp} " + "; ".join(progress_parts(figures))
 
 
 class StatusLines:
