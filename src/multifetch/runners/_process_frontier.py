@@ -47,7 +47,7 @@ class ParentFrontier:
         self._ready: deque[str] = deque()  # hosts with queued requests whose engine made room
         self._in_ready: set[str] = set()
         self._stalled: set[str] = set()  # hosts waiting for any engine to be below its cap
-        self._distance = memory  # inputs read past backlogs in one look
+        self._distance = memory // 2  # inputs read past backlogs in one look: memory keeps them
         self._past = 0
         self._useless = 0
         self.look_at = 0.0
@@ -68,9 +68,9 @@ class ParentFrontier:
     def pinned_engine(self, host: str) -> EngineHandle:
         return self._engines[zlib.crc32(host.encode()) % len(self._engines)]
 
-    def engine_for(self, host: str) -> EngineHandle | None:
-        """The engine to send a request of ``host`` to now, or None when no engine has room for it."""
-        bound = self.bound(host)
+    def engine_for(self, host: str, bound: int) -> EngineHandle | None:
+        """The engine to send a request of ``host`` (whose share is ``bound``) to now, or None
+        when no engine has room for it."""
         cap = self._cap
         candidates: Sequence[EngineHandle] = (self.pinned_engine(host),) if self._pinned else self._engines
         best = None
@@ -94,6 +94,12 @@ class ParentFrontier:
 
     def send(self, engine: EngineHandle, host: str, position: int, request: Request) -> None:
         engine.add(host, position, request, self.bound(host))
+
+    def _room(self, engine: EngineHandle, host: str, bound: int) -> int:
+        """How many requests of ``host`` ``engine`` takes now (it has room for one at least)."""
+        room = self._cap - len(engine.held)
+        share = bound - engine.per_host.get(host, 0)
+        return min(room, max(share, self._surplus_cap - engine.surplus))
 
     # -- records came back: room ------------------------------------------------------------------
 
@@ -134,14 +140,17 @@ class ParentFrontier:
                 return
             host = ready.popleft()
             self._in_ready.discard(host)
+            bound = self.bound(host)
             while host in queues:
-                engine = self.engine_for(host)
+                engine = self.engine_for(host, bound)
                 if engine is None:
                     self._wait(host)
                     break
-                item = queues.pop(host)
-                if item is not None:
-                    self.send(engine, host, *item)
+                for _ in range(self._room(engine, host, bound)):
+                    item = queues.pop(host)
+                    if item is None:
+                        break
+                    engine.add(host, item[0], item[1], bound)
             if host not in queues:
                 self.look_again()  # a host ran out of queued work: the input may have more of it
 
@@ -151,30 +160,41 @@ class ParentFrontier:
         """Read input (``take``) while some engine has room; True when stopped with more to read
         now (the caller takes records first)."""
         queues = self.queues
+        if self.look_at and time.monotonic() < self.look_at:
+            return False
+        if queues.full() or not self._some_room():
+            return False
+        bounds = self._bounds
+        cap = self._cap
         for _ in range(_READ_AT_ONCE):
-            if queues.full() or not self._some_room() or time.monotonic() < self.look_at:
-                return False
             taken = take()
             if taken is None:
                 return False
             position, request = taken
             host = origin_of(request.url)
-            if host not in queues:
-                engine = self.engine_for(host)
-                if engine is not None:
-                    self.send(engine, host, position, request)
+            bound = bounds.get(host) or self.bound(host)
+            queued = host in queues
+            if not queued:
+                engine = self.engine_for(host, bound)
+                if engine is not None:  # room for it: sent
+                    engine.add(host, position, request, bound)
                     self._past = self._useless = 0
+                    if len(engine.held) >= cap and not self._some_room():
+                        return False  # every engine holds its cap
                     continue
-            if queues.push(host, (position, request), self.bound(host)):
+            if queues.push(host, (position, request), bound):
                 self._past += 1
                 if self._past >= self._distance:  # a look's worth of input all behind backlogs
                     self._past = 0
                     self.look_at = time.monotonic() + min(0.5 * 2 ** self._useless, 60.0)
                     self._useless += 1
+                    return False
             else:
                 self._past = self._useless = 0
-            if host not in self._in_ready:
-                self._wait(host)
+            if not queued:
+                self._wait(host)  # a host queued already waits for what gives it room
+            if queues.full() or ((not queued or not queues.total % 64) and not self._some_room()):
+                return False  # (looked at now and then: only sending takes room)
         return True
 
     def drain(self, count: int) -> list[Queued]:
