@@ -11,6 +11,9 @@ per-host limit is smaller than N it cannot be split, and each host is then serve
 (chosen by a stable hash of its name) with its whole limit. A rate divided among N processes can
 let through at most N - 1 extra requests in a one-second window, one per process.
 
+Which engine gets which request, and what waits in this process meanwhile so that a slow host
+never holds back the others, is ``ParentFrontier``'s (``_process_frontier``).
+
 An engine process that dies is replaced; the requests it held are sent again once if they are
 idempotent, and recorded with an ``other`` error if not — every input still gets one record.
 """
