@@ -104,7 +104,7 @@ def test_a_split_host_keeps_its_order_roughly_and_one_record_per_input(target: T
 def test_the_deadline_cancels_what_waits_in_the_parent(target: TargetServer, target2: TargetServer) -> None:
     urls = interleaved(target, target2, 2000)  # the slow host needs 100 s at one connection
     with Client(processes=2, concurrency=16, per_host=8, host_limits={origin(target): 1}, retries=0,
-                max_time=2.0) as client:
+                deadline=2.0) as client:
         run = client.start(iter(urls), window=64)
         assert isinstance(run, ProcessRun)
         results = list(run.results())
