@@ -202,7 +202,8 @@ class Client:
         if self.settings.processes > 1 and not local:
             from .runners._processes import ProcessRun
 
-            return ProcessRun(items, self.settings, skip=skip, max_time=max_time, window=window)
+            return ProcessRun(items, self.settings, skip=skip, max_time=max_time, window=window,
+                              spill_folder=spill_folder)
         if self.cluster is not None:
             from .runners._cluster import ClusterRun, open_cluster
 

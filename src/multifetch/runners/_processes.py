@@ -11,6 +11,9 @@ per-host limit is smaller than N it cannot be split, and each host is then serve
 (chosen by a stable hash of its name) with its whole limit. A rate divided among N processes can
 let through at most N - 1 extra requests in a one-second window, one per process.
 
+Which engine gets which request, and what waits in this process meanwhile so that a slow host
+never holds back the others, is ``ParentFrontier``'s (``_process_frontier``).
+
 An engine process that dies is replaced; the requests it held are sent again once if they are
 idempotent, and recorded with an ``other`` error if not — every input still gets one record.
 """
@@ -23,10 +26,9 @@ import select
 import sys
 import threading
 import time
-import zlib
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
-from typing import Any
+from dataclasses import replace
 
 from .._errors import CANCELLED_UNSTARTED, ErrorKind, MultifetchError
 from ..engine._input import NotReady
@@ -35,47 +37,14 @@ from ..engine._policy import IDEMPOTENT_METHODS
 from ..engine._result import Result
 from ..engine._stats import Statistics, Tally
 from ..inputs._spec import InvalidSpec, Request, origin_of
-from ._engine_process import BATCH, engine_main
+from ._engine_handle import EngineHandle
+from ._engine_process import BATCH
 from ._feed import Feed
+from ._process_frontier import ParentFrontier
 from ._settings import Settings
 
 _READY_MAX = 1024  # records made here (invalid or cancelled inputs) handed out before reading on
 _LOW_WATER = 4 * BATCH  # requests an engine holds below which it is sent a partial batch
-
-
-class _Engine:
-    """One engine process as the parent sees it."""
-
-    def __init__(self, context: Any, settings: Settings, deadline: float | None) -> None:
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=engine_main, args=(child, settings, deadline),
-                                       name="multifetch-engine", daemon=True)
-        self.process.start()
-        child.close()
-        self.held: dict[str, tuple[int, Request]] = {}  # id -> (position, request) sent, no result yet
-        self.waiting: list[Request] = []  # chosen for this process, not yet sent
-        self.closed = False  # no more requests will be sent
-        self.ended = False
-        self.stats: Statistics | None = None  # the engine's latest snapshot (sent every second)
-
-    def load(self) -> int:
-        return len(self.held)  # ``waiting`` is part of it
-
-    def send_waiting(self) -> None:
-        if self.waiting and not self.closed:
-            try:
-                self.conn.send(self.waiting)
-            except OSError:  # it died: the poll loop hears of it and sends what it held again
-                self.closed = True
-            self.waiting = []
-
-    def close_input(self) -> None:
-        if not self.closed:
-            self.closed = True
-            try:
-                self.conn.send(None)
-            except OSError:
-                pass
 
 
 class ProcessRun:
@@ -89,6 +58,7 @@ class ProcessRun:
         skip: Callable[[str], bool] | None = None,
         max_time: float | None = None,
         window: int | None = None,
+        spill_folder: str | None = None,
     ) -> None:
         self._feed = Feed(specs, skip)
         limits = settings.limits
@@ -107,7 +77,7 @@ class ProcessRun:
         self._concurrency = limits.concurrency
         self.processes = processes
         self._poll = select.poll()
-        self._by_fd: dict[int, _Engine] = {}
+        self._by_fd: dict[int, EngineHandle] = {}
         self._engines = [self._spawn(index) for index in range(processes)]
         self._respawns = 2 * processes
         self._again: deque[tuple[int, Request]] = deque()  # from an engine that died
@@ -116,16 +86,21 @@ class ProcessRun:
         self._stopping = False
         self._cancelling = False
         self._backlog = False  # _read stopped because ready was full
+        self._more = False  # the frontier stopped reading with input left to read now
         self._tally = Tally()
+        # what waits for room in the engines: in memory up to twice what they hold, then on disk
+        self._frontier = ParentFrontier(self._engines, self._shares[0].limits, pinned=self._pinned,
+                                        cap=self._cap, memory=2 * self._cap * processes, folder=spill_folder)
+        self._queued = self._frontier.queues
 
-    def _spawn(self, index: int) -> _Engine:
-        engine = _Engine(self._context, self._shares[index], self._deadline)
+    def _spawn(self, index: int) -> EngineHandle:
+        engine = EngineHandle(self._context, self._shares[index], self._deadline)
         fd = engine.conn.fileno()
         self._by_fd[fd] = engine
         self._poll.register(fd, select.POLLIN)
         return engine
 
-    def _forget(self, engine: _Engine) -> None:
+    def _forget(self, engine: EngineHandle) -> None:
         if engine.ended:
             return
         engine.ended = True
@@ -166,7 +141,7 @@ class ProcessRun:
                     self._tally.add(pair[1])
                     yield pair
                 ready.clear()
-                if self._cancelling and not self._feed.exhausted:
+                if self._cancelling and (self._queued or not self._feed.exhausted):
                     self._cancel_input(ready)
                     continue
                 if self._backlog:  # stopped reading to hand out invalid-input records: read on
@@ -174,9 +149,7 @@ class ProcessRun:
                     continue
                 if all(e.ended for e in self._engines):
                     return
-                timeout = 0.5
-                if self._deadline is not None and not self._cancelling:
-                    timeout = max(0.0, min(timeout, self._deadline - time.time()))
+                timeout = self._timeout()
                 for fd, _ in self._poll.poll(timeout * 1000):
                     engine = self._by_fd.get(fd)
                     if engine is not None and not engine.ended:
@@ -184,7 +157,19 @@ class ProcessRun:
         finally:
             self._shut_down()
 
-    def _receive(self, engine: _Engine, ready: list[tuple[int, Result]]) -> None:
+    def _timeout(self) -> float:
+        """How long to wait for the engines' records before reading or dispatching again."""
+        if self._more:
+            return 0.0
+        timeout = 0.5
+        if self._deadline is not None and not self._cancelling:
+            timeout = max(0.0, min(timeout, self._deadline - time.time()))
+        look_at = self._frontier.look_at
+        if look_at and not self._feed.exhausted and not (self._stopping or self._cancelling):
+            timeout = max(0.0, min(timeout, look_at - time.monotonic()))
+        return timeout
+
+    def _receive(self, engine: EngineHandle, ready: list[tuple[int, Result]]) -> None:
         try:
             message = engine.conn.recv()
         except (EOFError, OSError):
@@ -197,45 +182,45 @@ class ProcessRun:
             self._forget(engine)
             engine.process.join(5)
             return
-        held = engine.held
+        frontier = self._frontier
+        bound = frontier.bound
         for result in message:
-            entry = held.pop(result.id, None)
-            ready.append((entry[0] if entry else -1, result))
+            entry = engine.done(result.id, bound)
+            if entry is None:
+                ready.append((-1, result))
+                continue
+            ready.append((entry[0], result))
+            frontier.released(entry[1])
+        frontier.room_made()
 
     def _dispatch(self, ready: list[tuple[int, Result]]) -> None:
-        """Read input until every engine holds its share; send what was chosen."""
+        """Send what engines died with, then the queued hosts that have room, then read input."""
         engines = [e for e in self._engines if not e.closed]
         if not engines:
             return
+        frontier = self._frontier
         while self._again:
             position, request = self._again.popleft()
-            target = self._target(engines, request)
-            target.waiting.append(request)
-            target.held[request.id or ""] = (position, request)
-        while not self._feed.exhausted:
-            taken = self._read(ready)
-            if taken is None:
-                break
-            position, item = taken
-            target = self._target(engines, item)
-            target.waiting.append(item)
-            target.held[item.id or ""] = (position, item)
-            if len(target.waiting) >= BATCH:
-                target.send_waiting()
-            if target.load() >= self._cap:
-                break
+            host = origin_of(request.url)
+            target = frontier.any_engine_for(host)
+            if target is None:  # cannot happen: a respawned engine takes them
+                ready.append((position, _cancelled(request, position)))
+                continue
+            frontier.send(target, host, position, request)
+        frontier.refill()
+        self._more = False
+        if not self._feed.exhausted:
+            self._more = frontier.read(lambda: self._read(ready))
+            self._queued.flush()
+        all_sent = self._feed.exhausted and not self._queued
         for engine in engines:
-            # A partial batch goes out only when the engine runs short or the input has ended:
-            # sending after every result message made messages of a few requests each.
-            if self._feed.exhausted or len(engine.held) - len(engine.waiting) < _LOW_WATER:
+            # A partial batch goes out only when the engine runs short of work or all was sent:
+            # sending after every result message made messages of a few requests each. Requests
+            # beyond their host's share (``surplus``) are a backlog, not work at hand.
+            if all_sent or len(engine.held) - len(engine.waiting) - engine.surplus < _LOW_WATER:
                 engine.send_waiting()
-            if self._feed.exhausted:
+            if all_sent:
                 engine.close_input()
-
-    def _target(self, engines: list[_Engine], request: Request) -> _Engine:
-        if self._pinned:
-            return self._engines[zlib.crc32(origin_of(request.url).encode()) % len(self._engines)]
-        return min(engines, key=_Engine.load)
 
     # -- ends: the deadline, stop, a lost engine --------------------------------------------------
 
@@ -253,6 +238,10 @@ class ProcessRun:
             ready.append((position, _cancelled(request, position)))
 
     def _cancel_input(self, ready: list[tuple[int, Result]]) -> None:
+        """Cancelled records for what waits here (on disk too) and the input not read, as many
+        at a time as ``ready`` holds: a million of them never sit in memory at once."""
+        for position, request in self._frontier.drain(_READY_MAX - len(ready)):
+            ready.append((position, _cancelled(request, position)))
         while len(ready) < _READY_MAX:
             taken = self._read(ready)
             if taken is None:
@@ -267,7 +256,7 @@ class ProcessRun:
             self._backlog = True
         return taken
 
-    def _lost(self, engine: _Engine, ready: list[tuple[int, Result]]) -> None:
+    def _lost(self, engine: EngineHandle, ready: list[tuple[int, Result]]) -> None:
         """An engine process died: replace it; what it held is sent again, or recorded."""
         engine.closed = True
         self._forget(engine)
@@ -281,7 +270,7 @@ class ProcessRun:
                                       "their own error is above)")
             self._respawns -= 1
             self._engines[index] = self._spawn(index)  # takes what is sent again, then its input ends
-        for request_id, (position, request) in engine.held.items():
+        for request_id, (position, request, _) in engine.held.items():
             again = request.method in IDEMPOTENT_METHODS and request_id not in self._sent_again
             if again and not (self._stopping or self._cancelling):
                 self._sent_again.add(request_id)
@@ -293,6 +282,7 @@ class ProcessRun:
                 job.fail(ErrorKind.OTHER, message)
                 ready.append((position, job.to_result()))
         engine.held.clear()
+        self._frontier.engine_lost()
 
     def stop(self, grace: float = 5.0) -> None:
         """Send no more requests; engines finish what is in flight within ``grace``, then abort."""
@@ -310,7 +300,8 @@ class ProcessRun:
     @property
     def unfinished(self) -> int:
         """Inputs read whose record was not produced (after a stop)."""
-        return sum(len(e.held) for e in self._engines) + len(self._again) + self._abandoned
+        held = sum(len(e.held) for e in self._engines)
+        return held + len(self._again) + self._abandoned + len(self._queued)
 
     def _shut_down(self) -> None:
         for engine in self._engines:
@@ -321,6 +312,7 @@ class ProcessRun:
                     engine.process.kill()
                     engine.process.join(5)
                 self._forget(engine)
+        self._queued.close()
 
     # -- statistics -------------------------------------------------------------------------------
 
@@ -328,14 +320,23 @@ class ProcessRun:
         engines = list(self._engines)  # the parent's thread may replace one meanwhile
         held = sum(len(e.held) for e in engines) + len(self._again)
         in_flight = min(held, self._concurrency)  # until the engines say: they queue the rest
-        return self._tally.statistics(
+        queued = self._queued
+        snapshots = [e.stats for e in engines if e.stats is not None and not e.ended]
+        stats = self._tally.statistics(
             time.monotonic() - self._started,
             inputs_read=self._feed.read,
             in_flight=in_flight,
-            queued=held - in_flight,
+            queued=held - in_flight + len(queued),
             input_exhausted=self._feed.exhausted,
-            engines=[e.stats for e in engines if e.stats is not None and not e.ended],
+            engines=snapshots,
         )
+        if not queued:
+            return stats
+        waiting = dict(stats.waiting)
+        if snapshots:  # without them no reason is known for any request
+            for reason, count in self._frontier.waiting(stats.slowed_hosts).items():
+                waiting[reason] = waiting.get(reason, 0) + count
+        return replace(stats, waiting=waiting, on_disk=stats.on_disk + queued.spill.total)
 
 
 def _start_method() -> str:
