@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import trustme
 
+import multifetch
 from multifetch.testing._nginx import Nginx
 
 
@@ -84,3 +85,11 @@ def tls_nginx(ca: trustme.CA, root: Path, **options: Any) -> Nginx:
     cert.private_key_pem.write_to_path(str(root / "key.pem"))
     cert.cert_chain_pems[0].write_to_path(str(root / "cert.pem"))
     return Nginx(root, tls=(str(root / "cert.pem"), str(root / "key.pem")), **options)
+
+
+def fetch_one(url: str, **options: object) -> multifetch.Result:
+    """One URL through the API, no retries unless asked (a test of what one answer gives)."""
+    options.setdefault("retries", 0)
+    options.setdefault("timeout", 10)
+    (result,) = list(multifetch.fetch([url], **options))
+    return result

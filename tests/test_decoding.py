@@ -12,10 +12,9 @@ from pathlib import Path
 import brotli
 import pytest
 
-import multifetch
 from multifetch.testing import FaultServer, TargetServer
 
-from helpers import jsonl, mf
+from helpers import fetch_one, jsonl, mf
 
 try:
     from compression import zstd  # type: ignore[import-not-found,unused-ignore]
@@ -50,16 +49,10 @@ def encoded() -> Iterator[FaultServer]:
         yield server
 
 
-def one(url: str, **options: object) -> multifetch.Result:
-    options.setdefault("retries", 0)
-    (result,) = list(multifetch.fetch([url], **options))
-    return result
-
-
 @pytest.mark.parametrize("engine", ["curl", "requests"])
 @pytest.mark.parametrize("encoding", ["zstd", "gzip", "deflate", "br"])
 def test_every_encoding_is_decoded_and_hashed_decoded(target: TargetServer, engine: str, encoding: str) -> None:
-    result = one(f"{target.url}/{encoding}", transport=engine)
+    result = fetch_one(f"{target.url}/{encoding}", transport=engine)
     assert result.status_code == 200, result.error
     assert result.headers["content-encoding"] == encoding
     assert result.json()["encoding"] == encoding
@@ -69,33 +62,33 @@ def test_every_encoding_is_decoded_and_hashed_decoded(target: TargetServer, engi
 
 @pytest.mark.parametrize("engine", ["curl", "requests"])
 def test_zstd_is_asked_for(target: TargetServer, engine: str) -> None:
-    asked = one(f"{target.url}/headers", transport=engine).json()["headers"]["accept-encoding"]
+    asked = fetch_one(f"{target.url}/headers", transport=engine).json()["headers"]["accept-encoding"]
     assert "zstd" in asked and "gzip" in asked and "br" in asked
 
 
 def test_zstd_sent_unasked_and_in_capitals_is_read(encoded: FaultServer) -> None:
-    result = one(encoded.url + "/zstd-unasked-upper")
+    result = fetch_one(encoded.url + "/zstd-unasked-upper")
     assert result.content == PLAIN
 
 
 def test_zstd_frames_one_after_another(encoded: FaultServer) -> None:
-    assert one(encoded.url + "/zstd-frames").content == b"first frame second frame"
+    assert fetch_one(encoded.url + "/zstd-frames").content == b"first frame second frame"
 
 
 def test_stacked_encodings_are_undone_in_reverse(encoded: FaultServer) -> None:
-    result = one(encoded.url + "/br-then-gzip")
+    result = fetch_one(encoded.url + "/br-then-gzip")
     assert result.content == PLAIN and result.size == len(PLAIN)
 
 
 def test_a_zstd_bomb_is_capped(encoded: FaultServer) -> None:
-    result = one(encoded.url + "/zstd-bomb", max_body_size=1 << 20)
+    result = fetch_one(encoded.url + "/zstd-bomb", max_body_size=1 << 20)
     assert result.error is not None and result.error.kind == "body_too_large", result
     assert result.sha256 is None
 
 
 @pytest.mark.parametrize(("path", "words"), [("/bad-zstd", "zstd"), ("/compress", "compress")])
 def test_undecodable_or_unknown_encodings_are_protocol_errors(encoded: FaultServer, path: str, words: str) -> None:
-    result = one(encoded.url + path)
+    result = fetch_one(encoded.url + path)
     assert result.error is not None and result.error.kind == "protocol", result
     assert words in result.error.message
 

@@ -19,7 +19,7 @@ import multifetch
 from multifetch import Client, RetryPolicy
 from multifetch.testing import FaultServer, TargetServer
 
-from helpers import jsonl
+from helpers import fetch_one, jsonl
 
 OK5 = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
 
@@ -62,13 +62,6 @@ SCRIPTS = {
 def evil() -> Iterator[FaultServer]:
     with FaultServer(SCRIPTS) as server:
         yield server
-
-
-def fetch_one(url: str, **options: object) -> multifetch.Result:
-    options.setdefault("retries", 0)
-    options.setdefault("timeout", 10)
-    (result,) = list(multifetch.fetch([url], **options))
-    return result
 
 
 def assert_error(result: multifetch.Result, *kinds: str) -> None:

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any, cast
 from .._errors import UsageError
 from ..inputs._sources import RequestDefaults
 from ..observe._figures import JobProgress
-from ..outputs._making import RecordMaker
 from ..outputs._parts import PartFolder, is_url
 from ..outputs._resume import ResumeMismatch, _identity
 from ..runners._cluster_input import InputFile, list_inputs
 from ..runners._cluster_plan import LanePlan, parse_split_host
+from ..runners._record_maker import RecordMaker
 from ._exit import CLIError, Exit
 from ._options import fingerprint_data
 

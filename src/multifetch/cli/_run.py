@@ -22,7 +22,6 @@ from ..inputs._spec import InvalidSpec, Request
 from ..observe._metrics import TOP_HOSTS
 from ..outputs._file import is_stream
 from ..outputs._formats import format_for
-from ..outputs._making import RecordMaker
 from ..outputs._resume import (
     Resume,
     check_fingerprint,
@@ -34,6 +33,7 @@ from ..outputs._resume import (
 from ..outputs._sinks import OPTIONAL_FIELDS, RECORD_FIELDS, Sink, holds_records, open_sink, remove_output
 from ..report._earlier import EarlierRecords
 from ..report._summary import SummaryBuilder
+from ..runners._record_maker import RecordMaker
 from ..runners._run import Run
 from ..runners._settings import Settings
 from ._exit import CLIError, Exit

@@ -74,6 +74,13 @@ def validators(lines: list[bytes] | None) -> tuple[str | None, str | None]:
     return _field(blob, low, b"\netag:", start), _field(blob, low, b"\nlast-modified:", start)
 
 
+def validators_since(lines: list[bytes] | None,
+                     previous: tuple[str | None, str | None]) -> tuple[str | None, str | None]:
+    """A 304's validators: its own win; those it did not repeat are the previous run's."""
+    own = validators(lines)
+    return own[0] or previous[0], own[1] or previous[1]
+
+
 def _field(blob: bytes, low: bytes, name: bytes, start: int) -> str | None:
     at = low.find(name, start)
     if at < 0:

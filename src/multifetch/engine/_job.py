@@ -8,7 +8,7 @@ from typing import Any
 from .._errors import ErrorKind
 from ..inputs._spec import InvalidSpec, Request
 from ..outputs._redact import mask
-from ._headers import validators
+from ._headers import validators, validators_since
 from ._result import ErrorInfo, Result, Timings, iso_utc
 
 
@@ -89,14 +89,10 @@ class Job:
 
     def mark_unchanged(self, sha256: str | None, size: int, body_path: str | None,
                        previous: tuple[str | None, str | None]) -> None:
-        """A 304 to a conditional request (``--since``): the body is the one the previous run saw.
-        The answer's own validators win; those it did not repeat are the previous ones."""
-        own = validators(self.raw_headers)
+        """A 304 to a conditional request (``--since``): the body is the one the previous run saw."""
         self.unchanged = True
-        self.sha256 = sha256
-        self.size = size
-        self.body_path = body_path
-        self.validators = (own[0] or previous[0], own[1] or previous[1])
+        self.sha256, self.size, self.body_path = sha256, size, body_path
+        self.validators = validators_since(self.raw_headers, previous)
 
     def to_result(self) -> Result:
         request = self.request

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from .._errors import HTTPStatusError, exception_for
-from ._headers import Headers, validators
+from ._headers import Headers, validators, validators_since
 
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 
@@ -181,14 +181,10 @@ class Result:
 
     def mark_unchanged(self, sha256: str | None, size: int, body_path: str | None,
                        previous: tuple[str | None, str | None]) -> None:
-        """A 304 to a conditional request (``--since``): the body is the one the previous run saw.
-        The answer's own validators win; those it did not repeat are the previous ones."""
-        own = validators(self._raw_headers)
+        """A 304 to a conditional request (``--since``): the body is the one the previous run saw."""
         self.unchanged = True
-        self._sha256 = sha256
-        self.size = size
-        self.body_path = body_path
-        self._validators = (own[0] or previous[0], own[1] or previous[1])
+        self._sha256, self.size, self.body_path = sha256, size, body_path
+        self._validators = validators_since(self._raw_headers, previous)
 
     def raise_for_status(self) -> Result:
         """Raise the request's error, or ``HTTPStatusError`` for 4xx/5xx; return self otherwise."""

@@ -24,12 +24,12 @@ from typing import Any
 from .._errors import MultifetchError
 from ..engine._stats import Statistics
 from ..inputs._sources import RequestDefaults
-from ..outputs._making import RecordMaker
 from ..outputs._parts import PartFolder
 from ..report._summary import SummaryBuilder
 from ._cluster_input import Chunk, InputFile, Split, committed_split, split_file
 from ._cluster_plan import LanePlan
 from ._cluster_worker import PartDone, fetch_part
+from ._record_maker import RecordMaker
 from ._settings import Settings
 
 CHUNK = 2000  # inputs a part holds at most

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from ..engine._job import Job
 from ..engine._result import Result
-from ..outputs._making import RecordMaker
 from ..report._summary import SummaryBuilder
+from ._record_maker import RecordMaker
 
 
 class PartLines:

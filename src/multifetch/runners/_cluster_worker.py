@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from ..engine._result import Result
 from ..inputs._spec import Request
 from ..outputs._bodies import BodyStore
-from ..outputs._making import RecordMaker
 from ..outputs._parts import INPUTS, PartFolder
 from ..report._summary import SummaryBuilder
 from ._cluster_records import PartLines
 from ._local import LocalRun, open_transport, start_local
+from ._record_maker import RecordMaker
 from ._settings import Settings
 
 

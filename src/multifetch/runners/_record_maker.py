@@ -12,9 +12,9 @@ from typing import Any
 from ..engine._headers import Headers
 from ..engine._job import Job
 from ..engine._result import Result
-from ._jsonl import encode_line
-from ._redact import Redactor, mask
-from ._sinks import RECORD_FIELDS
+from ..outputs._jsonl import encode_line
+from ..outputs._redact import Redactor, mask
+from ..outputs._sinks import RECORD_FIELDS
 
 
 class RecordMaker:
