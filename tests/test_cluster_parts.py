@@ -24,7 +24,7 @@ from multifetch.outputs._records import read_records
 from multifetch.runners._cluster_input import list_inputs
 from multifetch.runners._cluster_parts import PartsRun
 from multifetch.runners._cluster_plan import LanePlan
-from multifetch.runners._cluster_records import RecordMaker
+from multifetch.runners._record_maker import RecordMaker
 from multifetch.runners._settings import Settings
 from multifetch.testing import TargetServer
 
@@ -206,3 +206,15 @@ def test_split_lanes_divide_the_per_host_limits() -> None:
     assert plan.settings(0, given, busy=5).limits.per_host == 8  # other hosts keep theirs whole
     assert plan.settings(0, given, busy=5).limits.concurrency == 20
     assert LanePlan.from_json(plan.to_json()) == plan
+
+
+@pytest.mark.parametrize("option", [("--metrics-port", "0"), ("--since", "previous.jsonl"), ("--dedup",)])
+def test_what_a_part_folder_cannot_do_is_refused_before_anything_starts(tmp_path: Path, option: tuple[str, ...]) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("http://127.0.0.1:1/a\n")
+    (tmp_path / "previous.jsonl").write_text("")
+    proc = mf("fetch", str(source), "-o", f"{tmp_path / 'out'}/", "--cluster", "local:1", *option, timeout=30)
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert err.startswith("multifetch: error: ") and option[0] in err and "part-folder" in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
