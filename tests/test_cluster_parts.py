@@ -213,6 +213,7 @@ def test_what_a_part_folder_cannot_do_is_refused_before_anything_starts(tmp_path
     source = tmp_path / "in.txt"
     source.write_text("http://127.0.0.1:1/a\n")
     (tmp_path / "previous.jsonl").write_text("")
+    option = tuple(str(tmp_path / o) if o.endswith(".jsonl") else o for o in option)
     proc = mf("fetch", str(source), "-o", f"{tmp_path / 'out'}/", "--cluster", "local:1", *option, timeout=30)
     err = proc.stderr.decode()
     assert proc.returncode == 2, err
