@@ -34,7 +34,7 @@ class SavedResults:
             self.format = "jsonl"
             return
         if is_url(self.path) or not os.path.exists(self.path):
-            raise FileNotFoundError(errno.ENOENT, "no such output (from a URL: only a part folder)", self.path)
+            raise FileNotFoundError(errno.ENOENT, "no such output (a URL: only a part folder)", self.path)
         self.format = "parquet" if fmt is None and os.path.isdir(self.path) else format_for(self.path, fmt)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
