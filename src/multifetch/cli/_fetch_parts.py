@@ -90,8 +90,7 @@ def _refuse_what_parts_cannot_do(job: FetchJob) -> None:
                          "part-folder output, whose records the workers write")
     if job.metrics_port is not None:
         raise UsageError("--metrics-port counts records where they are written, here: not with a "
-                         "part-folder output, whose records the workers write "
-                         "(its progress and summary count them)")
+                         "part-folder output, whose records the workers write (its progress and summary count them)")
 
 
 def _fingerprint(job: FetchJob, files: list[InputFile], fields: tuple[str, ...]) -> dict[str, Any]:
