@@ -8,7 +8,7 @@ import click
 
 from ..inputs._sources import InputError
 from ..outputs._formats import format_for
-from ..outputs._parts import is_part_folder
+from ..outputs._parts import is_part_folder, is_url
 
 
 @click.command()
@@ -25,8 +25,12 @@ def report(results: str, output: str, title: str | None) -> None:
       multifetch report results.jsonl -o report.html
       multifetch report results.db -o run-42.html --title "Nightly crawl"
       multifetch report results.parquet -o report.html
+      multifetch report s3://bucket/run42/ -o report.html
     """
-    if not os.path.exists(results):
+    if is_url(results):  # only a part folder is read from a URL (through fsspec)
+        if not is_part_folder(results):
+            raise InputError(f"{results}: no cluster run's part folder there (no manifest)")
+    elif not os.path.exists(results):
         raise InputError(f"{results}: no such file")
     if os.path.isdir(results) and not is_part_folder(results) and format_for(results) != "parquet" \
             and not os.path.exists(os.path.join(results, "_multifetch.json")):

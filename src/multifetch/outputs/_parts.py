@@ -74,7 +74,9 @@ class PartFolder:
         else:
             import fsspec  # only object stores and other remote filesystems need it
 
-            self._fs, root = fsspec.core.url_to_fs(path)
+            # no listing cache (fsspec's own option, for every filesystem): other processes add parts
+            # all the time, and a cached listing would hide them from ls(), exists() and open()
+            self._fs, root = fsspec.core.url_to_fs(path, use_listings_cache=False)
             self._root = root.rstrip("/")
 
     def _full(self, name: str) -> str:

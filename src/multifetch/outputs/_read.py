@@ -15,6 +15,7 @@ from typing import Any
 
 from ._formats import format_for
 from ._frames import BATCH, arrow_to_pandas, need, to_arrow
+from ._parts import is_part_folder, is_url
 from ._records import read_records
 
 
@@ -23,13 +24,17 @@ class SavedResults:
 
     Iterating gives each record (a dict), one batch in memory at a time; ``to_arrow``,
     ``to_pandas`` and ``to_polars`` give a table with a row per record. A Parquet output is a
-    folder: every complete part in it, whichever writer made it, is one result set.
+    folder: every complete part in it, whichever writer made it, is one result set; so is a cluster
+    run's part folder, at a local path or an fsspec URL (``s3://bucket/run/``).
     """
 
     def __init__(self, path: str | os.PathLike[str], fmt: str | None = None) -> None:
         self.path = os.fspath(path)
-        if not os.path.exists(self.path):
-            raise FileNotFoundError(errno.ENOENT, "no such output", self.path)
+        if is_part_folder(self.path):  # a cluster run's output, local or at an fsspec URL: JSONL parts
+            self.format = "jsonl"
+            return
+        if is_url(self.path) or not os.path.exists(self.path):
+            raise FileNotFoundError(errno.ENOENT, "no such output (a URL: only a part folder)", self.path)
         self.format = "parquet" if fmt is None and os.path.isdir(self.path) else format_for(self.path, fmt)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
