@@ -6,8 +6,9 @@ import os
 import signal
 import time
 from collections import Counter
+from collections.abc import Callable
 
-from multifetch import Client
+from multifetch import Client, Result
 from multifetch.runners._processes import ProcessRun
 from multifetch.testing import TargetServer
 
@@ -22,6 +23,20 @@ def interleaved(slow: TargetServer, fast: TargetServer, n: int, delay: float = 0
         urls.append(f"{slow.url}/delay/{delay}?i={i}")
         urls.append(f"{fast.url}/bytes/100?i={i}")
     return urls
+
+
+def run_pinned(urls: list[str], slow: TargetServer, *, at: int,
+               then: Callable[[ProcessRun], None]) -> tuple[ProcessRun, list[Result]]:
+    """A -P 2 run with ``slow`` held to one connection; ``then(run)`` once ``at`` results came."""
+    with Client(processes=2, concurrency=16, per_host=8, host_limits={origin(slow): 1}, retries=0) as client:
+        run = client.start(iter(urls), window=64)
+        assert isinstance(run, ProcessRun)
+        results = []
+        for result in run.results():
+            results.append(result)
+            if len(results) == at:
+                then(run)
+    return run, results
 
 
 def fast_starts(client: Client, urls: list[str], fast: TargetServer, count: int) -> list[float]:
@@ -118,16 +133,8 @@ def test_the_deadline_cancels_what_waits_in_the_parent(target: TargetServer, tar
 def test_a_stop_leaves_what_waits_in_the_parent_to_resume(target: TargetServer, target2: TargetServer) -> None:
     """As in one process: a stop ends the run; requests not started get no record (``--resume``
     fetches them) and are counted in ``unfinished``."""
-    urls = interleaved(target, target2, 2000)
-    with Client(processes=2, concurrency=16, per_host=8, host_limits={origin(target): 1}, retries=0) as client:
-        run = client.start(iter(urls), window=64)
-        assert isinstance(run, ProcessRun)
-        results = []
-        for result in run.results():
-            results.append(result)
-            if len(results) == 2030:
-                run.stop(0.5)
-        unfinished = run.unfinished
+    run, results = run_pinned(interleaved(target, target2, 2000), target, at=2030, then=lambda run: run.stop(0.5))
+    unfinished = run.unfinished
     ids = [r.id for r in results]
     assert len(ids) == len(set(ids))
     assert not any(r.error and r.error.kind == "cancelled" and "before" in r.error.message for r in results)
@@ -137,15 +144,10 @@ def test_a_stop_leaves_what_waits_in_the_parent_to_resume(target: TargetServer, 
 
 def test_an_engine_killed_with_requests_waiting_in_the_parent_loses_nothing(target: TargetServer,
                                                                             target2: TargetServer) -> None:
-    urls = interleaved(target, target2, 1000, delay=0.002)
-    with Client(processes=2, concurrency=16, per_host=8, host_limits={origin(target): 1}, retries=0) as client:
-        run = client.start(iter(urls), window=64)
-        assert isinstance(run, ProcessRun)
-        results = []
-        for result in run.results():
-            results.append(result)
-            if len(results) == 600:
-                for pid in run.pids:
-                    os.kill(pid, signal.SIGKILL)
+    def kill_engines(run: ProcessRun) -> None:
+        for pid in run.pids:
+            os.kill(pid, signal.SIGKILL)
+
+    _, results = run_pinned(interleaved(target, target2, 1000, delay=0.002), target, at=600, then=kill_engines)
     assert sorted(int(r.id) for r in results) == list(range(2000))
     assert all(r.status == 200 for r in results), Counter(r.error.kind if r.error else r.status for r in results)
