@@ -185,8 +185,7 @@ def fetch(inputs: tuple[str, ...], **options: Any) -> None:
     # before anything is written:
     settings = _settings(options)
     _check_output(options["output"], options["fmt"], options["cluster"])
-    parts = bool(options["cluster"]) and is_part_output(options["output"], options["fmt"])
-    if options["split_hosts"] and not parts:
+    if options["split_hosts"] and not _writes_parts(options):
         raise UsageError("--split-host goes with --cluster and a part folder (-o FOLDER/)")
     if options["summary_json"]:
         _check_summary_json(options["summary_json"])
@@ -232,6 +231,11 @@ def fetch(inputs: tuple[str, ...], **options: Any) -> None:
         status = run_fetch(job)
     if status != Exit.OK:
         raise SystemExit(int(status))
+
+
+def _writes_parts(options: dict[str, Any]) -> bool:
+    """Whether the workers write the records: a cluster run into a part folder."""
+    return bool(options["cluster"]) and is_part_output(options["output"], options["fmt"])
 
 
 #: Output extensions whose format is known; others need --format.
