@@ -24,6 +24,7 @@ from multifetch.outputs._records import read_records
 from multifetch.runners._cluster_input import list_inputs
 from multifetch.runners._cluster_parts import PartsRun
 from multifetch.runners._cluster_plan import LanePlan
+from multifetch.runners._cluster_worker import fetch_part
 from multifetch.runners._record_maker import RecordMaker
 from multifetch.runners._settings import Settings
 from multifetch.testing import TargetServer
@@ -219,3 +220,42 @@ def test_what_a_part_folder_cannot_do_is_refused_before_anything_starts(tmp_path
     assert proc.returncode == 2, err
     assert err.startswith("multifetch: error: ") and option[0] in err and "part-folder" in err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_parquet_part_folder_reads_as_one_dataset_and_resumes_per_part(server: TargetServer,
+                                                                         tmp_path: Path) -> None:
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    from multifetch import read_results
+    from multifetch.outputs._arrow import schema_for
+    from multifetch.outputs._fields import RECORD_FIELDS
+
+    source = input_folder(tmp_path, [server.url], 2, 150, "/item/{f}-{i}")
+    (source / "bad.txt").write_text("not a url\n")
+    out = tmp_path / "out.parquet"  # a NAME.parquet/ folder with --cluster: Parquet parts
+    args = ["fetch", str(source), "-o", f"{out}/", "--cluster", "local:2", "--part-size", "40", "-q"]
+    proc = mf(*args, timeout=60)
+    assert proc.returncode == 1, proc.stderr  # the line that is not a URL
+    names = sorted(os.listdir(out))
+    assert names[0] == "_manifest.json" and "part-f00000-invalid.parquet" in names
+    assert all(n.endswith(".parquet") for n in names[1:]) and len(names) > 5
+    manifest = json.loads((out / "_manifest.json").read_text())
+    assert manifest["complete"] and manifest["format"] == "parquet" and manifest["records"] == 301
+    table = ds.dataset(str(out), format="parquet").to_table()  # _manifest.json: skipped as hidden
+    assert table.schema == schema_for(RECORD_FIELDS)  # the local Parquet output's schema
+    ids = Counter(table.column("id").to_pylist())
+    assert len(ids) == 301 and set(ids.values()) == {1}
+    assert table.column("status").to_pylist().count(200) == 300
+    records = list(read_results(str(out)))
+    assert len(records) == 301 and {r["id"] for r in records} == set(ids)
+    assert read_results(str(out)).to_arrow().num_rows == 301
+    written = {n: (out / n).stat().st_mtime_ns for n in names}
+    again = mf(*args[:-1], "--resume", timeout=60)
+    assert again.returncode == 0 and b"nothing to do" in again.stderr, again.stderr
+    assert {n: (out / n).stat().st_mtime_ns for n in os.listdir(out)} == written
+    # a chunk whose part is committed is not fetched again: its records are counted from the part
+    part = names[1]
+    done = fetch_part(str(out), "f00000-l0000-c00000.pickle", part, Settings(), None, RecordMaker())
+    assert done.records == pq.read_metadata(out / part).num_rows > 0 and done.summary.records == done.records
+

@@ -185,7 +185,7 @@ def fetch(inputs: tuple[str, ...], **options: Any) -> None:
     # before anything is written:
     settings = _settings(options)
     _check_output(options["output"], options["fmt"], options["cluster"])
-    if options["split_hosts"] and not (options["cluster"] and is_part_output(options["output"])):
+    if options["split_hosts"] and not _writes_parts(options):
         raise UsageError("--split-host goes with --cluster and a part folder (-o FOLDER/)")
     if options["summary_json"]:
         _check_summary_json(options["summary_json"])
@@ -225,12 +225,17 @@ def fetch(inputs: tuple[str, ...], **options: Any) -> None:
     job.secret_params = options["secret_params"]
     job.split_hosts = options["split_hosts"]
     job.part_size = options["part_size"]
-    if job.cluster is not None and job.fmt != "parquet" and is_part_output(job.output):
+    if job.cluster is not None and is_part_output(job.output, job.fmt):
         status = run_parts(job, _fields(job))  # the workers read the inputs and write the records
     else:
         status = run_fetch(job)
     if status != Exit.OK:
         raise SystemExit(int(status))
+
+
+def _writes_parts(options: dict[str, Any]) -> bool:
+    """Whether the workers write the records: a cluster run into a part folder."""
+    return bool(options["cluster"]) and is_part_output(options["output"], options["fmt"])
 
 
 #: Output extensions whose format is known; others need --format.
@@ -240,13 +245,13 @@ _EXTENSIONS = (".jsonl", ".ndjson", ".json", ".csv", ".db", ".sqlite", ".sqlite3
 def _check_output(output: str | None, fmt: str | None, cluster: str | None) -> None:
     if output is None or output == "-":
         return
-    if fmt != "parquet" and is_part_output(output):
-        if cluster is None:
-            raise UsageError(f"-o {output}: is a folder; give a file (a folder of parts is written by a "
-                             "cluster run: --cluster)")
-        return
+    if cluster is not None and is_part_output(output, fmt):
+        return  # a part folder: its format is checked by run_parts
     suffix = Path(output).suffix.lower()
     parquet = fmt == "parquet" or (fmt is None and suffix == ".parquet")
+    if not parquet and is_part_output(output, fmt):
+        raise UsageError(f"-o {output}: is a folder; give a file (a folder of parts is written by a "
+                         "cluster run: --cluster)")
     if os.path.isdir(output) and not parquet:
         raise UsageError(f"-o {output}: is a folder; give a file (or a .parquet folder)")
     if fmt is None and suffix and suffix not in _EXTENSIONS:

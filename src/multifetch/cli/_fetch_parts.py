@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 from .._errors import UsageError
 from ..inputs._sources import RequestDefaults
 from ..observe._figures import JobProgress
-from ..outputs._parts import PartFolder, is_url
+from ..outputs._parts import MANIFEST, PartFolder, is_url
 from ..outputs._resume import ResumeMismatch, _identity
 from ..runners._cluster_input import InputFile, list_inputs
 from ..runners._cluster_plan import LanePlan, parse_split_host
@@ -27,16 +27,28 @@ if TYPE_CHECKING:
     from ._run import FetchJob
 
 
-def is_part_output(output: str | None) -> bool:
-    """Whether ``-o`` names a part folder: a path ending in ``/``, a folder, or an fsspec URL; not a
-    Parquet output, which is a folder of its own kind (``.parquet``, or holding its marker file)."""
+def is_part_output(output: str | None, fmt: str | None = None) -> bool:
+    """Whether ``-o`` names a part folder (with ``--cluster``): a path ending in ``/``, an fsspec
+    URL, or a part folder of an earlier run; an existing folder too, unless it is a Parquet output
+    (it holds that output's marker file, or it is asked for as Parquet without the ``/``: a
+    ``NAME.parquet`` folder the driver writes, as without ``--cluster``)."""
     if output is None or output == "-":
         return False
-    if output.rstrip("/").lower().endswith(".parquet"):
-        return False
+    if is_url(output):
+        return True
     if os.path.exists(os.path.join(output, "_multifetch.json")):
         return False
-    return output.endswith("/") or os.path.isdir(output) or is_url(output)
+    if output.endswith("/") or os.path.exists(os.path.join(output, MANIFEST)):
+        return True
+    parquet = fmt == "parquet" or output.lower().endswith(".parquet")
+    return os.path.isdir(output) and not parquet
+
+
+def part_format(output: str, fmt: str | None) -> str:
+    """The format of a new part folder's parts: ``--format``, else Parquet for a ``NAME.parquet/``."""
+    if fmt is not None:
+        return fmt
+    return "parquet" if output.rstrip("/").lower().endswith(".parquet") else "jsonl"
 
 
 def run_parts(job: FetchJob, fields: tuple[str, ...]) -> Exit:
@@ -48,6 +60,7 @@ def run_parts(job: FetchJob, fields: tuple[str, ...]) -> Exit:
     folder = PartFolder(job.output)
     print_ = _fingerprint(job, files, fields)
     manifest = _prepare(job, folder, print_)
+    fmt = _format_of(job, manifest)
     if manifest is not None and manifest.get("complete"):
         if not job.quiet:
             from ._terminal import echo_note
@@ -65,11 +78,11 @@ def run_parts(job: FetchJob, fields: tuple[str, ...]) -> Exit:
             workers, tuple(parse_split_host(s, workers) for s in job.split_hosts))
         plan.check(job.settings)
         if manifest is None:
-            folder.write_manifest({"complete": False, "format": "jsonl", "fields": list(fields),
+            folder.write_manifest({"complete": False, "format": fmt, "fields": list(fields),
                                    "plan": plan.to_json(), "fingerprint": print_})
         run = PartsRun(dask, files, folder, job.settings, plan, RecordMaker(fields, job.secret_params),
                        defaults=RequestDefaults(method=job.method, headers=job.headers, data=job.data),
-                       template=job.template, chunk=job.part_size)
+                       template=job.template, chunk=job.part_size, fmt=fmt)
         return _drive(job, run, folder, fields, print_)
     finally:
         cluster = getattr(dask, "cluster", None) if job.cluster.startswith("local:") else None
@@ -78,9 +91,22 @@ def run_parts(job: FetchJob, fields: tuple[str, ...]) -> Exit:
             cluster.close()
 
 
+def _format_of(job: FetchJob, manifest: dict[str, Any] | None) -> str:
+    """The parts' format: a resumed run keeps its own; a new one's is ``part_format``."""
+    assert job.output is not None
+    if manifest is None:
+        return part_format(job.output, job.fmt)
+    kept = str(manifest.get("format", "jsonl"))
+    if job.fmt is not None and job.fmt != kept:
+        raise UsageError(f"{job.output} holds {kept} parts: resume it without --format {job.fmt}, "
+                         "or write a new folder")
+    return kept
+
+
 def _refuse_what_parts_cannot_do(job: FetchJob) -> None:
-    if job.fmt not in (None, "jsonl"):
-        raise UsageError(f"a part folder holds JSONL parts; --format {job.fmt} is not available there")
+    if job.fmt not in (None, "jsonl", "parquet"):
+        raise UsageError(f"a part folder holds JSONL or Parquet parts; --format {job.fmt} is not "
+                         "available there")
     if job.dedup:
         raise UsageError("--dedup reads every input in one place: not with a part-folder output")
     if job.retry_failed:
@@ -192,7 +218,7 @@ def _finish_folder(folder: PartFolder, run: PartsRun, fields: tuple[str, ...],
                    print_: dict[str, Any]) -> None:
     """Every input has its record: the manifest lists the parts, and the work files go."""
     try:
-        folder.write_manifest({"complete": True, "format": "jsonl", "fields": list(fields),
+        folder.write_manifest({"complete": True, "format": run.format, "fields": list(fields),
                                "plan": run.plan.to_json(), "fingerprint": print_,
                                "records": sum(n for _, n in run.complete_parts),
                                "parts": [{"name": n, "records": c} for n, c in run.complete_parts]})

@@ -6,6 +6,7 @@ A cluster run's workers write their own records (``multifetch fetch --cluster ..
       _manifest.json               the run: format, fingerprint, lane plan; at the end, every part
       part-f00003-l0001-c0000.jsonl  the records of one chunk of input file 3 routed to lane 1
       part-f00003-invalid.jsonl    the records of file 3's inputs that could not be sent
+                                   (``.parquet`` parts instead, in a run asked for Parquet)
       _inputs/                     work in progress: the input, split into chunks by lane
       .tmp-*                       a part being written (never read; removed at the end)
 
@@ -52,8 +53,19 @@ def _jsonl_part(folder: PartFolder, name: str) -> Iterator[dict[str, Any]]:
                     yield record
 
 
+def _parquet_part(folder: PartFolder, name: str) -> Iterator[dict[str, Any]]:
+    import pyarrow.parquet as pq  # pyarrow: imported only when a Parquet part is read
+
+    from ._arrow import records_from_batch
+
+    with folder.open(name) as data:
+        for batch in pq.ParquetFile(data).iter_batches(batch_size=8192):
+            yield from records_from_batch(batch)
+
+
 #: How each part format is read back: by the part's extension.
-PART_READERS: dict[str, Callable[[PartFolder, str], Iterator[dict[str, Any]]]] = {".jsonl": _jsonl_part}
+PART_READERS: dict[str, Callable[[PartFolder, str], Iterator[dict[str, Any]]]] = {
+    ".jsonl": _jsonl_part, ".parquet": _parquet_part}
 
 
 def is_url(path: str) -> bool:

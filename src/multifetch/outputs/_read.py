@@ -15,7 +15,7 @@ from typing import Any
 
 from ._formats import format_for
 from ._frames import BATCH, arrow_to_pandas, need, to_arrow
-from ._parts import is_part_folder, is_url
+from ._parts import PartFolder, is_part_folder, is_url
 from ._records import read_records
 
 
@@ -30,8 +30,10 @@ class SavedResults:
 
     def __init__(self, path: str | os.PathLike[str], fmt: str | None = None) -> None:
         self.path = os.fspath(path)
-        if is_part_folder(self.path):  # a cluster run's output, local or at an fsspec URL: JSONL parts
-            self.format = "jsonl"
+        self._parts = is_part_folder(self.path)
+        if self._parts:  # a cluster run's output, local or at an fsspec URL: JSONL or Parquet parts
+            manifest = PartFolder(self.path).manifest() or {}
+            self.format = str(manifest.get("format", "jsonl"))
             return
         if is_url(self.path) or not os.path.exists(self.path):
             raise FileNotFoundError(errno.ENOENT, "no such output (a URL: only a part folder)", self.path)
@@ -42,7 +44,7 @@ class SavedResults:
 
     def to_arrow(self, batch_size: int = BATCH) -> Any:
         """A ``pyarrow.Table`` (Parquet parts are read as they are, without the records between)."""
-        if self.format == "parquet":
+        if self.format == "parquet" and not self._parts:
             need("pyarrow", "parquet", "reading a Parquet output")
             from ._parquet import parquet_table
 

@@ -31,7 +31,7 @@ from ..inputs._spec import InvalidSpec, Request, origin_of
 from ..outputs._parts import INPUTS, PartFolder
 from ..report._summary import SummaryBuilder
 from ._cluster_plan import LanePlan
-from ._cluster_records import PartLines
+from ._cluster_records import PART_EXTENSIONS, part_records
 from ._record_maker import RecordMaker
 
 _GLOB = frozenset("*?[")
@@ -50,12 +50,8 @@ class InputFile:
 @dataclass(frozen=True, slots=True)
 class Chunk:
     lane: int
-    name: str  # under _inputs/
+    name: str  # under _inputs/; its records go to the part ``part_name(name, fmt)``
     count: int
-
-    @property
-    def part(self) -> str:
-        return "part-" + self.name.rsplit(".", 1)[0] + ".jsonl"
 
 
 @dataclass(slots=True)
@@ -172,8 +168,10 @@ def _open_input(source: InputFile) -> IO[bytes]:
 
 
 def split_file(source: InputFile, folder_path: str, plan: LanePlan, chunk: int, defaults: RequestDefaults,
-               template: str | None, maker: RecordMaker) -> Split:
-    """Read ``source`` and write its requests to chunks by lane (on a worker); see the module."""
+               template: str | None, maker: RecordMaker, fmt: str = "jsonl") -> Split:
+    """Read ``source`` and write its requests to chunks by lane (on a worker); see the module.
+
+    ``fmt``: the format of the part folder's parts (its ``invalid`` part is one of them)."""
     folder = PartFolder(folder_path)
     done = committed_split(folder, source.index)
     if done is not None:
@@ -181,7 +179,7 @@ def split_file(source: InputFile, folder_path: str, plan: LanePlan, chunk: int, 
     split = Split(source.index)
     waiting: dict[int, list[Request]] = {}
     made: dict[int, int] = {}  # lane -> chunks written
-    invalid = PartLines(maker)
+    invalid = part_records(maker, fmt)
     for item in _items(source, defaults, template):
         if isinstance(item, InvalidSpec):
             invalid.add(invalid_job(item, 0))
@@ -195,8 +193,9 @@ def split_file(source: InputFile, folder_path: str, plan: LanePlan, chunk: int, 
     for lane, batch in sorted(waiting.items()):
         if batch:
             split.chunks.append(_write_chunk(folder, source.index, lane, made, batch))
-    if invalid.lines:
-        split.invalid, split.invalid_part = len(invalid.lines), f"part-f{source.index:05d}-invalid.jsonl"
+    if invalid.count:
+        split.invalid = invalid.count
+        split.invalid_part = f"part-f{source.index:05d}-invalid{PART_EXTENSIONS[fmt]}"
         folder.commit(split.invalid_part, invalid.data())
         split.summary = invalid.summary
     marker = {"index": split.index, "invalid": split.invalid, "invalid_part": split.invalid_part,

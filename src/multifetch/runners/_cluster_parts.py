@@ -28,6 +28,7 @@ from ..outputs._parts import PartFolder
 from ..report._summary import SummaryBuilder
 from ._cluster_input import Chunk, InputFile, Split, committed_split, split_file
 from ._cluster_plan import LanePlan
+from ._cluster_records import PART_EXTENSIONS, part_name
 from ._cluster_worker import PartDone, fetch_part
 from ._record_maker import RecordMaker
 from ._settings import Settings
@@ -42,7 +43,7 @@ class PartsRun:
 
     def __init__(self, dask: Any, files: Sequence[InputFile], folder: PartFolder, settings: Settings,
                  plan: LanePlan, maker: RecordMaker, *, defaults: RequestDefaults | None = None,
-                 template: str | None = None, chunk: int = CHUNK) -> None:
+                 template: str | None = None, chunk: int = CHUNK, fmt: str = "jsonl") -> None:
         self._dask = dask
         self.workers = len(dask.scheduler_info()["workers"])
         if not self.workers:
@@ -55,6 +56,9 @@ class PartsRun:
         self._defaults = defaults or RequestDefaults()
         self._template = template
         self._chunk = chunk
+        if fmt not in PART_EXTENSIONS:
+            raise MultifetchError(f"a part folder's parts are {' or '.join(PART_EXTENSIONS)}, not {fmt}")
+        self.format = fmt
         self._queues: list[deque[Chunk]] = [deque() for _ in range(plan.lanes)]
         self._fetching: dict[int, tuple[Any, Chunk]] = {}  # lane -> (future, chunk)
         self._splitting: dict[Any, InputFile] = {}
@@ -113,8 +117,9 @@ class PartsRun:
             else:
                 self.done_before += split.invalid
         for chunk in split.chunks:
-            if committed is not None and chunk.part in committed:
-                self.parts[chunk.part] = chunk.count
+            part = part_name(chunk.name, self.format)
+            if committed is not None and part in committed:
+                self.parts[part] = chunk.count
                 self.done_before += chunk.count
             else:
                 self._queues[chunk.lane].append(chunk)
@@ -128,17 +133,19 @@ class PartsRun:
                and waiting + self._chunks_coming() < _AHEAD * self.plan.lanes):
             source = self._files.popleft()
             future = self._dask.submit(split_file, source, self._folder.path, self.plan, self._chunk,
-                                       self._defaults, self._template, self._maker, pure=False, retries=2,
+                                       self._defaults, self._template, self._maker, self.format,
+                                       pure=False, retries=2,
                                        key=f"multifetch-split-{source.index}-{time.time_ns()}")
             self._splitting[future] = source
         busy = self._busy_lanes()
         for lane, queue in enumerate(self._queues):
             if queue and lane not in self._fetching:
                 chunk = queue.popleft()
+                part = part_name(chunk.name, self.format)
                 settings = self.plan.settings(lane, self._given, busy)
-                future = self._dask.submit(fetch_part, self._folder.path, chunk.name, chunk.part, settings,
+                future = self._dask.submit(fetch_part, self._folder.path, chunk.name, part, settings,
                                            self._last_start.get(lane), self._maker, pure=False, retries=2,
-                                           priority=1, key=f"multifetch-{chunk.part}-{time.time_ns()}")
+                                           priority=1, key=f"multifetch-{part}-{time.time_ns()}")
                 self._fetching[lane] = (future, chunk)
 
     def _chunks_coming(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import time
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from ..inputs._spec import Request
 from ..outputs._bodies import BodyStore
 from ..outputs._parts import INPUTS, PartFolder
 from ..report._summary import SummaryBuilder
-from ._cluster_records import PartLines
+from ._cluster_records import part_records
 from ._local import LocalRun, open_transport, start_local
 from ._record_maker import RecordMaker
 from ._settings import Settings
@@ -59,7 +60,8 @@ def fetch_part(folder_path: str, chunk: str, part: str, settings: Settings, not_
     """Fetch the requests of ``chunk`` (under ``_inputs/``) and commit their records as ``part``.
 
     Done twice (a task run again after its worker was lost), the second commit replaces the first
-    with records of the same ids; a part already committed is not fetched again.
+    with records of the same ids; a part already committed is not fetched again. The part's
+    extension says its format (``.jsonl``, ``.parquet``).
     """
     cpu = time.process_time()
     folder = PartFolder(folder_path)
@@ -69,15 +71,15 @@ def fetch_part(folder_path: str, chunk: str, part: str, settings: Settings, not_
         batch: list[Request] = pickle.loads(folder.read_bytes(f"{INPUTS}/{chunk}"))
     except FileNotFoundError:  # another attempt committed the part and removed the chunk since
         return _already(folder, part)
-    lines = PartLines(maker)
+    records = part_records(maker, "parquet" if part.endswith(".parquet") else "jsonl")
     last = None
     for job in _start(batch, settings, not_before).outcomes():
-        lines.add(job)
+        records.add(job)
         if job.started_at and (last is None or job.started_at > last):
             last = job.started_at
-    folder.commit(part, lines.data())
+    folder.commit(part, records.data())
     folder.remove(f"{INPUTS}/{chunk}")
-    return PartDone(part, len(lines.lines), lines.summary, last, time.process_time() - cpu)
+    return PartDone(part, records.count, records.summary, last, time.process_time() - cpu)
 
 
 def _already(folder: PartFolder, part: str) -> PartDone:
@@ -85,7 +87,7 @@ def _already(folder: PartFolder, part: str) -> PartDone:
 
     summary = SummaryBuilder()
     count = 0
-    for record in PART_READERS[".jsonl"](folder, part):
+    for record in PART_READERS[os.path.splitext(part)[1]](folder, part):
         count += 1
         summary.add({"attempts": 1, "error": None, "status": None, "size": 0, "elapsed": 0.0, "url": "",
                      **record})
