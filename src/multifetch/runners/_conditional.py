@@ -8,7 +8,7 @@ is settled by it (``unchanged``, and the previous body's size, hash and file) be
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from ..outputs._since import PreviousRun
 from ._run import Run
@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from ..engine._stats import Statistics
 
 
+_Outcome = TypeVar("_Outcome", "Job", "Result")
+
+
 class ConditionalRun:
     """``run``, its outcomes settled by ``previous``."""
 
@@ -27,8 +30,15 @@ class ConditionalRun:
         self._previous = previous
 
     def outcomes(self) -> Generator[Job, None, None] | Generator[Result, None, None]:
+        outcomes = self._run.outcomes()  # one kind or the other, as the run makes them
+        return self._settled(cast("Generator[Job, None, None]", outcomes))
+
+    def results(self) -> Generator[Result, None, None]:
+        return self._settled(self._run.results())
+
+    def _settled(self, outcomes: Generator[_Outcome, None, None]) -> Generator[_Outcome, None, None]:
+        """``outcomes`` with each 304 settled; closing this closes them."""
         settle = self._previous.settle
-        outcomes = self._run.outcomes()
         try:
             for outcome in outcomes:
                 if outcome.status == 304:
@@ -36,17 +46,6 @@ class ConditionalRun:
                 yield outcome
         finally:
             outcomes.close()
-
-    def results(self) -> Generator[Result, None, None]:
-        settle = self._previous.settle
-        results = self._run.results()
-        try:
-            for result in results:
-                if result.status == 304:
-                    settle(result)
-                yield result
-        finally:
-            results.close()
 
     def positioned(self) -> Iterator[tuple[int, Result]]:
         settle = self._previous.settle
