@@ -41,6 +41,22 @@ def test_fields_and_headers(target: TargetServer, tmp_path: Path) -> None:
     assert mf("fetch", target.url, "--fields", "status,nope").returncode == 2
 
 
+def test_timings_field(target: TargetServer, tmp_path: Path) -> None:
+    """``--fields ...,timings`` writes each phase's seconds (it was accepted and always null)."""
+    src = tmp_path / "in.txt"
+    src.write_text(f"{target.url}/bytes/10?a\n{target.url}/bytes/10?b\n")
+    proc = mf("fetch", str(src), "--fields", "id,timings", "-q", "-c", "1")
+    records = jsonl(proc.stdout)
+    assert [list(r) for r in records] == [["id", "timings"]] * 2
+    for record in records:
+        timings = record["timings"]
+        assert list(timings) == ["dns", "connect", "tls", "first_byte", "total"]
+        assert 0 < timings["first_byte"] <= timings["total"] < 5
+    assert records[1]["timings"]["connect"] == 0  # the second reused the first's connection
+    proc = mf("fetch", target.url, "--fields", "id,timings", "--engine", "requests", "-q")
+    assert list(jsonl(proc.stdout)[0]) == ["id", "timings"]
+
+
 def test_hostile_names_stay_inside_the_folder(target: TargetServer, tmp_path: Path) -> None:
     bodies = tmp_path / "a" / "bodies"
     src = tmp_path / "in.txt"

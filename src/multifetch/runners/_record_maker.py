@@ -29,6 +29,7 @@ class RecordMaker:
         self._retries = "retries" in fields
         self._unchanged = "unchanged" in fields
         self._proxy = "proxy" in fields
+        self._timings = "timings" in fields
         # Most records hold nothing to mask: they skip the redactor unless secret parameters or
         # headers are asked for, or a URL has userinfo, or an error message may quote one.
         self._redact_all = bool(secret_params) or self._headers
@@ -41,6 +42,8 @@ class RecordMaker:
             record["retries"] = outcome.retries or []
         if self._unchanged:
             record["unchanged"] = outcome.unchanged
+        if self._timings:
+            record["timings"] = timings_of(outcome)
         if self._proxy:
             # a Result's proxy is masked already; a Job's is what the transport used
             record["proxy"] = outcome.proxy if isinstance(outcome, Result) or outcome.proxy is None \
@@ -56,6 +59,15 @@ class RecordMaker:
         if len(record) != len(self.fields):
             record = {f: record.get(f) for f in self.fields}
         return encode_line(record)
+
+
+def timings_of(outcome: Job | Result) -> dict[str, float] | None:
+    """Seconds from the attempt's start to each phase (``--fields ...,timings``); None when the
+    engine measured none. A reused connection's ``connect`` and ``tls`` are 0."""
+    timings = outcome.timings
+    if timings is None:
+        return None
+    return {phase: round(seconds, 6) for phase, seconds in zip(timings._fields, timings, strict=True)}
 
 
 def headers_of(outcome: Job | Result) -> dict[str, str] | None:
