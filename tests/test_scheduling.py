@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from multifetch import HostHealth, Limits, Request, RetryPolicy
+from multifetch.engine._frontier import TURN
 from multifetch.engine._job import Job
 from multifetch.engine._scheduler import Scheduler
 from multifetch.testing import Answer, FakeClock, FakeTransport, Start
@@ -233,9 +234,27 @@ def test_a_retry_that_would_end_past_the_deadline_keeps_its_answer() -> None:
 # -- fairness and the frontier ---------------------------------------------------------------------
 
 def test_hosts_take_turns() -> None:
+    """One connection at a time: a host keeps it for its turn (the connection its last request
+    freed serves the next, no new handshake), then the next host has it; turns go round."""
     fake = FakeTransport(latency({A: 1.0, B: 1.0, C: 1.0}))
-    Run(urls(A, 10) + urls(B, 10) + urls(C, 10), fake, limits=Limits(concurrency=1))
-    assert [s.host for s in fake.starts] == [A, B, C] * 10
+    Run(urls(A, 20) + urls(B, 20) + urls(C, 20), fake, limits=Limits(concurrency=1, per_host=1))
+    turn = TURN + 1  # one from its place in the round, TURN more on the connection it freed
+    left = 20 - 2 * turn
+    assert [s.host for s in fake.starts] == ([A] * turn + [B] * turn + [C] * turn) * 2 + [A] * left + [B] * left + [C] * left
+
+
+def test_a_freed_connection_serves_its_hosts_next_request() -> None:
+    """Hosts' requests interleaved, more hosts than connections: a request that ends hands its
+    connection to its host's next one, so a host's requests run back to back on it (about five
+    seconds from its first to its last of six), not spread over the run (strict turns: 25 s)."""
+    hosts = [f"http://h{i}.test" for i in range(40)]
+    fake = FakeTransport(latency(dict.fromkeys(hosts, 1.0)))
+    run = Run([f"{host}/{k}" for k in range(6) for host in hosts], fake, limits=Limits(concurrency=8, per_host=2))
+    starts: dict[str, list[float]] = {}
+    for start in fake.starts:
+        starts.setdefault(start.host, []).append(start.at)
+    assert max(max(at) - min(at) for at in starts.values()) <= 5.0
+    assert fake.peak == 8 and run.ended_at == pytest.approx(240 / 8)  # every connection kept busy
 
 
 def test_a_host_on_one_connection_never_paces_the_others(tmp_path: Path) -> None:

@@ -20,6 +20,8 @@ class Admission:
                  concurrency: int, bucket: TokenBucket | None) -> None:
         self._frontier = frontier
         self._ready = frontier.ready
+        self._warm = frontier.warm
+        self._wanting = frontier.wanting
         self._spill = frontier.spill
         self._add_timer = timers.add
         self._ledger = ledger
@@ -29,6 +31,10 @@ class Admission:
         self.robots: RobotsGate | None = None  # set when robots.txt is obeyed (``_robots``)
 
     def admit(self, now: float) -> None:
+        if self._wanting:  # before the freed connections' own hosts: these hosts set the run's end
+            self._admit_wanting(now)
+        if self._warm:
+            self._admit_warm(now)
         transport = self._transport
         ready = self._ready
         concurrency = self._concurrency
@@ -55,6 +61,7 @@ class Admission:
                     continue
             if bucket is not None:
                 bucket.try_acquire(now)
+            host.streak = 0
             job = host.queue.popleft()
             if not host.queue and (host.tail or self._spill.counts):
                 self._frontier.refill(host)
@@ -64,6 +71,54 @@ class Admission:
                 host.in_ready = False
                 self._frontier.look_again()  # a host ran out of work: the input ahead may have more
             self._start(job, host)
+
+    def _admit_warm(self, now: float) -> None:
+        """Hosts whose transfers just ended start their next request on the freed connection
+        (``Frontier.freed``). A host that may not start now is skipped: it is also in ``ready``,
+        whose turn deals with its pause, its tokens and its robots.txt."""
+        warm = self._warm
+        transport = self._transport
+        concurrency = self._concurrency
+        while warm and transport.active < concurrency:
+            host = warm.popleft()
+            if self._may_start(host, now):
+                host.streak += 1
+                self._start_next(host)
+        warm.clear()  # the connections left over go to the hosts in ready
+
+    def _may_start(self, host: Host, now: float) -> bool:
+        """Whether ``host`` may start its next request now, taking a token if it does. A host
+        that may not is left alone: its place in ``ready`` deals with its pause, tokens and robots.txt."""
+        if (not host.queue or not host.has_room() or host.paused_until > now
+                or (self.robots is not None and self.robots.holds(host, now))):
+            return False
+        bucket = self.bucket
+        if bucket is not None and bucket.wait_time(now) > 0.0:
+            return False
+        if host.bucket is not None and host.bucket.try_acquire(now) > 0.0:
+            return False
+        if bucket is not None:
+            bucket.try_acquire(now)
+        return True
+
+    def _start_next(self, host: Host) -> None:
+        job = host.queue.popleft()
+        if not host.queue and (host.tail or self._spill.counts):
+            self._frontier.refill(host)
+        if not host.queue:
+            self._frontier.look_again()  # a host ran out of work: the input ahead may have more
+        self._start(job, host)
+
+    def _admit_wanting(self, now: float) -> None:
+        """Free connections go first to hosts that asked for more (``Frontier.freed``)."""
+        wanting = self._wanting
+        transport = self._transport
+        concurrency = self._concurrency
+        while wanting and transport.active < concurrency:
+            host = wanting.popleft()
+            host.wanting = False
+            if self._may_start(host, now):
+                self._start_next(host)
 
     def _start(self, job: Job, host: Host) -> None:
         job.attempt += 1

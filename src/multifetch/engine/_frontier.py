@@ -25,6 +25,15 @@ if TYPE_CHECKING:
     from ._robots import RobotsGate
 
 
+# Requests a host may start in a row on each of the connections its own transfers freed (see
+# ``Frontier.freed``) before other hosts waiting for a connection go first.
+TURN = 8
+# The default window grows by this many requests for each host seen, up to ``DEEPEST_WINDOW``
+# (about 30 MB of requests in memory).
+WINDOW_PER_HOST = 16
+DEEPEST_WINDOW = 65_536
+
+
 class Frontier:
     """The requests read and not yet started: a queue per host, the hosts with work in turn.
 
@@ -39,6 +48,7 @@ class Frontier:
         *,
         limits: Limits,
         size: int,
+        deepen: bool = False,
         skip: Callable[[str], bool] | None,
         ledger: Ledger,
         expect: Callable[[str], None],
@@ -48,6 +58,7 @@ class Frontier:
         self._items = items
         self._limits = limits
         self.size = size
+        self._deepen = deepen
         self._skip = skip
         self._ledger = ledger
         self._handoff = ledger.handoff
@@ -58,6 +69,9 @@ class Frontier:
         self._clock = clock
         self.hosts: dict[str, Host] = {}
         self.ready: deque[Host] = deque()
+        self.warm: deque[Host] = deque()  # hosts whose transfer just ended: its connection is free
+        self.wanting: deque[Host] = deque()  # hosts that should have more connections (``freed``)
+        self.latency = 0.0  # a slow moving average of every attempt's seconds
         self.spill = Spill(spill_folder)
         self.robots: RobotsGate | None = None  # set when robots.txt is obeyed (``_robots``)
         # After looks past the backlogs that found nothing, the next one waits longer.
@@ -137,6 +151,12 @@ class Frontier:
         limits = self._limits
         host = Host(name, limits.limit_for(name), limits.per_host_rate, limits.burst, self._clock)
         self.hosts[name] = host
+        if self._deepen:
+            # A window of ~16 requests a host, so that a host's requests meet in its queue and
+            # share its connections (``freed``) rather than arrive one by one, each after its
+            # connection was closed (measured, 2,000 hosts in a shuffled input: with a window of
+            # 1,024, 22,000 of 40,000 requests opened a connection; of 40,000, 2,300).
+            self.size = max(self.size, min(WINDOW_PER_HOST * len(self.hosts), DEEPEST_WINDOW))
         if self.robots is not None:
             host.queue.append(self.robots.job_for(host))  # first, and the rest wait for it
         self.look_again()  # the input ahead may hold work for hosts like this one
@@ -223,6 +243,35 @@ class Frontier:
                               for request, job_id, position in spill.take(name, max(4 * host.limit, 64)))
         elif host.tail:
             host.queue, host.tail = host.tail, host.queue
+
+    def freed(self, host: Host, seconds: float) -> None:
+        """One of ``host``'s transfers ended after ``seconds``, leaving its connection idle.
+
+        Its next request should take that connection, before hosts further on in ``ready`` get
+        the slot: one of them would have to open a connection (a TLS handshake), and the idle one
+        would wait for its host's turn to come round again, by then often closed to make room for
+        others (measured: over 2,000 hosts served strictly in turn, 38,000 of 40,000 requests
+        opened a connection). A host keeps its connections for ``TURN`` requests on each, then
+        waits its turn in ``ready`` like the others: hosts with long backlogs still take turns.
+
+        A host whose queue would outlast the run's other work at its present number of
+        connections (a slow host, typically) asks for another (``wanting``): the next connection
+        another host frees goes to it, up to its limit.
+        """
+        host.latency = seconds if host.latency == 0.0 else 0.75 * host.latency + 0.25 * seconds
+        self.latency = seconds if self.latency == 0.0 else 0.999 * self.latency + 0.001 * seconds
+        self.mark_ready(host)
+        if not host.queue:
+            return
+        if host.streak < TURN * host.limit:
+            self.warm.append(host)
+        connections = host.active + 1
+        if connections < host.effective_limit and not host.wanting:
+            left = len(host.queue) + len(host.tail) + self.spill.counts.get(host.name, 0)
+            run_left = self._ledger.pending * self.latency / self._limits.concurrency
+            if left * host.latency / connections > run_left:
+                host.wanting = True
+                self.wanting.append(host)
 
     def mark_ready(self, host: Host) -> None:
         """``host`` may start a request again (a slot, a token or its cool-down came back)."""

@@ -42,6 +42,7 @@ class Host:
         "factor",
         "first_attempts",
         "in_ready",
+        "latency",
         "limit",
         "name",
         "paused_until",
@@ -49,7 +50,9 @@ class Host:
         "queue",
         "retries",
         "slowdowns",
+        "streak",
         "tail",
+        "wanting",
     )
 
     def __init__(
@@ -63,6 +66,9 @@ class Host:
         self.tail: deque[Job] = deque()
         self.active = 0
         self.in_ready = False
+        self.latency = 0.0  # a moving average of its attempts' seconds (``Frontier.freed``)
+        self.wanting = False  # in ``Frontier.wanting``
+        self.streak = 0  # requests started on connections its own transfers freed, since its last turn
         self.base_rate = rate
         self.bucket = TokenBucket(rate, burst, clock) if rate else None
         self.factor = 1.0  # adaptive share of the configured concurrency and rate

@@ -28,7 +28,7 @@ class Outcomes:
                  clock: Callable[[], float]) -> None:
         self._frontier = frontier
         self._hosts = frontier.hosts
-        self._mark_ready = frontier.mark_ready
+        self._freed = frontier.freed
         self._retries = retries
         self._retry_statuses = retries.statuses
         self._finish = ledger.finish
@@ -39,7 +39,7 @@ class Outcomes:
     def on_attempt_end(self, job: Job) -> None:
         host = self._hosts[job.host]
         host.active -= 1
-        self._mark_ready(host)
+        self._freed(host, job.elapsed)
         now = self._clock()
         health = self._health
         kind = job.error_kind

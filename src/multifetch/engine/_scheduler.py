@@ -81,8 +81,9 @@ class Scheduler:
         ledger = self._ledger = Ledger(clock)
         self.handoff = ledger.handoff  # final jobs for the consumer, taken from its own thread
         frontier = self._frontier = Frontier(
-            iter(items), limits=limits, size=window or max(4 * limits.concurrency, 1024), skip=skip,
-            ledger=ledger, expect=transport.expect, clock=clock, spill_folder=spill_folder)
+            iter(items), limits=limits, size=window or max(4 * limits.concurrency, 1024),
+            deepen=window is None, skip=skip, ledger=ledger, expect=transport.expect, clock=clock,
+            spill_folder=spill_folder)
         timers = self._timers = Timers(frontier, ledger.finish)
         self._bucket = TokenBucket(limits.rate, limits.burst, clock) if limits.rate else None
         self._admission = Admission(frontier, timers, ledger, transport, limits.concurrency, self._bucket)
