@@ -137,6 +137,28 @@ def test_retry_after_pauses_its_whole_host_and_no_other(retry_after: str) -> Non
     assert run.outcomes() == {"200": 24}
 
 
+def test_a_host_that_takes_one_request_a_second_is_paced_to_it() -> None:
+    """A host that refuses (429, Retry-After: 1) any request sooner than a second after the last
+    one it took, as nginx's limit_req does: after its first refusals, requests go at its pace,
+    so nearly all are taken at the first try and the twenty take about twenty seconds."""
+    taken: list[float] = []
+    fake: FakeTransport
+
+    def host(request: Request, attempt: int) -> Answer:
+        now = fake.clock.now
+        if taken and now - taken[-1] < 1.0:
+            return Answer(status=429, headers={"Retry-After": "1"}, latency=0.1)
+        taken.append(now)
+        return Answer(latency=0.1)
+
+    fake = FakeTransport(host)
+    run = Run(urls(A, 20), fake, limits=Limits(per_host=4), retry=RetryPolicy(retries=5))
+    assert run.outcomes() == {"200": 20}
+    refused = len(fake.starts) - 20
+    assert refused <= 4, refused  # the first burst (per_host 4 at once); then none
+    assert run.ended_at < 24.0
+
+
 def test_backoff_delays_follow_the_seeded_jitter_and_the_retry_count() -> None:
     fake = FakeTransport(latency({A: 0.0}, status=503))
     run = Run([f"{A}/x"], fake, retry=RetryPolicy(retries=3, backoff=1.0, backoff_max=3.0), seed=42,

@@ -10,6 +10,13 @@ from dataclasses import dataclass
 from ._job import Job
 from ._ratelimit import TokenBucket
 
+# A pace learned from Retry-After (``Host.pace``): at most this many seconds between requests,
+# 10 % quicker after each 10 answers in a row that kept it, and none once it reaches 100 a second.
+PACE_MAX = 10.0
+QUICKEN_AFTER = 10
+QUICKEN_BY = 1.1
+UNPACED_RATE = 100.0
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class HostHealth:
@@ -37,11 +44,13 @@ class Host:
         "active",
         "base_rate",
         "bucket",
+        "clock",
         "conn_failures",
         "dead",
         "factor",
         "first_attempts",
         "in_ready",
+        "kept_pace",
         "latency",
         "limit",
         "name",
@@ -70,6 +79,8 @@ class Host:
         self.wanting = False  # in ``Frontier.wanting``
         self.streak = 0  # requests started on connections its own transfers freed, since its last turn
         self.base_rate = rate
+        self.clock = clock
+        self.kept_pace = 0  # answers in a row, not 429/503, at a pace learned from Retry-After
         self.bucket = TokenBucket(rate, burst, clock) if rate else None
         self.factor = 1.0  # adaptive share of the configured concurrency and rate
         self.first_attempts = 0
@@ -98,6 +109,33 @@ class Host:
         if self.factor < 1.0:
             self.factor = min(1.0, self.factor + health.increase)
             self._apply_rate(health)
+        if self.base_rate is None and self.bucket is not None:  # a pace learned from Retry-After
+            self.kept_pace += 1
+            if self.kept_pace >= QUICKEN_AFTER:
+                self.kept_pace = 0
+                rate = self.bucket.rate * QUICKEN_BY
+                if rate >= UNPACED_RATE:
+                    self.bucket = None
+                else:
+                    self.bucket.set_rate(rate)
+
+    def pace(self, retry_after: float, health: HostHealth) -> None:
+        """A 429/503 asked for ``retry_after`` seconds: besides the pause, requests start at most
+        one per that many seconds (``PACE_MAX`` at the slowest), quickening by ``QUICKEN_BY``
+        after each ``QUICKEN_AFTER`` answers in a row at that pace. A host that limits its
+        clients' rate (one request a second, say) then gets requests as it takes them: with
+        only its concurrency halved, every other request came too soon, was refused and paused
+        the host again (measured on hosts taking one a second, 20 requests each: about one
+        accepted per two seconds, five of them still 429 after their retries). Not when the
+        user (``--per-host-rate``) or robots.txt (Crawl-delay) set the host's rate."""
+        if not health.adaptive or self.base_rate is not None:
+            return
+        rate = 1.0 / min(max(retry_after, 1e-3), PACE_MAX)
+        self.kept_pace = 0
+        if self.bucket is None:
+            self.bucket = TokenBucket(rate, 1, self.clock)
+        elif rate < self.bucket.rate:
+            self.bucket.set_rate(rate)
 
     def _apply_rate(self, health: HostHealth) -> None:
         # Without a configured rate, concurrency is the lever: fewer connections, and the

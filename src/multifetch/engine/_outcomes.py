@@ -49,7 +49,9 @@ class Outcomes:
             if status in _SLOW_DOWN_STATUSES:
                 host.slow_down(health)
                 log.info("slowing down %s: %d; concurrency now %d", host.name, status, host.effective_limit)
-                self._retries.pause_for_retry_after(job, host, now)
+                asked = self._retries.pause_for_retry_after(job, host, now)
+                if asked is not None:
+                    host.pace(asked, health)
             elif status is not None and status < 400:
                 host.speed_up(health)
         elif kind in _CONNECT_KINDS:

@@ -43,18 +43,20 @@ class Retries:
         self._deadline = deadline
         self._record = record  # keep each retry's reason on the job (its record's ``retries``)
 
-    def pause_for_retry_after(self, job: Job, host: Host, now: float) -> None:
-        """A 429/503 with Retry-After speaks for the host: none of its requests starts before then."""
+    def pause_for_retry_after(self, job: Job, host: Host, now: float) -> float | None:
+        """A 429/503 with Retry-After speaks for the host: none of its requests starts before
+        then. Returns the seconds asked for, None when the answer asked for none."""
         if not job.raw_headers:
-            return
+            return None
         value = Headers.from_raw(job.raw_headers).get("retry-after")
         asked = None if value is None else parse_retry_after(value, self._wall())
         if asked is None or asked <= 0:
-            return
+            return None
         until = now + min(asked, self._policy.retry_after_max)
         if until > host.paused_until:
             host.paused_until = until
             log.info("%s asked to wait %.1fs (Retry-After): pausing its requests", host.name, asked)
+        return asked
 
     def delay(self, job: Job, host: Host) -> float | None:
         """Seconds until ``job``'s next attempt, or None when this attempt is final."""
