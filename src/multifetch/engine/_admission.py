@@ -22,6 +22,7 @@ class Admission:
         self._ready = frontier.ready
         self._warm = frontier.warm
         self._wanting = frontier.wanting
+        self._due = frontier.due
         self._spill = frontier.spill
         self._add_timer = timers.add
         self._ledger = ledger
@@ -35,6 +36,8 @@ class Admission:
             self._admit_wanting(now)
         if self._warm:
             self._admit_warm(now)
+        if self._due:
+            self._admit_due(now)
         transport = self._transport
         ready = self._ready
         concurrency = self._concurrency
@@ -51,13 +54,13 @@ class Admission:
                 continue
             if host.paused_until > now:
                 host.in_ready = False
-                self._add_timer(host.paused_until, host)
+                self._wake_at(host, host.paused_until, now)
                 continue
             if host.bucket is not None:
                 wait = host.bucket.try_acquire(now)
                 if wait > 0.0:
                     host.in_ready = False
-                    self._add_timer(now + wait, host)
+                    self._wake_at(host, now + wait, now)
                     continue
             if bucket is not None:
                 bucket.try_acquire(now)
@@ -88,18 +91,30 @@ class Admission:
 
     def _may_start(self, host: Host, now: float) -> bool:
         """Whether ``host`` may start its next request now, taking a token if it does. A host
-        that may not is left alone: its place in ``ready`` deals with its pause, tokens and robots.txt."""
-        if (not host.queue or not host.has_room() or host.paused_until > now
+        that waits for the end of a pause or for a token is woken then (``Frontier.mark_due``)."""
+        if (not host.queue or not host.has_room()
                 or (self.robots is not None and self.robots.holds(host, now))):
+            return False
+        if host.paused_until > now:
+            self._wake_at(host, host.paused_until, now)
             return False
         bucket = self.bucket
         if bucket is not None and bucket.wait_time(now) > 0.0:
             return False
-        if host.bucket is not None and host.bucket.try_acquire(now) > 0.0:
-            return False
+        if host.bucket is not None:
+            wait = host.bucket.try_acquire(now)
+            if wait > 0.0:
+                self._wake_at(host, now + wait, now)
+                return False
         if bucket is not None:
             bucket.try_acquire(now)
         return True
+
+    def _wake_at(self, host: Host, when: float, now: float) -> None:
+        """A timer for ``host`` at ``when``, unless one is set already for no later."""
+        if not now < host.wake_at <= when:
+            host.wake_at = when
+            self._add_timer(when, host)
 
     def _start_next(self, host: Host) -> None:
         job = host.queue.popleft()
@@ -117,6 +132,16 @@ class Admission:
         while wanting and transport.active < concurrency:
             host = wanting.popleft()
             host.wanting = False
+            if self._may_start(host, now):
+                self._start_next(host)
+
+    def _admit_due(self, now: float) -> None:
+        """Then hosts whose wait just ended (``Frontier.mark_due``), before the rest of ``ready``."""
+        due = self._due
+        transport = self._transport
+        concurrency = self._concurrency
+        while due and transport.active < concurrency:
+            host = due.popleft()
             if self._may_start(host, now):
                 self._start_next(host)
 

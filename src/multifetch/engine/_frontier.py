@@ -71,6 +71,7 @@ class Frontier:
         self.ready: deque[Host] = deque()
         self.warm: deque[Host] = deque()  # hosts whose transfer just ended: its connection is free
         self.wanting: deque[Host] = deque()  # hosts that should have more connections (``freed``)
+        self.due: deque[Host] = deque()  # hosts whose wait just ended (``mark_due``)
         self.latency = 0.0  # a slow moving average of every attempt's seconds
         self.spill = Spill(spill_folder)
         self.robots: RobotsGate | None = None  # set when robots.txt is obeyed (``_robots``)
@@ -272,6 +273,15 @@ class Frontier:
             if left * host.latency / connections > run_left:
                 host.wanting = True
                 self.wanting.append(host)
+
+    def mark_due(self, host: Host) -> None:
+        """``host`` waited for a retry, a token or the end of a pause: it goes before the hosts in
+        ``ready`` (``due``). At its place there it would wait for every host ahead to be started
+        once more while the hosts in service keep their connections (``freed``): behind
+        thousands of hosts, a host that takes a request a second got one every twenty seconds."""
+        self.mark_ready(host)
+        if host.queue:
+            self.due.append(host)
 
     def mark_ready(self, host: Host) -> None:
         """``host`` may start a request again (a slot, a token or its cool-down came back)."""

@@ -61,6 +61,7 @@ class Host:
         "slowdowns",
         "streak",
         "tail",
+        "wake_at",
         "wanting",
     )
 
@@ -77,6 +78,7 @@ class Host:
         self.in_ready = False
         self.latency = 0.0  # a moving average of its attempts' seconds (``Frontier.freed``)
         self.wanting = False  # in ``Frontier.wanting``
+        self.wake_at = 0.0  # when its timer (a pause's end, a token) fires, if one is set
         self.streak = 0  # requests started on connections its own transfers freed, since its last turn
         self.base_rate = rate
         self.clock = clock

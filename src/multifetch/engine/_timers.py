@@ -19,7 +19,7 @@ class Timers:
         self._seq = itertools.count()  # ties keep their order, and jobs and hosts are never compared
         self.parked = 0
         self._hosts = frontier.hosts
-        self._mark_ready = frontier.mark_ready
+        self._mark_due = frontier.mark_due
         self._finish = finish
 
     def add(self, when: float, what: Job | Host) -> None:
@@ -42,9 +42,9 @@ class Timers:
                     self._finish(what)  # keeps its last outcome
                     continue
                 host.queue.appendleft(what)  # retries go first: they are the oldest work
-                self._mark_ready(host)
+                self._mark_due(host)
             else:
-                self._mark_ready(what)
+                self._mark_due(what)
 
     def clear(self) -> list[Job]:
         """Take every timer off; the parked jobs, for their records."""
