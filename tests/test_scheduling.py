@@ -159,6 +159,31 @@ def test_a_host_that_takes_one_request_a_second_is_paced_to_it() -> None:
     assert run.ended_at < 24.0
 
 
+def test_a_paced_host_keeps_its_pace_behind_hundreds_of_hosts() -> None:
+    """The same host among 300 others with work: each time its pause or pace lets it start
+    again it goes first, not behind every host waiting in line (there it got a request every
+    twenty seconds or so)."""
+    taken: list[float] = []
+    fake: FakeTransport
+    others = [f"http://h{i}.test" for i in range(300)]
+
+    def answer(request: Request, attempt: int) -> Answer:
+        if not request.url.startswith(A):
+            return Answer(latency=1.0)
+        now = fake.clock.now
+        if taken and now - taken[-1] < 1.0:
+            return Answer(status=429, headers={"Retry-After": "1"}, latency=0.1)
+        taken.append(now)
+        return Answer(latency=0.1)
+
+    fake = FakeTransport(answer)
+    specs = urls(A, 10) + [f"{host}/{k}" for k in range(5) for host in others]
+    run = Run(specs, fake, limits=Limits(concurrency=8, per_host=2), retry=RetryPolicy(retries=5))
+    assert run.outcomes() == {"200": 1510}
+    assert taken[-1] < 15.0, taken  # ten requests at one a second, from the start
+    assert run.ended_at == pytest.approx(1500 / 8, abs=3.0)  # the others kept every connection busy
+
+
 def test_backoff_delays_follow_the_seeded_jitter_and_the_retry_count() -> None:
     fake = FakeTransport(latency({A: 0.0}, status=503))
     run = Run([f"{A}/x"], fake, retry=RetryPolicy(retries=3, backoff=1.0, backoff_max=3.0), seed=42,

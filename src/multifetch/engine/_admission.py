@@ -13,8 +13,10 @@ from ._transport import Transport
 
 
 class Admission:
-    """Starts requests round robin between the hosts with work, within the global connection
-    limit and token bucket (``bucket``) and each host's limit, pause and token bucket."""
+    """Starts requests within the global connection limit and token bucket (``bucket``) and each
+    host's limit, pause and token bucket: first for hosts that asked for more connections, then
+    hosts whose wait ended, then hosts on the connections their own transfers freed, then round
+    robin between the hosts in ``ready`` (``Frontier.freed``, ``Frontier.mark_due``)."""
 
     def __init__(self, frontier: Frontier, timers: Timers, ledger: Ledger, transport: Transport,
                  concurrency: int, bucket: TokenBucket | None) -> None:
@@ -34,10 +36,10 @@ class Admission:
     def admit(self, now: float) -> None:
         if self._wanting:  # before the freed connections' own hosts: these hosts set the run's end
             self._admit_wanting(now)
+        if self._due:  # a host whose wait ended: its pace is kept by starting it at once
+            self._admit_due(now)
         if self._warm:
             self._admit_warm(now)
-        if self._due:
-            self._admit_due(now)
         transport = self._transport
         ready = self._ready
         concurrency = self._concurrency
@@ -136,7 +138,9 @@ class Admission:
                 self._start_next(host)
 
     def _admit_due(self, now: float) -> None:
-        """Then hosts whose wait just ended (``Frontier.mark_due``), before the rest of ``ready``."""
+        """Then hosts whose wait just ended (``Frontier.mark_due``), before the hosts whose
+        transfer just ended take their own connections back: a host paced at a request a
+        second gets its request each second even while every connection is in use."""
         due = self._due
         transport = self._transport
         concurrency = self._concurrency
