@@ -137,21 +137,25 @@ def test_retry_after_pauses_its_whole_host_and_no_other(retry_after: str) -> Non
     assert run.outcomes() == {"200": 24}
 
 
-def test_a_host_that_takes_one_request_a_second_is_paced_to_it() -> None:
-    """A host that refuses (429, Retry-After: 1) any request sooner than a second after the last
-    one it took, as nginx's limit_req does: after its first refusals, requests go at its pace,
-    so nearly all are taken at the first try and the twenty take about twenty seconds."""
-    taken: list[float] = []
-    fake: FakeTransport
+class OneASecond:
+    """A host that takes a request only a second or more after the last one it took, and answers
+    sooner ones 429 with Retry-After: 1 (nginx's limit_req at 1 r/s, no burst)."""
 
-    def host(request: Request, attempt: int) -> Answer:
-        now = fake.clock.now
-        if taken and now - taken[-1] < 1.0:
+    def __init__(self) -> None:
+        self.taken: list[float] = []
+
+    def answer(self, now: float) -> Answer:
+        if self.taken and now - self.taken[-1] < 1.0:
             return Answer(status=429, headers={"Retry-After": "1"}, latency=0.1)
-        taken.append(now)
+        self.taken.append(now)
         return Answer(latency=0.1)
 
-    fake = FakeTransport(host)
+
+def test_a_host_that_takes_one_request_a_second_is_paced_to_it() -> None:
+    """After its first refusals, requests go at the host's pace: nearly all are taken at the
+    first try, and the twenty take about twenty seconds."""
+    host = OneASecond()
+    fake = FakeTransport(lambda request, attempt: host.answer(fake.clock.now))
     run = Run(urls(A, 20), fake, limits=Limits(per_host=4), retry=RetryPolicy(retries=5))
     assert run.outcomes() == {"200": 20}
     refused = len(fake.starts) - 20
@@ -162,25 +166,18 @@ def test_a_host_that_takes_one_request_a_second_is_paced_to_it() -> None:
 def test_a_paced_host_keeps_its_pace_behind_hundreds_of_hosts() -> None:
     """The same host among 300 others with work: each time its pause or pace lets it start
     again it goes first, not behind every host waiting in line (there it got a request every
-    twenty seconds or so)."""
-    taken: list[float] = []
-    fake: FakeTransport
+    five seconds, when a batch of hosts ran out of work)."""
+    host = OneASecond()
     others = [f"http://h{i}.test" for i in range(300)]
 
     def answer(request: Request, attempt: int) -> Answer:
-        if not request.url.startswith(A):
-            return Answer(latency=1.0)
-        now = fake.clock.now
-        if taken and now - taken[-1] < 1.0:
-            return Answer(status=429, headers={"Retry-After": "1"}, latency=0.1)
-        taken.append(now)
-        return Answer(latency=0.1)
+        return host.answer(fake.clock.now) if request.url.startswith(A) else Answer(latency=1.0)
 
     fake = FakeTransport(answer)
-    specs = urls(A, 10) + [f"{host}/{k}" for k in range(5) for host in others]
+    specs = urls(A, 10) + [f"{other}/{k}" for k in range(5) for other in others]
     run = Run(specs, fake, limits=Limits(concurrency=8, per_host=2), retry=RetryPolicy(retries=5))
     assert run.outcomes() == {"200": 1510}
-    assert taken[-1] < 15.0, taken  # ten requests at one a second, from the start
+    assert host.taken[-1] < 15.0, host.taken  # ten requests at one a second, from the start
     assert run.ended_at == pytest.approx(1500 / 8, abs=3.0)  # the others kept every connection busy
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 from ._frontier import Frontier
 from ._hosts import Host
 from ._job import Job
@@ -34,12 +36,12 @@ class Admission:
         self.robots: RobotsGate | None = None  # set when robots.txt is obeyed (``_robots``)
 
     def admit(self, now: float) -> None:
-        if self._wanting:  # before the freed connections' own hosts: these hosts set the run's end
-            self._admit_wanting(now)
-        if self._due:  # a host whose wait ended: its pace is kept by starting it at once
-            self._admit_due(now)
-        if self._warm:
-            self._admit_warm(now)
+        # First hosts that asked for more connections (they set the run's end), then hosts whose
+        # wait ended (a host paced at a request a second gets it each second even while every
+        # connection is in use), then hosts on the connections their own transfers freed.
+        for first in (self._wanting, self._due, self._warm):
+            if first:
+                self._admit_first(first, now)
         transport = self._transport
         ready = self._ready
         concurrency = self._concurrency
@@ -77,19 +79,25 @@ class Admission:
                 self._frontier.look_again()  # a host ran out of work: the input ahead may have more
             self._start(job, host)
 
-    def _admit_warm(self, now: float) -> None:
-        """Hosts whose transfers just ended start their next request on the freed connection
-        (``Frontier.freed``). A host that may not start now is skipped: it is also in ``ready``,
-        whose turn deals with its pause, its tokens and its robots.txt."""
-        warm = self._warm
+    def _admit_first(self, hosts: deque[Host], now: float) -> None:
+        """Start the next request of each of ``hosts`` (``wanting``, ``due`` or ``warm``, see
+        ``Frontier``), in turn, while connections are free. A host that may not start now is
+        skipped: it is also in ``ready``, or its timer is set (``_may_start``). ``warm`` is
+        emptied: the connections its hosts did not take go to the hosts in ``ready``."""
         transport = self._transport
         concurrency = self._concurrency
-        while warm and transport.active < concurrency:
-            host = warm.popleft()
+        wanting = hosts is self._wanting
+        warm = hosts is self._warm
+        while hosts and transport.active < concurrency:
+            host = hosts.popleft()
+            if wanting:
+                host.wanting = False
             if self._may_start(host, now):
-                host.streak += 1
+                if warm:
+                    host.streak += 1
                 self._start_next(host)
-        warm.clear()  # the connections left over go to the hosts in ready
+        if warm:
+            hosts.clear()
 
     def _may_start(self, host: Host, now: float) -> bool:
         """Whether ``host`` may start its next request now, taking a token if it does. A host
@@ -125,29 +133,6 @@ class Admission:
         if not host.queue:
             self._frontier.look_again()  # a host ran out of work: the input ahead may have more
         self._start(job, host)
-
-    def _admit_wanting(self, now: float) -> None:
-        """Free connections go first to hosts that asked for more (``Frontier.freed``)."""
-        wanting = self._wanting
-        transport = self._transport
-        concurrency = self._concurrency
-        while wanting and transport.active < concurrency:
-            host = wanting.popleft()
-            host.wanting = False
-            if self._may_start(host, now):
-                self._start_next(host)
-
-    def _admit_due(self, now: float) -> None:
-        """Then hosts whose wait just ended (``Frontier.mark_due``), before the hosts whose
-        transfer just ended take their own connections back: a host paced at a request a
-        second gets its request each second even while every connection is in use."""
-        due = self._due
-        transport = self._transport
-        concurrency = self._concurrency
-        while due and transport.active < concurrency:
-            host = due.popleft()
-            if self._may_start(host, now):
-                self._start_next(host)
 
     def _start(self, job: Job, host: Host) -> None:
         job.attempt += 1
