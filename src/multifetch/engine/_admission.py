@@ -50,34 +50,15 @@ class Admission:
             if bucket is not None and bucket.wait_time(now) > 0.0:
                 return  # the scheduler's next wait ends when the global bucket has a token
             host = ready.popleft()
-            if not host.queue or not host.has_room():
-                host.in_ready = False
+            if not self._may_start(host, now):
+                host.in_ready = False  # back in ready when it may: a slot ends, a timer, robots.txt
                 continue
-            if self.robots is not None and self.robots.holds(host, now):
-                host.in_ready = False
-                continue
-            if host.paused_until > now:
-                host.in_ready = False
-                self._wake_at(host, host.paused_until, now)
-                continue
-            if host.bucket is not None:
-                wait = host.bucket.try_acquire(now)
-                if wait > 0.0:
-                    host.in_ready = False
-                    self._wake_at(host, now + wait, now)
-                    continue
-            if bucket is not None:
-                bucket.try_acquire(now)
             host.streak = 0
-            job = host.queue.popleft()
-            if not host.queue and (host.tail or self._spill.counts):
-                self._frontier.refill(host)
+            self._start_next(host)
             if host.queue:
                 ready.append(host)  # round robin between hosts
             else:
                 host.in_ready = False
-                self._frontier.look_again()  # a host ran out of work: the input ahead may have more
-            self._start(job, host)
 
     def _admit_first(self, hosts: deque[Host], now: float) -> None:
         """Start the next request of each of ``hosts`` (``wanting``, ``due`` or ``warm``, see
