@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from multifetch import HostHealth, Limits, Request, RetryPolicy
-from multifetch.engine._frontier import TURN
+from multifetch.engine._frontier import PROBE, TURN
 from multifetch.engine._job import Job
 from multifetch.engine._scheduler import Scheduler
 from multifetch.testing import Answer, FakeClock, FakeTransport, Start
@@ -181,6 +181,25 @@ def test_a_paced_host_keeps_its_pace_behind_hundreds_of_hosts() -> None:
     assert run.ended_at == pytest.approx(1500 / 8, abs=3.0)  # the others kept every connection busy
 
 
+def test_a_throttling_host_late_in_the_input_is_found_early() -> None:
+    """A host that takes a request a second, first seen after 100 others with 20 requests each:
+    every host's first requests go before the others' later ones, so its refusals come in the
+    first seconds and its twenty seconds run beside the others' work, not after it (there, the
+    hosts started one after another in the order they were seen and it ended at 43 s)."""
+    host = OneASecond()
+    others = [f"http://h{i}.test" for i in range(100)]
+
+    def answer(request: Request, attempt: int) -> Answer:
+        return host.answer(fake.clock.now) if request.url.startswith(A) else Answer(latency=0.1)
+
+    fake = FakeTransport(answer)
+    specs = [url for k in range(20) for url in [*(f"{other}/{k}" for other in others), f"{A}/{k}"]]
+    run = Run(specs, fake, limits=Limits(concurrency=8, per_host=4), retry=RetryPolicy(retries=5))
+    assert run.outcomes() == {"200": 2020}
+    assert host.taken[0] < 5.0 and host.taken[-1] < 28.0, host.taken
+    assert run.ended_at < 28.0  # the others' work alone takes 25 s
+
+
 def test_backoff_delays_follow_the_seeded_jitter_and_the_retry_count() -> None:
     fake = FakeTransport(latency({A: 0.0}, status=503))
     run = Run([f"{A}/x"], fake, retry=RetryPolicy(retries=3, backoff=1.0, backoff_max=3.0), seed=42,
@@ -278,26 +297,31 @@ def test_a_retry_that_would_end_past_the_deadline_keeps_its_answer() -> None:
 # -- fairness and the frontier ---------------------------------------------------------------------
 
 def test_hosts_take_turns() -> None:
-    """One connection at a time: a host keeps it for its turn (the connection its last request
-    freed serves the next, no new handshake), then the next host has it; turns go round."""
+    """One connection at a time: each host's first requests come first, in turn (``PROBE`` on
+    one connection: they tell a slow or throttling host while its queue is ahead); then a host
+    keeps the connection for its turn (the connection its last request freed serves the next,
+    no new handshake), then the next host has it; turns go round."""
     fake = FakeTransport(latency({A: 1.0, B: 1.0, C: 1.0}))
     Run(urls(A, 20) + urls(B, 20) + urls(C, 20), fake, limits=Limits(concurrency=1, per_host=1))
     turn = TURN + 1  # one from its place in the round, TURN more on the connection it freed
-    left = 20 - 2 * turn
-    assert [s.host for s in fake.starts] == ([A] * turn + [B] * turn + [C] * turn) * 2 + [A] * left + [B] * left + [C] * left
+    probes = [A] * PROBE + [B] * PROBE  # C's probe runs on into its turn: no host is left to probe
+    assert [s.host for s in fake.starts] == probes + ([C] * turn + [A] * turn + [B] * turn) * 2 + [C] * (20 - 2 * turn)
 
 
 def test_a_freed_connection_serves_its_hosts_next_request() -> None:
     """Hosts' requests interleaved, more hosts than connections: a request that ends hands its
-    connection to its host's next one, so a host's requests run back to back on it (about five
-    seconds from its first to its last of six), not spread over the run (strict turns: 25 s)."""
+    connection to its host's next one, so a host's requests run back to back on it, in two
+    stretches at most (its first ``PROBE``, then the rest), not spread over the run one by one
+    (strict turns: five gaps between a host's six requests)."""
     hosts = [f"http://h{i}.test" for i in range(40)]
     fake = FakeTransport(latency(dict.fromkeys(hosts, 1.0)))
     run = Run([f"{host}/{k}" for k in range(6) for host in hosts], fake, limits=Limits(concurrency=8, per_host=2))
     starts: dict[str, list[float]] = {}
     for start in fake.starts:
         starts.setdefault(start.host, []).append(start.at)
-    assert max(max(at) - min(at) for at in starts.values()) <= 5.0
+    for at in starts.values():
+        at.sort()
+        assert sum(later - earlier > 1.0 + 1e-6 for earlier, later in itertools.pairwise(at)) <= 1
     assert fake.peak == 8 and run.ended_at == pytest.approx(240 / 8)  # every connection kept busy
 
 

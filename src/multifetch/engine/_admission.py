@@ -27,6 +27,8 @@ class Admission:
         self._warm = frontier.warm
         self._wanting = frontier.wanting
         self._due = frontier.due
+        self._fresh = frontier.fresh
+        self._displaced = frontier.displaced
         self._spill = frontier.spill
         self._add_timer = timers.add
         self._ledger = ledger
@@ -39,7 +41,7 @@ class Admission:
         # First hosts that asked for more connections (they set the run's end), then hosts whose
         # wait ended (a host paced at a request a second gets it each second even while every
         # connection is in use), then hosts on the connections their own transfers freed.
-        for first in (self._wanting, self._due, self._warm):
+        for first in (self._wanting, self._due, self._warm, self._fresh, self._displaced):
             if first:
                 self._admit_first(first, now)
         transport = self._transport
@@ -68,16 +70,24 @@ class Admission:
         transport = self._transport
         concurrency = self._concurrency
         wanting = hosts is self._wanting
-        warm = hosts is self._warm
+        warm = hosts is self._warm or hosts is self._displaced
+        fresh = hosts is self._fresh
+        bucket = self.bucket
+        keep_place = fresh or hosts is self._displaced
         while hosts and transport.active < concurrency:
+            if keep_place and bucket is not None and bucket.wait_time(now) > 0.0:
+                break  # their turn comes with the global bucket's next token
             host = hosts.popleft()
             if wanting:
                 host.wanting = False
+            elif fresh and host.first_attempts:
+                continue  # started in its turn in ``ready`` meanwhile
             if self._may_start(host, now):
                 if warm:
                     host.streak += 1
                 self._start_next(host)
-        if warm:
+        if hosts is self._warm:
+            self._displaced.extend(hosts)
             hosts.clear()
 
     def _may_start(self, host: Host, now: float) -> bool:

@@ -32,6 +32,10 @@ TURN = 8
 # (about 30 MB of requests in memory).
 WINDOW_PER_HOST = 16
 DEEPEST_WINDOW = 65_536
+# A host's first requests, one after another on its first connection, go before the later
+# requests of hosts already seen at work (``Frontier.fresh``): they tell a slow or throttling
+# host (a refusal comes on the second request in a second) while its whole queue is still ahead.
+PROBE = 2
 
 
 class Frontier:
@@ -72,6 +76,8 @@ class Frontier:
         self.warm: deque[Host] = deque()  # hosts whose transfer just ended: its connection is free
         self.wanting: deque[Host] = deque()  # hosts that should have more connections (``freed``)
         self.due: deque[Host] = deque()  # hosts whose wait just ended (``mark_due``)
+        self.fresh: deque[Host] = deque()  # hosts not started yet, in the order they were seen
+        self.displaced: deque[Host] = deque()  # warm hosts whose connection went to one before them
         self.latency = 0.0  # a slow moving average of every attempt's seconds
         self.spill = Spill(spill_folder)
         self.robots: RobotsGate | None = None  # set when robots.txt is obeyed (``_robots``)
@@ -160,6 +166,7 @@ class Frontier:
             self.size = max(self.size, min(WINDOW_PER_HOST * len(self.hosts), DEEPEST_WINDOW))
         if self.robots is not None:
             host.queue.append(self.robots.job_for(host))  # first, and the rest wait for it
+        self.fresh.append(host)
         self.look_again()  # the input ahead may hold work for hosts like this one
         self._expect(name)
         return host
@@ -264,7 +271,9 @@ class Frontier:
         self.mark_ready(host)
         if not host.queue:
             return
-        if host.streak < TURN * host.limit:
+        if host.bucket is not None:
+            self.due.append(host)  # paced: its next request starts when its token comes
+        elif host.first_attempts < PROBE or (host.streak < TURN * host.limit and not self.unstarted()):
             self.warm.append(host)
         connections = host.active + 1
         if connections < host.effective_limit and not host.wanting:
@@ -273,6 +282,13 @@ class Frontier:
             if left * host.latency / connections > run_left:
                 host.wanting = True
                 self.wanting.append(host)
+
+    def unstarted(self) -> bool:
+        """Whether a host seen has not started a request yet (``fresh``)."""
+        fresh = self.fresh
+        while fresh and (fresh[0].first_attempts or not fresh[0].queue):
+            fresh.popleft()
+        return bool(fresh)
 
     def mark_due(self, host: Host) -> None:
         """``host`` waited for a retry, a token or the end of a pause: it goes before the hosts in
