@@ -17,8 +17,9 @@ from ._transport import Transport
 class Admission:
     """Starts requests within the global connection limit and token bucket (``bucket``) and each
     host's limit, pause and token bucket: first for hosts that asked for more connections, then
-    hosts whose wait ended, then hosts on the connections their own transfers freed, then round
-    robin between the hosts in ``ready`` (``Frontier.freed``, ``Frontier.mark_due``)."""
+    hosts whose wait ended, then hosts on the connections their own transfers freed, then hosts
+    not started yet, then hosts whose freed connection went to one of those before them, then
+    round robin between the hosts in ``ready`` (``Frontier.freed``, ``Frontier.mark_due``)."""
 
     def __init__(self, frontier: Frontier, timers: Timers, ledger: Ledger, transport: Transport,
                  concurrency: int, bucket: TokenBucket | None) -> None:
@@ -40,7 +41,10 @@ class Admission:
     def admit(self, now: float) -> None:
         # First hosts that asked for more connections (they set the run's end), then hosts whose
         # wait ended (a host paced at a request a second gets it each second even while every
-        # connection is in use), then hosts on the connections their own transfers freed.
+        # connection is in use), then hosts on the connections their own transfers freed, then
+        # hosts not started yet (their first requests tell a slow or throttling host early),
+        # then hosts whose freed connection went to one before them (at their place in ``ready``
+        # they would wait for thousands of hosts, their connection closed meanwhile).
         for first in (self._wanting, self._due, self._warm, self._fresh, self._displaced):
             if first:
                 self._admit_first(first, now)
@@ -63,10 +67,10 @@ class Admission:
                 host.in_ready = False
 
     def _admit_first(self, hosts: deque[Host], now: float) -> None:
-        """Start the next request of each of ``hosts`` (``wanting``, ``due`` or ``warm``, see
-        ``Frontier``), in turn, while connections are free. A host that may not start now is
-        skipped: it is also in ``ready``, or its timer is set (``_may_start``). ``warm`` is
-        emptied: the connections its hosts did not take go to the hosts in ``ready``."""
+        """Start the next request of each of ``hosts`` (``wanting``, ``due``, ``warm``, ``fresh``
+        or ``displaced``, see ``Frontier``), in turn, while connections are free. A host that may
+        not start now is skipped: it is also in ``ready``, or its timer is set (``_may_start``).
+        ``warm`` is emptied: the hosts left in it when connections ran out go to ``displaced``."""
         transport = self._transport
         concurrency = self._concurrency
         wanting = hosts is self._wanting

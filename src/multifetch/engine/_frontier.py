@@ -262,6 +262,10 @@ class Frontier:
         opened a connection). A host keeps its connections for ``TURN`` requests on each, then
         waits its turn in ``ready`` like the others: hosts with long backlogs still take turns.
 
+        A host with a pace (``--per-host-rate``, Crawl-delay, Retry-After) goes to ``due``: its
+        next request starts when its token comes, and not later, at its place in ``ready``. While
+        hosts seen have not started yet, only a host's first ``PROBE`` requests run on in a row.
+
         A host whose queue would outlast the run's other work at its present number of
         connections (a slow host, typically) asks for another (``wanting``): the next connection
         another host frees goes to it, up to its limit.
