@@ -308,6 +308,17 @@ def test_hosts_take_turns() -> None:
     assert [s.host for s in fake.starts] == probes + ([C] * turn + [A] * turn + [B] * turn) * 2 + [C] * (20 - 2 * turn)
 
 
+def test_hosts_with_a_rate_take_turns_too() -> None:
+    """A host with a pace goes first when its token comes, but for a turn, like the others: with
+    a rate that never binds, one connection, three hosts, they alternate (not 20 of one host,
+    then 20 of the next)."""
+    fake = FakeTransport(latency({A: 1.0, B: 1.0, C: 1.0}))
+    Run(urls(A, 20) + urls(B, 20) + urls(C, 20), fake,
+        limits=Limits(concurrency=1, per_host=1, per_host_rate=100))
+    turn = TURN + 1
+    assert [s.host for s in fake.starts] == ([A] * turn + [B] * turn + [C] * turn) * 2 + [A, A, B, B, C, C]
+
+
 def test_a_freed_connection_serves_its_hosts_next_request() -> None:
     """Hosts' requests interleaved, more hosts than connections: a request that ends hands its
     connection to its host's next one, so a host's requests run back to back on it, in two

@@ -74,7 +74,7 @@ class Admission:
         transport = self._transport
         concurrency = self._concurrency
         wanting = hosts is self._wanting
-        warm = hosts is self._warm or hosts is self._displaced
+        in_a_row = hosts is self._warm or hosts is self._displaced or hosts is self._due  # in ``streak``
         fresh = hosts is self._fresh
         bucket = self.bucket
         keep_place = fresh or hosts is self._displaced
@@ -87,7 +87,7 @@ class Admission:
             elif fresh and host.first_attempts:
                 continue  # started in its turn in ``ready`` meanwhile
             if self._may_start(host, now):
-                if warm:
+                if in_a_row:
                     host.streak += 1
                 self._start_next(host)
         if hosts is self._warm:

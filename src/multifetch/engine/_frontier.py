@@ -263,8 +263,9 @@ class Frontier:
         waits its turn in ``ready`` like the others: hosts with long backlogs still take turns.
 
         A host with a pace (``--per-host-rate``, Crawl-delay, Retry-After) goes to ``due``: its
-        next request starts when its token comes, and not later, at its place in ``ready``. While
-        hosts seen have not started yet, only a host's first ``PROBE`` requests run on in a row.
+        next request starts when its token comes, and not later, at its place in ``ready`` (for
+        ``TURN`` requests a connection, like the others). While hosts seen have not started yet,
+        only a host's first ``PROBE`` requests run on in a row.
 
         A host whose queue would outlast the run's other work at its present number of
         connections (a slow host, typically) asks for another (``wanting``): the next connection
@@ -275,9 +276,11 @@ class Frontier:
         self.mark_ready(host)
         if not host.queue:
             return
+        turn_left = host.streak < TURN * host.limit
         if host.bucket is not None:
-            self.due.append(host)  # paced: its next request starts when its token comes
-        elif host.first_attempts < PROBE or (host.streak < TURN * host.limit and not self.unstarted()):
+            if turn_left:
+                self.due.append(host)  # paced: its next request starts when its token comes
+        elif host.first_attempts < PROBE or (turn_left and not self.unstarted()):
             self.warm.append(host)
         connections = host.active + 1
         if connections < host.effective_limit and not host.wanting:
