@@ -326,6 +326,7 @@ def _transport_options(options: dict[str, Any]) -> TransportOptions:
         follow_redirects=options["follow_redirects"],
         max_redirects=options["max_redirects"],
         limit_rate=parse_bytes_rate(options["limit_rate"]),
+        answer_details="timings" in {field.strip() for field in (options["fields"] or "").split(",")},
     )
 
 

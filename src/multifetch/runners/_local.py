@@ -186,6 +186,7 @@ def open_transport(settings: Settings, bodies: BodyStore, session: Any = None) -
         limit_rate=options.limit_rate,
         proxy_pool=bool(options.proxies),
         capture=settings.warc is not None,
+        answer_details=options.answer_details,
     )
     if not options.proxies:
         return curl

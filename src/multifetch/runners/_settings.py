@@ -30,6 +30,9 @@ class TransportOptions:
     ``cookies``, ``client_cert`` (cert, key), ``deny_private``, ``secret_headers`` and ``limit_rate``
     (bytes a second, each transfer) are libcurl's alone (the requests transport takes what it can of
     them from its session); ``keep_response`` is the requests transport's alone.
+    ``answer_details``: libcurl reads each answer's phase timings and HTTP version
+    (``Result.timings``, ``Result.http_version``); the command line asks for them only when its
+    records hold ``timings`` (eight questions to libcurl a request, 5 % of a small request's CPU).
     ``follow_redirects`` and ``max_redirects``: as curl's ``-L`` / ``--no-location`` and
     ``--max-redirs``. ``proxies``: a pool, each attempt through one of them, ``proxy_rotation``
     ``"request"`` (round robin) or ``"host"`` (one proxy per host).
@@ -55,6 +58,7 @@ class TransportOptions:
     follow_redirects: bool = True
     max_redirects: int = 10
     limit_rate: int | None = None
+    answer_details: bool = True
 
     def __post_init__(self) -> None:
         check_engine(self.engine)

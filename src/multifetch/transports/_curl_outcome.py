@@ -40,24 +40,27 @@ def effective_url(handle: pycurl.Curl) -> str | None:
 
 
 def read_outcome(job: Job, handle: pycurl.Curl, writer: Decoding, raw_headers: list[bytes],
-                 code: int, message: str, *, proxied: bool, denied: dict[int, str]) -> None:
+                 code: int, message: str, *, proxied: bool, denied: dict[int, str],
+                 details: bool = True) -> None:
     """Fill in ``job``'s outcome from its ended transfer (libcurl's ``code``: 0 for an answer).
 
     ``proxied``: the run goes through a proxy (an error may be the proxy's); ``denied``: the
-    addresses refused under --deny-private, by ``id(job)``.
+    addresses refused under --deny-private, by ``id(job)``; ``details``: read the phase timings
+    and the HTTP version too (``TransportOptions.answer_details``).
     """
     getinfo = handle.getinfo
     try:
         job.final_url = url_info(handle, pycurl.EFFECTIVE_URL)
     except pycurl.error:  # a URL libcurl rejected
         job.final_url = None
-    job.timings = Timings(
-        getinfo(pycurl.NAMELOOKUP_TIME),
-        getinfo(pycurl.CONNECT_TIME),
-        getinfo(pycurl.APPCONNECT_TIME),
-        getinfo(pycurl.STARTTRANSFER_TIME),
-        getinfo(pycurl.TOTAL_TIME),
-    )
+    if details:
+        job.timings = Timings(
+            getinfo(pycurl.NAMELOOKUP_TIME),
+            getinfo(pycurl.CONNECT_TIME),
+            getinfo(pycurl.APPCONNECT_TIME),
+            getinfo(pycurl.STARTTRANSFER_TIME),
+            getinfo(pycurl.TOTAL_TIME),
+        )
     if code == 0:
         try:
             job.content, job.sha256, job.body_path = writer.finish()
@@ -66,7 +69,8 @@ def read_outcome(job: Job, handle: pycurl.Curl, writer: Decoding, raw_headers: l
             job.fail(*(writer.failure or ("write", f"cannot save body: {exc}")))
         else:
             job.status = getinfo(pycurl.RESPONSE_CODE)
-            job.http_version = HTTP_VERSIONS.get(getinfo(pycurl.INFO_HTTP_VERSION), "")
+            if details:
+                job.http_version = HTTP_VERSIONS.get(getinfo(pycurl.INFO_HTTP_VERSION), "")
             job.size = writer.size
             job.raw_headers = raw_headers
     else:

@@ -65,6 +65,7 @@ class CurlTransport:
         limit_rate: int | None = None,
         proxy_pool: bool = False,
         capture: bool = False,
+        answer_details: bool = True,
     ) -> None:
         self._jobs: dict[int, Job] = {}  # id(handle) -> job in flight
         self._ended: list[Job] = []  # attempts that ended inside kick(), for the next poll()
@@ -90,6 +91,7 @@ class CurlTransport:
         self._handles = Handles(base, bodies, timeouts, self._open_socket if deny_private else None,
                                 max_body_size=max_body_size, capture=capture)
         self._capture = capture  # for a WARC archive: each attempt's wire data (_capture)
+        self._details = answer_details  # each answer's timings and HTTP version (TransportOptions)
         self._loop = CurlLoop(concurrency)
         self._names = self._start_names(timeouts, resolve) if resolving else None
         self._redirects = Redirects(has_auth=auth is not None, secret_headers=secret_headers,
@@ -249,7 +251,7 @@ class CurlTransport:
         self.active -= 1
         job.elapsed = time.monotonic() - job.t0
         read_outcome(job, handle, writer, raw_headers, code, message, proxied=self._proxied,
-                     denied=self._denied)
+                     denied=self._denied, details=self._details)
         self._free.append(handle)
         return job
 
