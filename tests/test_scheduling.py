@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from multifetch import HostHealth, Limits, Request, RetryPolicy
+from multifetch.engine import _frontier as frontier_module
 from multifetch.engine._frontier import PROBE, TURN
 from multifetch.engine._job import Job
 from multifetch.engine._scheduler import Scheduler
@@ -198,6 +199,43 @@ def test_a_throttling_host_late_in_the_input_is_found_early() -> None:
     assert run.outcomes() == {"200": 2020}
     assert host.taken[0] < 5.0 and host.taken[-1] < 28.0, host.taken
     assert run.ended_at < 28.0  # the others' work alone takes 25 s
+
+
+def test_hosts_with_nothing_left_are_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
+    """3,000 hosts, a request each but for one that comes back at the end: the frontier holds a
+    few hundred hosts at a time, not every host seen, and the one that comes back is served."""
+    monkeypatch.setattr(frontier_module, "HOSTS_KEPT", 100)
+    hosts = [f"http://h{i}.test" for i in range(3000)]
+    fake = FakeTransport(latency(dict.fromkeys(hosts, 0.01)))
+    held: list[int] = []
+
+    class Watched(Run):
+        def _publish(self) -> None:
+            held.append(len(self.scheduler._frontier.hosts))
+            super()._publish()
+
+    run = Watched([f"{host}/x" for host in hosts] + [f"{hosts[0]}/again"], fake,
+                  limits=Limits(concurrency=8, per_host=2), window=64)
+    assert run.outcomes() == {"200": 3001}
+    assert max(held) <= 300, max(held)
+
+
+def test_a_forgotten_host_is_not_one_that_learned_a_pace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host paced by its Retry-After, then idle while 500 others pass, keeps its pace when its
+    requests come back: no second round of refusals."""
+    monkeypatch.setattr(frontier_module, "HOSTS_KEPT", 100)
+    host = OneASecond()
+    others = [f"http://h{i}.test" for i in range(500)]
+
+    def answer(request: Request, attempt: int) -> Answer:
+        return host.answer(fake.clock.now) if request.url.startswith(A) else Answer(latency=0.01)
+
+    fake = FakeTransport(answer)
+    specs = urls(A, 5) + [f"{other}/x" for other in others] + [f"{A}/later/{k}" for k in range(5)]
+    run = Run(specs, fake, limits=Limits(concurrency=4, per_host=4), retry=RetryPolicy(retries=5), window=32)
+    assert run.outcomes() == {"200": 510}
+    refused = sum(start.host == A for start in fake.starts) - 10
+    assert refused <= 3, refused  # the first burst only (per_host 4 at once)
 
 
 def test_backoff_delays_follow_the_seeded_jitter_and_the_retry_count() -> None:

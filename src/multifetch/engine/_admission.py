@@ -45,9 +45,13 @@ class Admission:
         # hosts not started yet (their first requests tell a slow or throttling host early),
         # then hosts whose freed connection went to one before them (at their place in ``ready``
         # they would wait for thousands of hosts, their connection closed meanwhile).
-        for first in (self._wanting, self._due, self._warm, self._fresh, self._displaced):
+        for first in (self._wanting, self._due, self._warm):
             if first:
                 self._admit_first(first, now)
+        if self._fresh:
+            self._admit_fresh(now)
+        if self._displaced:
+            self._admit_first(self._displaced, now)
         transport = self._transport
         ready = self._ready
         concurrency = self._concurrency
@@ -67,25 +71,22 @@ class Admission:
                 host.in_ready = False
 
     def _admit_first(self, hosts: deque[Host], now: float) -> None:
-        """Start the next request of each of ``hosts`` (``wanting``, ``due``, ``warm``, ``fresh``
-        or ``displaced``, see ``Frontier``), in turn, while connections are free. A host that may
+        """Start the next request of each of ``hosts`` (``wanting``, ``due``, ``warm`` or
+        ``displaced``, see ``Frontier``), in turn, while connections are free. A host that may
         not start now is skipped: it is also in ``ready``, or its timer is set (``_may_start``).
         ``warm`` is emptied: the hosts left in it when connections ran out go to ``displaced``."""
         transport = self._transport
         concurrency = self._concurrency
         wanting = hosts is self._wanting
-        in_a_row = hosts is self._warm or hosts is self._displaced or hosts is self._due  # in ``streak``
-        fresh = hosts is self._fresh
+        in_a_row = hosts is not self._wanting  # counted in ``streak``
         bucket = self.bucket
-        keep_place = fresh or hosts is self._displaced
+        keep_place = hosts is self._displaced
         while hosts and transport.active < concurrency:
             if keep_place and bucket is not None and bucket.wait_time(now) > 0.0:
                 break  # their turn comes with the global bucket's next token
             host = hosts.popleft()
             if wanting:
                 host.wanting = False
-            elif fresh and host.first_attempts:
-                continue  # started in its turn in ``ready`` meanwhile
             if self._may_start(host, now):
                 if in_a_row:
                     host.streak += 1
@@ -93,6 +94,22 @@ class Admission:
         if hosts is self._warm:
             self._displaced.extend(hosts)
             hosts.clear()
+
+    def _admit_fresh(self, now: float) -> None:
+        """The first request of each host not started yet, in the order they were seen, while
+        connections are free; each then takes its turns in ``ready``."""
+        fresh = self._fresh
+        transport = self._transport
+        concurrency = self._concurrency
+        bucket = self.bucket
+        leave_fresh = self._frontier.leave_fresh
+        while fresh and transport.active < concurrency:
+            if bucket is not None and bucket.wait_time(now) > 0.0:
+                return  # their turn comes with the global bucket's next token
+            host = fresh.popleft()
+            if not host.first_attempts and self._may_start(host, now):
+                self._start_next(host)
+            leave_fresh(host)
 
     def _may_start(self, host: Host, now: float) -> bool:
         """Whether ``host`` may start its next request now, taking a token if it does. A host

@@ -36,6 +36,9 @@ DEEPEST_WINDOW = 65_536
 # requests of hosts already seen at work (``Frontier.fresh``): they tell a slow or throttling
 # host (a refusal comes on the second request in a second) while its whole queue is still ahead.
 PROBE = 2
+# Hosts kept in memory (~2 KB each) before those with nothing left to do are forgotten
+# (``Frontier.forget_idle``): a run over a million distinct hosts holds a few thousand at a time.
+HOSTS_KEPT = 10_000
 
 
 class Frontier:
@@ -76,7 +79,10 @@ class Frontier:
         self.warm: deque[Host] = deque()  # hosts whose transfer just ended: its connection is free
         self.wanting: deque[Host] = deque()  # hosts that should have more connections (``freed``)
         self.due: deque[Host] = deque()  # hosts whose wait just ended (``mark_due``)
-        self.fresh: deque[Host] = deque()  # hosts not started yet, in the order they were seen
+        self._forget_at = HOSTS_KEPT  # hosts held when the next forget_idle() runs
+        # Hosts not started yet, in the order they were seen: in ``ready`` once started (their
+        # ``in_ready`` is already set, so nothing else puts them there before).
+        self.fresh: deque[Host] = deque()
         self.displaced: deque[Host] = deque()  # warm hosts whose connection went to one before them
         self.latency = 0.0  # a slow moving average of every attempt's seconds
         self.spill = Spill(spill_folder)
@@ -155,6 +161,8 @@ class Frontier:
         return job, host
 
     def _new_host(self, name: str) -> Host:
+        if len(self.hosts) >= self._forget_at:
+            self.forget_idle()
         limits = self._limits
         host = Host(name, limits.limit_for(name), limits.per_host_rate, limits.burst, self._clock)
         self.hosts[name] = host
@@ -166,10 +174,35 @@ class Frontier:
             self.size = max(self.size, min(WINDOW_PER_HOST * len(self.hosts), DEEPEST_WINDOW))
         if self.robots is not None:
             host.queue.append(self.robots.job_for(host))  # first, and the rest wait for it
+        host.in_ready = True  # in ``fresh``: ``ready`` once its first request started
         self.fresh.append(host)
         self.look_again()  # the input ahead may hold work for hosts like this one
         self._expect(name)
         return host
+
+    def forget_idle(self) -> None:
+        """Drop the hosts that have nothing queued, in flight, parked or on disk and nothing
+        learned (``Host.forgettable``); one that comes back is made anew, as on its first request.
+        Runs when the hosts held doubled since the last time (at least ``HOSTS_KEPT``), so its
+        cost is spread over the hosts added."""
+        now = self._clock()
+        counts = self.spill.counts
+        robots = self.robots
+        hosts = self.hosts
+        # ``ready`` keeps a host that ran out of work through the connections it freed until
+        # its turn comes round: those out of work leave it now, so that they can be forgotten.
+        ready = self.ready
+        kept = [host for host in ready if host.queue or host.tail or counts.get(host.name)]
+        for host in ready:
+            if not (host.queue or host.tail or counts.get(host.name)):
+                host.in_ready = False
+        ready.clear()
+        ready.extend(kept)
+        for name in [name for name, host in hosts.items() if host.forgettable(now) and not counts.get(name)]:
+            del hosts[name]
+            if robots is not None:
+                robots.forget(name)
+        self._forget_at = max(HOSTS_KEPT, 2 * len(hosts))
 
     # -- the look past backlogs -------------------------------------------------------------------
 
@@ -294,8 +327,16 @@ class Frontier:
         """Whether a host seen has not started a request yet (``fresh``)."""
         fresh = self.fresh
         while fresh and (fresh[0].first_attempts or not fresh[0].queue):
-            fresh.popleft()
+            self.leave_fresh(fresh.popleft())
         return bool(fresh)
+
+    def leave_fresh(self, host: Host) -> None:
+        """``host``, out of ``fresh``, takes its turns in ``ready`` while it has work."""
+        if host.queue:
+            self.ready.append(host)  # ``in_ready`` is set already
+        else:
+            host.in_ready = False
+            self.mark_ready(host)  # back with its requests on disk, if it has some
 
     def mark_due(self, host: Host) -> None:
         """``host`` waited for a retry, a token or the end of a pause: it goes before the hosts in

@@ -97,6 +97,17 @@ class Host:
     def effective_limit(self) -> int:
         return max(1, int(self.limit * self.factor))
 
+    def forgettable(self, now: float) -> bool:
+        """Nothing of this host waits or runs, and it knows nothing a ``Host`` made anew would
+        not: no pace learned from Retry-After, no slow-down, failures, pause or retries (none
+        parked), and its configured bucket is full."""
+        bucket = self.bucket
+        return (not self.queue and not self.tail and not self.active and not self.in_ready
+                and not self.wanting and not self.dead and not self.retries and not self.slowdowns
+                and not self.conn_failures and not self.pauses and self.factor == 1.0
+                and self.paused_until <= now and self.wake_at <= now
+                and (bucket is None or (self.base_rate is not None and bucket.full(now))))
+
     def has_room(self) -> bool:
         return self.active < self.effective_limit
 

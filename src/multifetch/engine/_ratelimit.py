@@ -65,6 +65,10 @@ class TokenBucket:
         allowed_at = self._tat - (self.burst - 1) * self._interval
         return max(0.0, allowed_at - now)
 
+    def full(self, now: float) -> bool:
+        """Whether every token is back (a bucket made anew would be the same)."""
+        return self._tat is None or self._tat <= now
+
     def try_acquire(self, now: float | None = None) -> float:
         """Take a token and return 0.0, or take nothing and return the seconds to wait."""
         now = self._clock() if now is None else now

@@ -89,6 +89,11 @@ class RobotsGate:
         self._max_age = max_age
         self._origins: dict[str, _Origin] = {}
 
+    def forget(self, name: str) -> None:
+        """The frontier forgot host ``name`` (``Frontier.forget_idle``): its robots.txt is asked
+        again if it comes back."""
+        self._origins.pop(name, None)
+
     def job_for(self, host: Host) -> RobotsJob:
         """The robots.txt request of a new host, to put at the head of its queue."""
         self._origins[host.name] = _Origin()

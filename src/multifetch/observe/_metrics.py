@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .._errors import SettingError
-from ..report._hosts import NO_HOST
+from ..report._hosts import HOST_ROWS, NO_HOST, OTHER_HOSTS
 
 if TYPE_CHECKING:
     from ..runners._run import Run
@@ -51,7 +51,11 @@ class RecordCounts:
             self.retries += attempts - 1
         row = self.hosts.get(host)
         if row is None:
-            row = self.hosts[host] = [0, 0, 0, 0.0]
+            if len(self.hosts) >= HOST_ROWS:
+                host = OTHER_HOSTS  # a crawl over a million hosts: ten thousand rows
+            row = self.hosts.get(host)
+            if row is None:
+                row = self.hosts[host] = [0, 0, 0, 0.0]
         row[0] += 1
         if error_kind is not None:
             row[1] += 1

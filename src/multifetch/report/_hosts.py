@@ -13,6 +13,10 @@ from ..inputs._spec import origin_of
 from ._sketch import LatencySketch
 
 NO_HOST = "(invalid input)"
+# Hosts with a row of their own (in the summary, the report and the metrics); those seen after
+# count together under OTHER_HOSTS, so that a run over a million hosts holds ten thousand rows.
+HOST_ROWS = 10_000
+OTHER_HOSTS = "(other hosts)"
 
 
 def host_of(record: dict[str, Any]) -> str:
@@ -31,18 +35,24 @@ class HostTable:
         self.rows: dict[str, list[Any]] = {}
 
     def row(self, host: str) -> list[Any]:
-        row = self.rows.get(host)
+        rows = self.rows
+        row = rows.get(host)
         if row is None:
-            row = self.rows[host] = [0, 0, LatencySketch()]
+            if len(rows) >= HOST_ROWS:
+                host = OTHER_HOSTS
+                row = rows.get(host)
+            if row is None:
+                row = rows[host] = [0, 0, LatencySketch()]
         return row
 
     def absorb(self, other: HostTable) -> None:
         """Add ``other``'s figures to these (``other`` is not to be used after)."""
         for host, theirs in other.rows.items():
             row = self.rows.get(host)
-            if row is None:
+            if row is None and len(self.rows) < HOST_ROWS:
                 self.rows[host] = theirs
             else:
+                row = row if row is not None else self.row(OTHER_HOSTS)
                 row[0] += theirs[0]
                 row[1] += theirs[1]
                 row[2].merge(theirs[2])
