@@ -181,3 +181,17 @@ def test_the_summary_json_and_the_metrics_use_one_vocabulary(target: TargetServe
     assert summary["statuses"] == {"200": 21}
     assert by_outcome(samples) == Counter({("200", ""): 20})
     assert value(samples, "multifetch_job_done") == summary["records"] - 1
+
+
+def test_per_host_figures_keep_a_bounded_number_of_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hosts past ``HOST_ROWS`` count together under "(other hosts)": a crawl of a million hosts
+    keeps ten thousand rows, and every record is still counted."""
+    from multifetch.observe import _metrics
+
+    monkeypatch.setattr(_metrics, "HOST_ROWS", 10)
+    counts = _metrics.RecordCounts()
+    for i in range(50):
+        counts.add(200, None, 1, 5, 0.01, f"http://h{i}.test")
+    assert len(counts.hosts) == 11
+    assert counts.hosts[_metrics.OTHER_HOSTS][0] == 40
+    assert sum(row[0] for row in counts.hosts.values()) == 50

@@ -124,3 +124,29 @@ def test_report_of_a_parquet_output_shows_every_boundary_and_rare_statuses_in_ch
     subprocess.run([*flags, f"--screenshot={shot}", "--window-size=900,1600", html_path.as_uri()],
                    capture_output=True, timeout=120, check=True)
     assert shot.stat().st_size > 10_000
+
+
+def test_a_run_over_more_hosts_than_rows_counts_the_rest_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A row a host up to ``HOST_ROWS``, in the summary, the report and its per-process parts;
+    hosts seen after count together under "(other hosts)": memory does not grow with the hosts."""
+    from multifetch.report import _hosts
+    from multifetch.report._summary import SummaryBuilder
+
+    monkeypatch.setattr(_hosts, "HOST_ROWS", 100)
+
+    def record(i: int) -> dict[str, object]:
+        return {"id": str(i), "url": f"http://h{i}.test/", "status": 200 if i % 10 else None,
+                "error": None if i % 10 else {"kind": "connect", "message": "refused"},
+                "attempts": 1, "elapsed": 0.01 * (1 + i % 7), "size": 10}
+
+    whole, parts = SummaryBuilder(), [SummaryBuilder(), SummaryBuilder()]
+    for i in range(1000):
+        whole.add(record(i))
+        parts[i % 2].add(record(i))
+    parts[0].absorb(parts[1])
+    for summary in (whole, parts[0]):
+        rows = summary.hosts.rows
+        assert len(rows) == 101
+        assert sum(row[0] for row in rows.values()) == summary.records == 1000
+        assert sum(row[1] for row in rows.values()) == 100
+    assert whole.hosts.rows[_hosts.OTHER_HOSTS][0] == 900
