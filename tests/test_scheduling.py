@@ -220,6 +220,20 @@ def test_hosts_with_nothing_left_are_forgotten(monkeypatch: pytest.MonkeyPatch) 
     assert max(held) <= 300, max(held)
 
 
+def test_the_window_grows_with_hosts_that_have_more_than_one_request() -> None:
+    """The default window grows by ``WINDOW_PER_HOST`` for each host seen twice (so that its
+    requests meet in its queue), not for hosts seen once: over a list of distinct hosts it stays
+    at its base, and so do the hosts held for it."""
+    many = [f"http://h{i}.test" for i in range(5000)]
+    once = Run([f"{host}/x" for host in many], FakeTransport(latency(dict.fromkeys(many, 0.01))),
+               limits=Limits(concurrency=8, per_host=2))
+    assert once.scheduler._frontier.size == 1024
+    few = many[:200]
+    twice = Run([f"{host}/{k}" for k in range(5) for host in few], FakeTransport(latency(dict.fromkeys(few, 0.01))),
+                limits=Limits(concurrency=8, per_host=2))
+    assert twice.scheduler._frontier.size == frontier_module.WINDOW_PER_HOST * 200
+
+
 def test_a_forgotten_host_is_not_one_that_learned_a_pace(monkeypatch: pytest.MonkeyPatch) -> None:
     """A host paced by its Retry-After, then idle while 500 others pass, keeps its pace when its
     requests come back: no second round of refusals."""

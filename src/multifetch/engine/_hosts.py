@@ -57,6 +57,7 @@ class Host:
         "paused_until",
         "pauses",
         "queue",
+        "repeated",
         "retries",
         "slowdowns",
         "streak",
@@ -76,6 +77,7 @@ class Host:
         self.tail: deque[Job] = deque()
         self.active = 0
         self.in_ready = False
+        self.repeated = False  # a second request of it was read (``Frontier``: the window grows)
         self.latency = 0.0  # a moving average of its attempts' seconds (``Frontier.freed``)
         self.wanting = False  # in ``Frontier.wanting``
         self.wake_at = 0.0  # when its timer (a pause's end, a token) fires, if one is set

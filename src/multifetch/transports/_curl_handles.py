@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pycurl
@@ -53,6 +53,14 @@ class Handles:
         self.free: list[pycurl.Curl] = []
         self.dirty: set[int] = set()
         self.carrying: set[int] = set()
+
+    def renew_share(self, share: pycurl.CurlShare, *, in_flight: Iterable[int]) -> None:
+        """Handles take ``share`` instead of the run's share until now: each is reset with the
+        new base options before its next transfer (those in flight, ``in_flight`` by id, after
+        they end)."""
+        self._base = [(option, share if option == pycurl.SHARE else value) for option, value in self._base]
+        self.dirty.update(id(handle) for handle in self.free)
+        self.dirty.update(in_flight)
 
     def transfer(self, job: Job, url: str, method: str, headers: Headers, body: bytes | None,
                  hop: Hop | None) -> Transfer:

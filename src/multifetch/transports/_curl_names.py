@@ -87,6 +87,12 @@ class Names:
                 self._told.clear()  # forgotten ones are told again: the addresses ride along
             self._told[told[0]] = told[1]
 
+    def forget_told(self) -> None:
+        """libcurl's DNS cache was replaced (``CurlTransport._renew_share``): every name's
+        addresses ride along again until a transfer that carried them has run."""
+        self._told.clear()
+        self.telling.clear()
+
     def on_answers(self, fd: int, flags: int) -> None:
         self.settle(self.resolver.answered())
 
