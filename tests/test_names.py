@@ -129,6 +129,41 @@ def test_api_names_slow_aaaa(web: int) -> None:
     assert_no_stall(records, wall, 6000, wall_max=8)
 
 
+def test_names_keep_their_addresses_across_new_shares(web: int) -> None:
+    """libcurl's DNS cache is replaced every ``SHARE_HOSTS`` hosts (here 50): names told to the
+    one before are handed to the new one, so libcurl never looks a name up itself (it would wait
+    3 s for the AAAA answer, and ask again what was asked). 50 names, their transfers run; 450
+    others (nine new shares); then the first 50 again, their connections closed meanwhile."""
+    names = host_names(500)
+    code = (
+        "import json, sys, time, multifetch\n"
+        "import multifetch.transports.curl as curl\n"
+        "curl.SHARE_HOSTS = 50\n"
+        "lines = [line.strip() for line in open(sys.argv[1])]\n"
+        "def urls():\n"
+        "    yield from lines[:100]\n"
+        "    time.sleep(1)\n"
+        "    yield from lines[100:1000]\n"
+        "    time.sleep(1)\n"
+        "    yield from lines[1000:]\n"
+        "for r in multifetch.fetch(urls(), bodies='hash', concurrency=16, per_host=2, deadline=20):\n"
+        "    print(json.dumps({'status': r.status, 'error': r.error and {'kind': r.error.kind},"
+        " 'elapsed': r.elapsed}))\n"
+    )
+    order = [*names[:50], *names[:50], *(name for name in names[50:] for _ in range(2)), *names[:50]]
+    with PrivateResolver(records={name: ["127.0.0.1"] for name in names}, aaaa_delay=AAAA_DELAY) as env:
+        src = env.folder / "urls.txt"
+        src.write_text("".join(f"http://{name}:{web}/1k?i={i}\n" for i, name in enumerate(order)))
+        started = time.monotonic()
+        done = env.run([sys.executable, "-c", code, str(src)], capture_output=True, timeout=60)
+        wall = time.monotonic() - started
+        asked = env.dns.total("A")
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert_no_stall(records, wall, len(order), wall_max=20)
+    assert asked == len(names), asked  # each name once, by multifetch's resolver
+
+
 @pytest.mark.parametrize(("count", "n", "args"), [
     pytest.param(500, 10_000, ("-P", "2", "-c", "256", "--per-host", "4"), id="processes"),
     pytest.param(100, 1000, ("--engine", "requests", "-c", "64", "--per-host", "4"), id="requests-engine"),

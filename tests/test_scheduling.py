@@ -21,6 +21,7 @@ import pytest
 
 from multifetch import HostHealth, Limits, Request, RetryPolicy
 from multifetch.engine import _frontier as frontier_module
+from multifetch.engine import _idle_hosts as idle_hosts
 from multifetch.engine._frontier import PROBE, TURN
 from multifetch.engine._job import Job
 from multifetch.engine._scheduler import Scheduler
@@ -204,7 +205,7 @@ def test_a_throttling_host_late_in_the_input_is_found_early() -> None:
 def test_hosts_with_nothing_left_are_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
     """3,000 hosts, a request each but for one that comes back at the end: the frontier holds a
     few hundred hosts at a time, not every host seen, and the one that comes back is served."""
-    monkeypatch.setattr(frontier_module, "HOSTS_KEPT", 100)
+    monkeypatch.setattr(idle_hosts, "HOSTS_KEPT", 100)
     hosts = [f"http://h{i}.test" for i in range(3000)]
     fake = FakeTransport(latency(dict.fromkeys(hosts, 0.01)))
     held: list[int] = []
@@ -237,7 +238,7 @@ def test_the_window_grows_with_hosts_that_have_more_than_one_request() -> None:
 def test_a_forgotten_host_is_not_one_that_learned_a_pace(monkeypatch: pytest.MonkeyPatch) -> None:
     """A host paced by its Retry-After, then idle while 500 others pass, keeps its pace when its
     requests come back: no second round of refusals."""
-    monkeypatch.setattr(frontier_module, "HOSTS_KEPT", 100)
+    monkeypatch.setattr(idle_hosts, "HOSTS_KEPT", 100)
     host = OneASecond()
     others = [f"http://h{i}.test" for i in range(500)]
 

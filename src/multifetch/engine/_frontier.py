@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from .._errors import CANCELLED_UNSTARTED
 from ..inputs._spec import InvalidSpec, Request, origin_of
 from ._hosts import Host
+from ._idle_hosts import forget_idle
 from ._input import Input, NotReady
 from ._job import Job, invalid_job
 from ._ledger import Ledger
@@ -36,9 +37,6 @@ DEEPEST_WINDOW = 65_536
 # requests of hosts already seen at work (``Frontier.fresh``): they tell a slow or throttling
 # host (a refusal comes on the second request in a second) while its whole queue is still ahead.
 PROBE = 2
-# Hosts kept in memory (~2 KB each) before those with nothing left to do are forgotten
-# (``Frontier.forget_idle``): a run over a million distinct hosts holds a few thousand at a time.
-HOSTS_KEPT = 10_000
 
 
 class Frontier:
@@ -79,10 +77,9 @@ class Frontier:
         self.warm: deque[Host] = deque()  # hosts whose transfer just ended: its connection is free
         self.wanting: deque[Host] = deque()  # hosts that should have more connections (``freed``)
         self.due: deque[Host] = deque()  # hosts whose wait just ended (``mark_due``)
-        self._forget_at = HOSTS_KEPT  # hosts held when the next forget_idle() runs
+        self._forget_at = 0  # hosts held when the next forget_idle() runs (``_idle_hosts``)
         self._repeated_hosts = 0  # hosts seen with a second request (the window grows with them)
-        # Hosts not started yet, in the order they were seen: in ``ready`` once started (their
-        # ``in_ready`` is already set, so nothing else puts them there before).
+        # hosts not started yet, in the order seen; in ``ready`` once started (``in_ready`` is set)
         self.fresh: deque[Host] = deque()
         self.displaced: deque[Host] = deque()  # warm hosts whose connection went to one before them
         self.latency = 0.0  # a slow moving average of every attempt's seconds
@@ -159,13 +156,10 @@ class Frontier:
             host.repeated = True
             self._repeated_hosts += 1
             if self._deepen:
-                # A window of ~16 requests a host with more than one, so that a host's requests
-                # meet in its queue and share its connections (``freed``) rather than arrive one
-                # by one, each after its connection was closed (measured, 2,000 hosts in a
-                # shuffled input: with a window of 1,024, 22,000 of 40,000 requests opened a
-                # connection; of 40,000, 2,300). Hosts seen once do not count: over a list of a
-                # million hosts, one request each, the window stays small, and so do the hosts
-                # held for it (~2 KB each).
+                # ~16 requests a host seen twice, so that its requests meet in its queue and share
+                # its connections (``freed``), not each open one (2,000 hosts, shuffled: 22,000 of
+                # 40,000 did with a window of 1,024; 2,300 with 40,000). Over distinct hosts the
+                # window stays small, and so do the hosts held for it (~2 KB each).
                 self.size = max(self.size, min(WINDOW_PER_HOST * self._repeated_hosts, DEEPEST_WINDOW))
         if host.dead:
             job.fail("host_unavailable", f"{name} is not reachable (repeated connection failures)")
@@ -175,7 +169,8 @@ class Frontier:
 
     def _new_host(self, name: str) -> Host:
         if len(self.hosts) >= self._forget_at:
-            self.forget_idle()
+            self._forget_at = forget_idle(self.hosts, self.ready, self.spill.counts, self.robots,
+                                          self._clock())
         limits = self._limits
         host = Host(name, limits.limit_for(name), limits.per_host_rate, limits.burst, self._clock)
         self.hosts[name] = host
@@ -186,30 +181,6 @@ class Frontier:
         self.look_again()  # the input ahead may hold work for hosts like this one
         self._expect(name)
         return host
-
-    def forget_idle(self) -> None:
-        """Drop the hosts that have nothing queued, in flight, parked or on disk and nothing
-        learned (``Host.forgettable``); one that comes back is made anew, as on its first request.
-        Runs when the hosts held doubled since the last time (at least ``HOSTS_KEPT``), so its
-        cost is spread over the hosts added."""
-        now = self._clock()
-        counts = self.spill.counts
-        robots = self.robots
-        hosts = self.hosts
-        # ``ready`` keeps a host that ran out of work through the connections it freed until
-        # its turn comes round: those out of work leave it now, so that they can be forgotten.
-        ready = self.ready
-        kept = [host for host in ready if host.queue or host.tail or counts.get(host.name)]
-        for host in ready:
-            if not (host.queue or host.tail or counts.get(host.name)):
-                host.in_ready = False
-        ready.clear()
-        ready.extend(kept)
-        for name in [name for name, host in hosts.items() if host.forgettable(now) and not counts.get(name)]:
-            del hosts[name]
-            if robots is not None:
-                robots.forget(name)
-        self._forget_at = max(HOSTS_KEPT, 2 * len(hosts))
 
     # -- the look past backlogs -------------------------------------------------------------------
 
@@ -295,17 +266,15 @@ class Frontier:
     def freed(self, host: Host, seconds: float) -> None:
         """One of ``host``'s transfers ended after ``seconds``, leaving its connection idle.
 
-        Its next request should take that connection, before hosts further on in ``ready`` get
-        the slot: one of them would have to open a connection (a TLS handshake), and the idle one
-        would wait for its host's turn to come round again, by then often closed to make room for
-        others (measured: over 2,000 hosts served strictly in turn, 38,000 of 40,000 requests
-        opened a connection). A host keeps its connections for ``TURN`` requests on each, then
-        waits its turn in ``ready`` like the others: hosts with long backlogs still take turns.
+        Its next request should take that connection before hosts further on in ``ready``: one
+        of them would open a connection (a TLS handshake), and the idle one would be closed before
+        its host's turn came round (over 2,000 hosts served strictly in turn, 38,000 of 40,000
+        requests opened one). A host keeps its connections for ``TURN`` requests on each, then
+        waits its turn in ``ready``: hosts with long backlogs still take turns.
 
         A host with a pace (``--per-host-rate``, Crawl-delay, Retry-After) goes to ``due``: its
-        next request starts when its token comes, and not later, at its place in ``ready`` (for
-        ``TURN`` requests a connection, like the others). While hosts seen have not started yet,
-        only a host's first ``PROBE`` requests run on in a row.
+        next request starts when its token comes, not at its place in ``ready`` (for ``TURN`` a
+        connection too). While hosts wait in ``fresh``, only a host's first ``PROBE`` run on.
 
         A host whose queue would outlast the run's other work at its present number of
         connections (a slow host, typically) asks for another (``wanting``): the next connection
