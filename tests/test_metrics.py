@@ -187,11 +187,12 @@ def test_per_host_figures_keep_a_bounded_number_of_rows(monkeypatch: pytest.Monk
     """Hosts past ``HOST_ROWS`` count together under "(other hosts)": a crawl of a million hosts
     keeps ten thousand rows, and every record is still counted."""
     from multifetch.observe import _metrics
+    from multifetch.report import _hosts
 
-    monkeypatch.setattr(_metrics, "HOST_ROWS", 10)
+    monkeypatch.setattr(_hosts, "HOST_ROWS", 10)
     counts = _metrics.RecordCounts()
     for i in range(50):
         counts.add(200, None, 1, 5, 0.01, f"http://h{i}.test")
     assert len(counts.hosts) == 11
-    assert counts.hosts[_metrics.OTHER_HOSTS][0] == 40
+    assert counts.hosts[_hosts.OTHER_HOSTS][0] == 40
     assert sum(row[0] for row in counts.hosts.values()) == 50

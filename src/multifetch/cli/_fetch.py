@@ -20,7 +20,7 @@ from ..transports._proxies import read_proxy_file
 from ._exit import Exit
 from ._fetch_parts import is_part_output, run_parts
 from ._options import parse_duration, parse_header, parse_host_limit, parse_size, request_body
-from ._run import FetchJob, _fields, run_fetch
+from ._run import FetchJob, _fields, chosen_fields, run_fetch
 
 EXAMPLES = """
 \b
@@ -326,7 +326,7 @@ def _transport_options(options: dict[str, Any]) -> TransportOptions:
         follow_redirects=options["follow_redirects"],
         max_redirects=options["max_redirects"],
         limit_rate=parse_bytes_rate(options["limit_rate"]),
-        answer_details="timings" in {field.strip() for field in (options["fields"] or "").split(",")},
+        answer_details="timings" in chosen_fields(options["fields"] or ""),
     )
 
 

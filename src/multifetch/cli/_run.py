@@ -77,6 +77,11 @@ class FetchJob:
     part_size: int = 2000
 
 
+def chosen_fields(text: str) -> tuple[str, ...]:
+    """The field names ``--fields`` lists."""
+    return tuple(f.strip() for f in text.split(",") if f.strip())
+
+
 def _fields(job: FetchJob) -> tuple[str, ...]:
     extra = []
     if job.include_headers:
@@ -89,7 +94,7 @@ def _fields(job: FetchJob) -> tuple[str, ...]:
         extra.append("proxy")
     if job.fields is None:
         return RECORD_FIELDS + tuple(extra)
-    chosen = tuple(f.strip() for f in job.fields.split(",") if f.strip())
+    chosen = chosen_fields(job.fields)
     known = RECORD_FIELDS + OPTIONAL_FIELDS
     unknown = [f for f in chosen if f not in known]
     if unknown or not chosen:

@@ -78,7 +78,7 @@ class Admission:
         transport = self._transport
         concurrency = self._concurrency
         wanting = hosts is self._wanting
-        in_a_row = hosts is not self._wanting  # counted in ``streak``
+        in_a_row = not wanting  # counted in ``streak``
         bucket = self.bucket
         keep_place = hosts is self._displaced
         while hosts and transport.active < concurrency:

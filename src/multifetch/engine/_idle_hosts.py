@@ -27,12 +27,11 @@ def forget_idle(hosts: dict[str, Host], ready: deque[Host], on_disk: dict[str, i
 
     ``ready`` keeps a host that ran out of work on the connections it freed until its turn comes
     round: those out of work leave it first, so that they can be forgotten."""
-    def has_work(host: Host) -> bool:
-        return bool(host.queue or host.tail or on_disk.get(host.name))
-
-    kept = [host for host in ready if has_work(host)]
+    kept = []
     for host in ready:
-        if not has_work(host):
+        if host.queue or host.tail or on_disk.get(host.name):
+            kept.append(host)
+        else:
             host.in_ready = False
     ready.clear()
     ready.extend(kept)

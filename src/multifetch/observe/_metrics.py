@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .._errors import SettingError
-from ..report._hosts import HOST_ROWS, NO_HOST, OTHER_HOSTS
+from ..report._hosts import NO_HOST, row_name
 
 if TYPE_CHECKING:
     from ..runners._run import Run
@@ -51,8 +51,7 @@ class RecordCounts:
             self.retries += attempts - 1
         row = self.hosts.get(host)
         if row is None:
-            if len(self.hosts) >= HOST_ROWS:
-                host = OTHER_HOSTS  # a crawl over a million hosts: ten thousand rows
+            host = row_name(self.hosts, host)  # a crawl over a million hosts: ten thousand rows
             row = self.hosts.get(host)
             if row is None:
                 row = self.hosts[host] = [0, 0, 0, 0.0]

@@ -6,6 +6,7 @@ per-host limits — and an input that could not be sent has none.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from .._errors import ErrorKind
@@ -17,6 +18,11 @@ NO_HOST = "(invalid input)"
 # count together under OTHER_HOSTS, so that a run over a million hosts holds ten thousand rows.
 HOST_ROWS = 10_000
 OTHER_HOSTS = "(other hosts)"
+
+
+def row_name(rows: Mapping[str, object], host: str) -> str:
+    """The row ``host`` is counted in among ``rows``: its own, or OTHER_HOSTS once they are full."""
+    return host if host in rows or len(rows) < HOST_ROWS else OTHER_HOSTS
 
 
 def host_of(record: dict[str, Any]) -> str:
@@ -38,9 +44,8 @@ class HostTable:
         rows = self.rows
         row = rows.get(host)
         if row is None:
-            if len(rows) >= HOST_ROWS:
-                host = OTHER_HOSTS
-                row = rows.get(host)
+            host = row_name(rows, host)
+            row = rows.get(host)
             if row is None:
                 row = rows[host] = [0, 0, LatencySketch()]
         return row
@@ -48,11 +53,11 @@ class HostTable:
     def absorb(self, other: HostTable) -> None:
         """Add ``other``'s figures to these (``other`` is not to be used after)."""
         for host, theirs in other.rows.items():
-            row = self.rows.get(host)
-            if row is None and len(self.rows) < HOST_ROWS:
-                self.rows[host] = theirs
+            name = row_name(self.rows, host)
+            row = self.rows.get(name)
+            if row is None:
+                self.rows[name] = theirs
             else:
-                row = row if row is not None else self.row(OTHER_HOSTS)
                 row[0] += theirs[0]
                 row[1] += theirs[1]
                 row[2].merge(theirs[2])
