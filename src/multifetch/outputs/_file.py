@@ -65,8 +65,12 @@ class DurableFile:
         self._regular = not stream and stat.S_ISREG(os.fstat(self._fd).st_mode)
         self._size = os.fstat(self._fd).st_size if self._regular else 0  # bytes in the file
         self._durable_size = self._size  # the end of the last durable record
-        self._buffer: list[bytes] = []  # a record each, but for a preamble
-        self._preamble = b""
+        # The records not yet written out, as one piece: each record's bytes are copied in and
+        # freed at once. (Kept as a list of bytes objects, a thousand records of ~0.5 KB each
+        # fragmented the C heap: the JSON encoder's next buffer took 4-5 µs to allocate instead
+        # of 0.4 µs, a tenth of the CLI's time per request.)
+        self._pending = bytearray()
+        self._records = 0  # in _pending
         self._unsynced = 0  # records written out since the last fsync
         self._failed: OSError | None = None
         self._sync_interval = sync_interval
@@ -75,14 +79,14 @@ class DurableFile:
 
     def preamble(self, data: bytes) -> None:
         """Bytes that are not a record (a CSV header): written with the first records."""
-        self._preamble += data
+        self._pending += data
 
     def _write(self, data: bytes) -> None:  # once a record: kept to an append and a clock reading
-        buffer = self._buffer
-        buffer.append(data)
+        self._pending += data
+        self._records += 1
         if _monotonic() >= self._next_sync:
             self.flush()
-        elif len(buffer) >= _RECORDS:
+        elif self._records >= _RECORDS:
             self._write_out()
 
     def flush(self) -> None:
@@ -106,9 +110,9 @@ class DurableFile:
     def _write_out(self) -> None:
         if self._failed is not None:
             raise self._failed
-        records = len(self._buffer)
-        if records or self._preamble:
-            data = self._preamble + b"".join(self._buffer)
+        records = self._records
+        data = self._pending
+        if data:
             try:
                 if self._fd < 0:  # a stdout without a descriptor (an embedding program's stream)
                     sys.stdout.buffer.write(data)
@@ -123,14 +127,15 @@ class DurableFile:
             except OSError as exc:
                 self._fail(exc)
                 raise
-            self._buffer.clear()
-            self._preamble = b""
+            data.clear()
+            self._records = 0
         self._unsynced += records
 
     def _fail(self, exc: OSError) -> None:
         """Keep only what is durable: cut off what was written since, drop what was not."""
         self._failed = exc
-        self._buffer.clear()
+        self._pending.clear()
+        self._records = 0
         self._unsynced = 0
         if self._regular and self._size > self._durable_size:
             try:
