@@ -8,7 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from multifetch.inputs._sources import read_inputs
@@ -219,3 +219,24 @@ def test_the_quick_url_check_takes_the_common_urls() -> None:
         assert _spec._PLAIN_URL.fullmatch(url), url
     for url in ("http://a:65536/", "http://a b/", "http://a@b@c/", "ftp://a/", "http://:80/", "http://a:8x/"):
         assert not _spec._PLAIN_URL.fullmatch(url), url
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(0, 1e3), min_size=1, max_size=5000), st.sampled_from([0.0, 0.01, 0.5, 0.9, 0.99, 1.0]))
+@example(values=[(i % 997) / 10 for i in range(3000)], q=0.9)
+def test_a_sketch_answers_within_one_percent(values: list[float], q: float) -> None:
+    """However many latencies it holds (more than it counts at a time too), a quantile is within
+    1 % of the exact one (nearest rank), and its count, total and largest are exact."""
+    import math
+
+    from multifetch.report._sketch import LatencySketch
+
+    sketch = LatencySketch()
+    for v in values:
+        sketch.add(v)
+    exact = sorted(values)[max(1, math.ceil(q * len(values))) - 1]
+    answer = sketch.quantile(q)
+    assert answer is not None
+    assert answer == 1e-6 if exact <= 1e-6 else abs(answer - exact) <= 0.01 * exact
+    assert (sketch.count, sketch.max) == (len(values), max(values))
+    assert math.isclose(sketch.total, sum(values), rel_tol=1e-9, abs_tol=1e-9)

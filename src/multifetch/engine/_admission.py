@@ -150,7 +150,8 @@ class Admission:
         job.attempt += 1
         if job.attempt == 1:
             host.first_attempts += 1
+        else:
+            job.clear_outcome()  # the last attempt's; a new job starts clear
         host.active += 1
         self._ledger.attempts += 1
-        job.clear_outcome()
         self._transport.start(job)

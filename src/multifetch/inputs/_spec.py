@@ -88,6 +88,11 @@ class Request:
         return (Request, (self.url, self.method, self.headers, self.params, self.body, self.timeout, self.id,
                           self.meta))
 
+    def with_id(self, id: str) -> Request:
+        """This request named ``id`` (``dataclasses.replace`` takes three times as long)."""
+        return Request(self.url, self.method, self.headers, self.params, self.body, self.timeout, id,
+                       self.meta)
+
     @property
     def full_url(self) -> str:
         if not self.params:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 
 from ..engine._input import NotReady
 from ..engine._job import invalid_job
@@ -43,7 +42,7 @@ class Feed:
                     records.append((position, invalid_job(item, position).to_result()))
                 continue
             if item.id is None:
-                item = replace(item, id=str(position))
+                item = item.with_id(str(position))
             if skip is None or not skip(item.id or ""):
                 return position, item
         return None

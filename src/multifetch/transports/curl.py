@@ -95,11 +95,14 @@ class CurlTransport:
         self._proxied = proxy is not None or proxy_pool or any(os.environ.get(v) for v in _PROXY_VARIABLES)
         self._cookies_file = cookies
         self._hosts_in_share = 0  # hosts expected since the share was made (``_renew_share``)
+        # No proxy given or in the environment: an empty one says so, or libcurl looks in the
+        # environment again for every transfer.
         base = base_options(
             new_share(), timeouts, saving_files=bodies.mode == "files", max_body_size=max_body_size,
             max_redirects=max_redirects, follow_redirects=follow_redirects, user_agent=user_agent,
             verify=verify, cafile=cafile, http_version=http_version, resolve=resolve, doh_url=doh_url,
-            proxy=proxy, auth=auth, cookies=cookies, client_cert=client_cert, limit_rate=limit_rate)
+            proxy=proxy if self._proxied else "", auth=auth, cookies=cookies, client_cert=client_cert,
+            limit_rate=limit_rate)
         resolving = _resolved_here(base, proxied=self._proxied, doh_url=doh_url)
         self._handles = Handles(base, bodies, timeouts, self._open_socket if deny_private else None,
                                 max_body_size=max_body_size, capture=capture)
