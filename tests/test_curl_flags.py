@@ -130,3 +130,30 @@ def test_limit_rate_caps_each_transfer(target: TargetServer, tmp_path: Path) -> 
     assert bad.returncode == 2 and b"bad transfer rate" in bad.stderr
     refused = mf("fetch", url, "--limit-rate", "1M", "--engine", "requests", "-q")
     assert refused.returncode == 2 and b"--limit-rate" in refused.stderr
+
+
+def test_final_url_is_where_libcurl_says_the_transfer_ended(target: TargetServer) -> None:
+    """A URL libcurl writes out otherwise (an upper-case scheme, credentials, no path, dot
+    segments, an IPv4 address as one number) has that form as its final URL, as curl's
+    ``%{url_effective}`` does; any other is its final URL as written, query and fragment too."""
+    import pycurl
+
+    port = target.url.rsplit(":", 1)[1]
+    urls = [f"{target.url}/bytes/10", f"{target.url}/bytes/10?q=/./a%2e#/../x", f"{target.url}//bytes/10;p",
+            f"{target.url}/./bytes/10", f"{target.url}/a/%2E%2e/bytes/10", f"{target.url}/bytes/10/.",
+            f"HTTP://127.0.0.1:{port}/bytes/10", f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}?a=1",
+            f"http://user:secret@127.0.0.1:{port}/bytes/10", f"http://2130706433:{port}/bytes/10"]
+
+    def libcurls(url: str) -> str:
+        handle = pycurl.Curl()
+        handle.setopt(pycurl.URL, url)
+        handle.setopt(pycurl.WRITEFUNCTION, lambda chunk: None)
+        handle.perform()
+        said = handle.getinfo_raw(pycurl.EFFECTIVE_URL).decode()
+        handle.close()
+        return said
+
+    got = {r.url: r for r in multifetch.fetch(urls, retries=0)}
+    for url in urls:
+        assert got[url].error is None, (url, got[url].error)
+        assert got[url].final_url == libcurls(url), url

@@ -20,11 +20,12 @@ from ._decoding import Decoding
 class Transfer:
     """One attempt in libcurl's hands (``job.transport_state``): what the loop needs until it ends."""
 
-    __slots__ = ("handle", "hop", "multi", "raw_headers", "writer")
+    __slots__ = ("handle", "hop", "multi", "raw_headers", "url", "writer")
 
-    def __init__(self, handle: pycurl.Curl, writer: Decoding, raw_headers: list[bytes],
+    def __init__(self, handle: pycurl.Curl, url: str, writer: Decoding, raw_headers: list[bytes],
                  hop: Hop | None) -> None:
         self.handle = handle
+        self.url = url  # as sent
         self.writer = writer
         self.raw_headers = raw_headers
         self.hop = hop  # the redirects multifetch follows itself (requests that carry secrets)
@@ -92,7 +93,7 @@ class Handles:
         if (method != "GET" or headers or body is not None or hop is not None
                 or self._open_socket is not None or isinstance(saved, FileBody)):
             self._set_request(handle, job, saved, raw_headers, method, headers, body, hop)
-        return Transfer(handle, writer, raw_headers, hop)
+        return Transfer(handle, url, writer, raw_headers, hop)
 
     def _fresh(self, handle: pycurl.Curl | None) -> pycurl.Curl:
         """A dirty handle reset, or a new one, with the base options."""

@@ -39,20 +39,65 @@ def effective_url(handle: pycurl.Curl) -> str | None:
         return None
 
 
-def read_outcome(job: Job, handle: pycurl.Curl, writer: Decoding, raw_headers: list[bytes],
+def reported_as_sent(url: str) -> bool:
+    """Whether libcurl names ``url`` itself as where a transfer ended that was sent there and not
+    redirected. It names the URL as its parser writes it out, which changes an upper-case scheme,
+    credentials, a port with leading zeros or none, a missing path, dot segments (``%2e`` too),
+    IPv4 addresses written otherwise than as four decimal numbers, and may change an IPv6 one;
+    the rest (host names, query, fragment, percent-encodings) stays as written. Answering here
+    for URLs it leaves alone is cheaper than asking: libcurl writes the URL out anew each time
+    (its URL parser and printf, a microsecond a request).
+    """
+    global _last_origin
+    origin = _last_origin  # runs are mostly long stretches of one origin: its verdict is kept
+    if not (url.startswith(origin) and url[len(origin):len(origin) + 1] == "/"):
+        plain = _plain_origin(url)
+        if plain is None:
+            return False
+        _last_origin = plain
+    return "/." not in url and "%2e" not in url and "%2E" not in url  # in the query too: then asked
+
+
+def _plain_origin(url: str) -> str | None:
+    """``scheme://host[:port]`` of ``url`` when libcurl writes it out as it is, with a path after it."""
+    if not url.startswith(("http://", "https://")):
+        return None
+    start = url.index("//") + 2
+    slash = url.find("/", start)
+    if slash < 0:
+        return None
+    host, colon, port = url[start:slash].partition(":")
+    if colon and not (port.isdigit() and port[0] != "0"):
+        return None
+    if "@" in host or "?" in host or "#" in host or host[:1] == "[":
+        return None
+    if host[:1].isdigit() and not _DOTTED_QUAD.fullmatch(host):
+        return None
+    return url[:slash]
+
+
+_last_origin = "\0"  # the origin of the last URL _plain_origin passed; no URL starts so
+_DOTTED_QUAD = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
+
+
+def read_outcome(job: Job, handle: pycurl.Curl, url: str, writer: Decoding, raw_headers: list[bytes],
                  code: int, message: str, *, proxied: bool, denied: dict[int, str],
                  details: bool = True) -> None:
-    """Fill in ``job``'s outcome from its ended transfer (libcurl's ``code``: 0 for an answer).
+    """Fill in ``job``'s outcome from its ended transfer to ``url`` (libcurl's ``code``: 0 for an
+    answer).
 
     ``proxied``: the run goes through a proxy (an error may be the proxy's); ``denied``: the
     addresses refused under --deny-private, by ``id(job)``; ``details``: read the phase timings
     and the HTTP version too (``TransportOptions.answer_details``).
     """
     getinfo = handle.getinfo
-    try:
-        job.final_url = url_info(handle, pycurl.EFFECTIVE_URL)
-    except pycurl.error:  # a URL libcurl rejected
-        job.final_url = None
+    if code == 0 and not getinfo(pycurl.REDIRECT_COUNT) and reported_as_sent(url):
+        job.final_url = url
+    else:
+        try:
+            job.final_url = url_info(handle, pycurl.EFFECTIVE_URL)
+        except pycurl.error:  # a URL libcurl rejected
+            job.final_url = None
     if details:
         job.timings = Timings(
             getinfo(pycurl.NAMELOOKUP_TIME),

@@ -277,8 +277,8 @@ class CurlTransport:
                 idle.append(multi)
         self.active -= 1
         job.elapsed = time.monotonic() - job.t0
-        read_outcome(job, handle, writer, raw_headers, code, message, proxied=self._proxied,
-                     denied=self._denied, details=self._details)
+        read_outcome(job, handle, transfer.url, writer, raw_headers, code, message,
+                     proxied=self._proxied, denied=self._denied, details=self._details)
         self._free.append(handle)
         return job
 
