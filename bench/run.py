@@ -258,10 +258,28 @@ class Tls:
         return (self.cafile, self.http)
 
 
+# Workloads whose clients are CPU-bound on small answers: there, another tenant's burst on this shared
+# machine moves one client's rate by a fifth, so every client runs twice, in turn, and keeps its faster run.
+ROUNDS = {"a": 2, "h1": 2, "h2": 2}
+
+
 def throughput(base: str, key: str, title: str, path: str, conns: int, n: int, bound: float | None,
                peer_counts: dict[str, int], tls: Tls | None = None) -> dict[str, object]:
     print(f"({key}) {title}", flush=True)
     wrk(base + path, conns, 2)  # a warm-up, not measured: the first client does not pay for a cold server
+    rounds = [one_round(base, key, path, conns, n, peer_counts, tls) for _ in range(ROUNDS.get(key, 1))]
+    runs = [max(same, key=lambda r: r.rate) for same in zip(*rounds, strict=True)]
+    wrk_rps = wrk(base + path, conns, 8)
+    for r in runs:
+        print(f"    {r.client:45s} {r.rate:10,.0f} req/s  {r.rss_mb:7.1f} MB  {r.failure or ''}", flush=True)
+    print(f"    wrk {wrk_rps:,.0f} req/s", flush=True)
+    return {"key": key, "title": title, "conns": conns, "n": n, "bound": bound, "wrk": wrk_rps, "runs": runs,
+            "rounds": len(rounds)}
+
+
+def one_round(base: str, key: str, path: str, conns: int, n: int, peer_counts: dict[str, int],
+              tls: Tls | None) -> list[Run]:
+    """Every client of a throughput workload once, in the table's order."""
     flags = tls.flags if tls else ()
     api = tls.api if tls else None
     runs = [multifetch_cli(base, path, n, conns, flags), multifetch_api(base, path, n, conns, options=api),
@@ -282,11 +300,7 @@ def throughput(base: str, key: str, title: str, path: str, conns: int, n: int, b
         else:
             runs.append(Run(label, 0, failure="not run at this connection count (one thread per connection)"))
     runs.append(curl_parallel(base, path, peer_counts.get("curl", n), conns, flags))
-    wrk_rps = wrk(base + path, conns, 8)
-    for r in runs:
-        print(f"    {r.client:45s} {r.rate:10,.0f} req/s  {r.rss_mb:7.1f} MB  {r.failure or ''}", flush=True)
-    print(f"    wrk {wrk_rps:,.0f} req/s", flush=True)
-    return {"key": key, "title": title, "conns": conns, "n": n, "bound": bound, "wrk": wrk_rps, "runs": runs}
+    return runs
 
 
 HTTPS_PEERS = {"classic": 3000, "requests-futures": 3000, "grequests": 3000, "aiohttp": 30_000, "httpx": 3000,
@@ -692,7 +706,8 @@ def write_results(results: list[dict[str, object]], d: dict, e: dict, f: dict, g
     out = [
         "# Benchmark results",
         "",
-        f"Written by `make bench` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, one run.",
+        f"Written by `make bench` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, one run "
+        "(for (a), (h1) and (h2), each client's faster of two rounds in it).",
         f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; "
         f"multifetch {multifetch.__version__}; {pycurl.version.split()[0]} {pycurl.version.split()[1]}.",
         "Target: Debian's nginx (1 worker, echo module for delays) on 127.0.0.1. Client and server share the "
@@ -711,6 +726,9 @@ def write_results(results: list[dict[str, object]], d: dict, e: dict, f: dict, g
                 *([str(w["note"]), ""] if w.get("note") else []),
                 f"wrk: {w['wrk']:,.0f} req/s" + (f"; bound (connections ÷ delay): {bound:,.0f} req/s" if bound else ""),
                 "", "The last column divides the faster multifetch CLI run (one process or -P 2) by each client."
+                + (" Every client ran twice, in turn (all of them, then all again), and keeps its faster run: "
+                   "on this shared machine another tenant's burst moves one run by up to a fifth."
+                   if w.get("rounds", 1) > 1 else "")
                 + (" multifetch's request count lasts about as long as wrk's 8-second run at the bound, so both"
                    " pay the connection set-up over the same time." if w["key"] == "c" else ""),
                 "", "| client | requests | req/s | peak RSS MB | CPU s / 1,000 req | multifetch CLI ÷ client |",
