@@ -90,7 +90,7 @@ class RobotsGate:
         self._origins: dict[str, _Origin] = {}
 
     def forget(self, name: str) -> None:
-        """The frontier forgot host ``name`` (``Frontier.forget_idle``): its robots.txt is asked
+        """The frontier forgot host ``name`` (``_idle_hosts.forget_idle``): its robots.txt is asked
         again if it comes back."""
         self._origins.pop(name, None)
 
