@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import trustme
@@ -17,6 +18,17 @@ from helpers import AccessLog, LoggedServer, tls_nginx
 # examples on every run, so a CI failure is the one a developer sees.
 settings.register_profile("multifetch", database=None, derandomize=True)
 settings.load_profile("multifetch")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The tests run the compiled modules where they were built (``make compiled``): a source edited
+    since would not be what runs, so the session stops and says so."""
+    package = Path(__file__).resolve().parent.parent / "src" / "multifetch"
+    stale = [str(source.relative_to(package.parent)) for built in package.rglob("*.so")
+             if (source := built.with_name(built.name.split(".", 1)[0] + ".py")).exists()
+             and source.stat().st_mtime > built.stat().st_mtime]
+    if stale:
+        pytest.exit(f"{', '.join(stale)} changed since compiled: run `make compiled` (or `make pure`)", returncode=4)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ from collections import deque
 from collections.abc import Callable
 
 from ._job import Job
-from ._robots import RobotsGate, RobotsJob
+from ._robots import RobotsGate, is_robots
 
 
 class Ledger:
@@ -32,7 +32,7 @@ class Ledger:
 
     def finish(self, job: Job) -> None:
         """``job`` is final: count its outcome and hand it to the consumer."""
-        if self.robots is not None and type(job) is RobotsJob:
+        if self.robots is not None and is_robots(job):
             self.robots.learned(job)  # a robots.txt request: not an input, no record
             return
         self.pending -= 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import codecs
-import copyreg
 import hashlib
 import json as jsonlib
 import re
@@ -42,9 +41,6 @@ class Timings(NamedTuple):
     tls: float
     first_byte: float
     total: float
-
-
-_NEWOBJ: Any = copyreg.__newobj__  # type: ignore[attr-defined]  # pickle's NEWOBJ: cls.__new__(cls)
 
 
 class Result:
@@ -224,11 +220,11 @@ class Result:
 
     # Results cross from engine processes as one plain tuple each (see _processes).
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_NEWOBJ, (Result,), (
+        return (_restored, ((
             self._content, self._headers, self._raw_headers, self._sha256, self._validators, self.attempts,
             self.body_path, self.elapsed, self.error, self.final_url, self.http_version, self.id, self.meta,
             self.method, self.retries, self.size, self.started_at, self.status, self.timings, self.unchanged,
-            self.url, self.proxy))
+            self.url, self.proxy),))
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         (self._content, self._headers, self._raw_headers, self._sha256, self._validators, self.attempts,
@@ -262,3 +258,10 @@ def iso_utc(ts: float | None) -> str | None:
 
 _last = (-(2**40), "")  # (the second last formatted, its date and time up to the seconds)
 _MILLISECONDS = tuple(f"{ms:03d}Z" for ms in range(1000))  # a lookup costs half of formatting
+
+
+def _restored(state: tuple[Any, ...]) -> Result:
+    """A result unpickled: made empty, then given its fields (a compiled class has no bare ``__new__``)."""
+    result = Result(id="", url="", method="")
+    result.__setstate__(state)
+    return result

@@ -1,9 +1,10 @@
 """robots.txt (RFC 9309), obeyed before any request to an origin: ``Scheduler(robots_agent=...)``.
 
-Each origin's robots.txt is a request of the engine's own (a ``RobotsJob``), put at the head of
-the origin's queue when its first input is read: it goes through the same per-host and global
-limits, rate limits and retries as any request, and the origin's other requests wait in their
-queue until it is known (the scheduler asks ``holds()`` before a host's next request starts).
+Each origin's robots.txt is a request of the engine's own (a ``Job`` whose id is a ``RobotsId``),
+put at the head of the origin's queue when its first input is read: it goes through the same
+per-host and global limits, rate limits and retries as any request, and the origin's other
+requests wait in their queue until it is known (the scheduler asks ``holds()`` before a host's
+next request starts).
 Then, per RFC 9309 §2.3.1:
 
 - 2xx: the rules are parsed (protego, the parser Scrapy uses) and matched for our User-Agent;
@@ -45,10 +46,9 @@ class RobotsId(str):
     engine_own = True
 
 
-class RobotsJob(Job):
-    """A robots.txt request: made by the engine, never handed out as a result."""
-
-    __slots__ = ()
+def is_robots(job: Job) -> bool:
+    """Whether ``job`` is a robots.txt request: made by the engine, never handed out as a result."""
+    return type(job.id) is RobotsId
 
 
 class _Origin:
@@ -94,20 +94,20 @@ class RobotsGate:
         again if it comes back."""
         self._origins.pop(name, None)
 
-    def job_for(self, host: Host) -> RobotsJob:
+    def job_for(self, host: Host) -> Job:
         """The robots.txt request of a new host, to put at the head of its queue."""
         self._origins[host.name] = _Origin()
         return self._job(host)
 
-    def _job(self, host: Host) -> RobotsJob:
+    def _job(self, host: Host) -> Job:
         url = host.name + "/robots.txt"
-        return RobotsJob(make_request(url), RobotsId(url), host.name, -1)
+        return Job(make_request(url), RobotsId(url), host.name, -1)
 
     def holds(self, host: Host, now: float) -> bool:
         """Whether ``host``'s next request must not start now: its robots.txt is not known yet,
         or every request it had in memory was disallowed (each got its record)."""
         queue = host.queue
-        if type(queue[0]) is RobotsJob:
+        if is_robots(queue[0]):
             return False  # the robots.txt request goes first
         origin = self._origins[host.name]
         if origin.fetched_at is None:
@@ -118,7 +118,7 @@ class RobotsGate:
             return False
         while queue:
             job = queue[0]
-            if type(job) is RobotsJob or self._allowed(origin, job):
+            if is_robots(job) or self._allowed(origin, job):
                 return False
             queue.popleft()
             self._finish(job)

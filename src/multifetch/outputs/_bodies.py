@@ -227,7 +227,8 @@ class FileBody:
         self._hash.update(block)
         view = memoryview(block)
         while view:
-            view = view[os.write(self._fd, view):]
+            written = os.write(self._fd, view)  # apart: compiled, a call inside a slice ran twice
+            view = view[written:]
 
     def _answer(self) -> tuple[int, str | None]:
         status, etag, modified = 0, None, None
