@@ -23,6 +23,7 @@ from setuptools.command.build_ext import build_ext
 # a call in the bounds of a ``memoryview`` or ``bytearray`` slice runs twice (such calls get a line
 # of their own).
 COMPILED = [
+    "_coerce.py",
     "cli/_run.py",
     "engine/_admission.py",
     "engine/_frontier.py",
@@ -34,6 +35,7 @@ COMPILED = [
     "engine/_result.py",
     "engine/_scheduler.py",
     "inputs/_lines.py",
+    "inputs/_urls.py",
     "outputs/_bodies.py",
     "outputs/_csv.py",
     "outputs/_file.py",
@@ -45,6 +47,8 @@ COMPILED = [
     "transports/_curl_handles.py",
     "transports/_curl_loop.py",
     "transports/_curl_outcome.py",
+    "transports/_curl_redirects.py",
+    "transports/_decoding.py",
     "transports/curl.py",
 ]
 

@@ -39,3 +39,25 @@ def test_without_a_c_compiler_the_modules_are_installed_as_python(tmp_path: Path
     assert done.returncode == 0, done.stderr[-2000:]
     assert "multifetch: not compiled" in done.stderr and "installing the modules as Python" in done.stderr
     assert not list((tmp_path / "lib").rglob("*.so"))  # no half build left to install
+
+
+def test_the_compiled_modules_avoid_what_compiled_code_does_differently() -> None:
+    """A generator dropped unfinished does not run its ``finally`` (nor a ``with``'s exit) when
+    compiled, and one ``except ... as name`` per function holds one exception type: a second
+    type under the same name fails with a TypeError instead of being handled."""
+    found = []
+    for name in compiled_modules():
+        tree = ast.parse((ROOT / "src" / "multifetch" / name).read_text())
+        for function in ast.walk(tree):
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            nodes = list(ast.walk(function))
+            if any(isinstance(n, ast.Yield | ast.YieldFrom) for n in nodes):
+                found += [f"{name}:{n.lineno} {function.name}: cleanup in a generator" for n in nodes
+                          if isinstance(n, ast.With) or (isinstance(n, ast.Try) and n.finalbody)]
+            caught: dict[str, set[str]] = {}
+            for n in nodes:
+                if isinstance(n, ast.ExceptHandler) and n.name and n.type is not None:
+                    caught.setdefault(n.name, set()).add(ast.unparse(n.type))
+            found += [f"{name} {function.name}: `as {k}` for {sorted(v)}" for k, v in caught.items() if len(v) > 1]
+    assert not found, found

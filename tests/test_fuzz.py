@@ -118,13 +118,13 @@ def test_record_timestamps_near_the_remembered_second(second: int, offsets: list
 def test_origin_of_remembers_only_what_it_may(parts: list[tuple[str, str]]) -> None:
     """origin_of keeps the last origin to answer the next URL of the same host quickly; the
     answer must be the one it gives with nothing remembered."""
-    from multifetch.inputs import _spec
+    from multifetch.inputs import _urls
 
     for head, tail in parts:
         url = head + tail
-        cached = _spec.origin_of(url)
-        _spec._last = ("\0", "")
-        assert cached == _spec.origin_of(url), url
+        cached = _urls.origin_of(url)
+        _urls._last = ("\0", "")
+        assert cached == _urls.origin_of(url), url
 
 
 record_values = st.recursive(
@@ -203,22 +203,22 @@ url_parts = st.lists(st.sampled_from(["http://", "HTTPS://", "ftp://", "a", "B",
 def test_the_quick_url_checks_answer_as_the_full_checks(urls: list[tuple[str, list[str]]]) -> None:
     """check_url passes most URLs with one regex, or after the remembered authority of the last one
     with none; whatever it answers, the full checks answer the same."""
-    from multifetch.inputs import _spec
+    from multifetch.inputs import _urls
 
     for scheme, parts in urls:
         url = scheme + "".join(parts)
         for rest in ("", "/x", "?y", "#z", ":1", "@h", " ", "/\x7f"):
-            assert _spec.check_url(url + rest) == _spec._url_problem(url + rest), url + rest
+            assert _urls.check_url(url + rest) == _urls._url_problem(url + rest), url + rest
 
 
 def test_the_quick_url_check_takes_the_common_urls() -> None:
-    from multifetch.inputs import _spec
+    from multifetch.inputs import _urls
 
     for url in ("http://127.0.0.1:41971/1k?i=1", "https://example.org", "HTTPS://u:p@Example.org:443/a#b",
                 "http://[::1]:8080/x?y=1", "http://xn--bcher-kva.example/stra%C3%9Fe?q=%C3%BC", "http://a:65535"):
-        assert _spec._PLAIN_URL.fullmatch(url), url
+        assert _urls._PLAIN_URL.fullmatch(url), url
     for url in ("http://a:65536/", "http://a b/", "http://a@b@c/", "ftp://a/", "http://:80/", "http://a:8x/"):
-        assert not _spec._PLAIN_URL.fullmatch(url), url
+        assert not _urls._PLAIN_URL.fullmatch(url), url
 
 
 @settings(max_examples=30, deadline=None)

@@ -12,7 +12,8 @@ import pytest
 import multifetch
 from multifetch import InvalidInput, make_request
 from multifetch.inputs._sources import read_inputs
-from multifetch.inputs._spec import InvalidSpec, check_url
+from multifetch.inputs._spec import InvalidSpec
+from multifetch.inputs._urls import check_url
 from multifetch.testing import TargetServer
 
 from helpers import jsonl, mf

@@ -218,3 +218,17 @@ def test_a_summary_json_path_that_cannot_be_written_is_refused_first(tmp_path: P
     line = one_error_line(proc)
     assert "--summary-json" in line
     assert not out.exists()  # refused before the run
+
+
+def test_counts_take_any_whole_number_and_refuse_the_rest_by_name(target: TargetServer) -> None:
+    import numpy as np
+
+    url = target.url + "/bytes/10"
+    # NumPy's integers and floats with nothing after the point are the counts they say
+    for given in ({"concurrency": np.int64(8), "per_host": np.int32(2)}, {"concurrency": 8.0, "per_host": 2.0},
+                  {"max_body_size": 1e6}):
+        assert [r.status for r in multifetch.fetch([url, url], **given)] == [200, 200], given  # type: ignore[arg-type]
+    for name, value in (("concurrency", 2.5), ("per_host", "8"), ("burst", True), ("concurrency", 0),
+                        ("max_body_size", -1), ("max_body_size", 1.5)):
+        with pytest.raises(multifetch.UsageError, match=f"^{name}: must be a whole number"):
+            list(multifetch.fetch([url], **{name: value}))  # type: ignore[arg-type]

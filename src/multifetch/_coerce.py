@@ -8,7 +8,8 @@ from typing import Any
 
 from ._errors import InvalidInput, UsageError
 from .engine._input import NotReady
-from .inputs._spec import InvalidSpec, Request, request_from_json, sendable_url, with_default_headers
+from .inputs._spec import InvalidSpec, Request, request_from_json, with_default_headers
+from .inputs._urls import sendable_url
 
 SpecLike = Request | str | Mapping[str, Any]
 

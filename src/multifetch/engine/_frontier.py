@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from .._errors import CANCELLED_UNSTARTED
-from ..inputs._spec import InvalidSpec, Request, origin_of
+from ..inputs._spec import InvalidSpec, Request
+from ..inputs._urls import origin_of
 from ._hosts import Host
 from ._idle_hosts import forget_idle
 from ._input import Input, NotReady

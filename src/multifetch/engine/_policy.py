@@ -11,15 +11,28 @@
 
 from __future__ import annotations
 
+import operator
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, SupportsIndex
 
-from .._errors import ErrorKind, UsageError
+from .._errors import ErrorKind, SettingError, UsageError
 from ._ratelimit import parse_rate
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+
+
+def whole_number(value: object, name: str, *, least: int) -> int:
+    """``value`` as an ``int``: an int, NumPy's integers, or a float with nothing after the point
+    (``1e6``); anything else, or less than ``least``, is refused by ``name``."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, SupportsIndex) and not isinstance(value, bool):
+        number = operator.index(value)
+        if number >= least:
+            return number
+    raise SettingError((name,), f"must be a whole number ≥ {least}, not {value!r}")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -55,8 +68,8 @@ class Limits:
     host_limits: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.concurrency < 1 or self.per_host < 1 or self.burst < 1:
-            raise UsageError("concurrency, per_host and burst must be at least 1")
+        for name in ("concurrency", "per_host", "burst"):
+            object.__setattr__(self, name, whole_number(getattr(self, name), name, least=1))
         for name in ("rate", "per_host_rate"):
             value = getattr(self, name)
             if value is not None:

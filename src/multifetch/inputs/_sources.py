@@ -26,15 +26,8 @@ from urllib.parse import quote
 from .._errors import InvalidInput, UsageError
 from ._idset import IdSet
 from ._lines import LineTooLong, TextLines, TooLong, byte_lines
-from ._spec import (
-    InvalidSpec,
-    Request,
-    check_url,
-    make_request,
-    request_from_json,
-    sendable_url,
-    with_default_headers,
-)
+from ._spec import InvalidSpec, Request, make_request, request_from_json, with_default_headers
+from ._urls import check_url, sendable_url
 
 _BOM = b"\xef\xbb\xbf"
 _GZIP_MAGIC = b"\x1f\x8b"

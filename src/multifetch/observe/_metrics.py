@@ -73,7 +73,7 @@ class RecordCounts:
                  record["elapsed"], host)
 
     def add_result(self, result: Any) -> None:
-        from ..inputs._spec import origin_of
+        from ..inputs._urls import origin_of
 
         error = result.error
         kind = error.kind if error is not None else None

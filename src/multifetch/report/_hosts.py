@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._errors import ErrorKind
-from ..inputs._spec import origin_of
+from ..inputs._urls import origin_of
 from ._sketch import LatencySketch
 
 NO_HOST = "(invalid input)"

@@ -19,7 +19,8 @@ from .._errors import SettingError, UsageError
 from ..engine._input import NotReady
 from ..engine._result import Result
 from ..engine._stats import Statistics, Tally
-from ..inputs._spec import InvalidSpec, Request, origin_of
+from ..inputs._spec import InvalidSpec, Request
+from ..inputs._urls import origin_of
 from ._cluster_worker import fetch_batch
 from ._feed import Feed
 from ._settings import Settings

@@ -27,7 +27,8 @@ from .._errors import UsageError
 from ..engine._job import invalid_job
 from ..inputs._idset import IdSet
 from ..inputs._sources import InputError, RequestDefaults, _csv_items, _line_items, _open, is_url
-from ..inputs._spec import InvalidSpec, Request, origin_of
+from ..inputs._spec import InvalidSpec, Request
+from ..inputs._urls import origin_of
 from ..outputs._parts import INPUTS, PartFolder
 from ..report._summary import SummaryBuilder
 from ._cluster_plan import LanePlan

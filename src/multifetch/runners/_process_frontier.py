@@ -24,7 +24,8 @@ from collections.abc import Callable, Sequence
 
 from ..engine._policy import Limits
 from ..engine._stats import HostSnapshot
-from ..inputs._spec import Request, origin_of
+from ..inputs._spec import Request
+from ..inputs._urls import origin_of
 from ._engine_handle import EngineHandle
 from ._host_queues import HostQueues, Queued
 

@@ -36,7 +36,8 @@ from ..engine._job import Job
 from ..engine._policy import IDEMPOTENT_METHODS
 from ..engine._result import Result
 from ..engine._stats import Statistics, Tally
-from ..inputs._spec import InvalidSpec, Request, origin_of
+from ..inputs._spec import InvalidSpec, Request
+from ..inputs._urls import origin_of
 from ._engine_handle import EngineHandle
 from ._engine_process import BATCH
 from ._feed import Feed

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from .._errors import SettingError, UsageError
 from ..engine._hosts import HostHealth
-from ..engine._policy import Limits, RetryPolicy, Timeouts
+from ..engine._policy import Limits, RetryPolicy, Timeouts, whole_number
 from ..engine._resources import fit_concurrency
 from ..inputs._spec import _header_pairs
 from ..outputs._warc import require_warcio
@@ -62,6 +62,9 @@ class TransportOptions:
 
     def __post_init__(self) -> None:
         check_engine(self.engine)
+        if self.max_body_size is not None:
+            size = whole_number(self.max_body_size, "max_body_size", least=0)
+            object.__setattr__(self, "max_body_size", size)
         if isinstance(self.max_redirects, bool) or not isinstance(self.max_redirects, int) or (
                 self.max_redirects < 0):
             raise SettingError(("max_redirects",), f"must be a whole number ≥ 0, not {self.max_redirects!r}")

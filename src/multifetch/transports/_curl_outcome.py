@@ -9,7 +9,7 @@ import pycurl
 from ..engine._job import Job
 from ..engine._result import Timings
 from ._curl_errors import error_kind, timeout_phase
-from ._decoding import Decoding
+from ._decoding import Decoding, DecodingFailed
 
 HTTP_VERSIONS = {
     pycurl.CURL_HTTP_VERSION_1_0: "1.0",
@@ -109,7 +109,7 @@ def read_outcome(job: Job, handle: pycurl.Curl, url: str, writer: Decoding, raw_
     if code == 0:
         try:
             job.content, job.sha256, job.body_path = writer.finish()
-        except OSError as exc:
+        except (OSError, DecodingFailed) as exc:
             writer.abort()
             job.fail(*(writer.failure or ("write", f"cannot save body: {exc}")))
         else:

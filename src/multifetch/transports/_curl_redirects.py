@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..inputs._spec import Headers, Request, origin_of
+from ..inputs._spec import Headers, Request
+from ..inputs._urls import origin_of
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})

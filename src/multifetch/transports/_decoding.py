@@ -41,7 +41,7 @@ class TooLarge(Exception):
     """The decoded body grew past ``max_body_size``."""
 
 
-class DecodingFailed(OSError):
+class DecodingFailed(Exception):
     """``Decoding.finish`` found the body's last bytes undecodable or too large (``failure`` says)."""
 
 
@@ -212,8 +212,8 @@ class Decoding:
         except Undecodable as exc:
             self.failure = (ErrorKind.PROTOCOL, str(exc))
             return 0
-        except TooLarge as exc:
-            self.failure = (ErrorKind.BODY_TOO_LARGE, str(exc))
+        except TooLarge as too_large:  # a name of its own: compiled, one name holds one exception type
+            self.failure = (ErrorKind.BODY_TOO_LARGE, str(too_large))
             return 0
         except OSError:  # the body's file refused the write: its error says why
             return 0
@@ -247,9 +247,9 @@ class Decoding:
             except Undecodable as exc:
                 self.failure = (ErrorKind.PROTOCOL, str(exc))
                 raise DecodingFailed(str(exc)) from None
-            except TooLarge as exc:
-                self.failure = (ErrorKind.BODY_TOO_LARGE, str(exc))
-                raise DecodingFailed(str(exc)) from None
+            except TooLarge as too_large:
+                self.failure = (ErrorKind.BODY_TOO_LARGE, str(too_large))
+                raise DecodingFailed(str(too_large)) from None
         answer = self.body.finish()
         self.size = self.body.size
         return answer

@@ -19,7 +19,8 @@ import pycurl
 from .._version import __version__
 from ..engine._job import Job
 from ..engine._policy import Timeouts
-from ..inputs._spec import Headers, origin_of
+from ..inputs._spec import Headers
+from ..inputs._urls import origin_of
 from ..outputs._bodies import BodyStore
 from ._capture import captured
 from ._curl_handles import Handles, Transfer
