@@ -702,14 +702,16 @@ def write_results(results: list[dict[str, object]], d: dict, e: dict, f: dict, g
     import pycurl
 
     import multifetch
+    from multifetch.transports import curl
 
+    built = "its per-request modules compiled (setup.py)" if (curl.__file__ or "").endswith(".so") else "as Python"
     out = [
         "# Benchmark results",
         "",
         f"Written by `make bench` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, one run "
         "(for (a), (h1) and (h2), each client's faster of two rounds in it).",
         f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; "
-        f"multifetch {multifetch.__version__}; {pycurl.version.split()[0]} {pycurl.version.split()[1]}.",
+        f"multifetch {multifetch.__version__}, {built}; {pycurl.version.split()[0]} {pycurl.version.split()[1]}.",
         "Target: Debian's nginx (1 worker, echo module for delays) on 127.0.0.1. Client and server share the "
         "2 cores. Each peer is written the way its documentation recommends (bench/peers/) and runs from its "
         "own venv. Slow peers get fewer requests (the `requests` column) so the run stays bounded; rates are "

@@ -1,10 +1,9 @@
 """``Frontier``: the input read into per-host queues, and read past the hosts that hold it up.
 
-At most ``size`` requests are held in memory (queued, in flight, parked, or final and not yet
-taken by the consumer), so memory does not grow with the input. When one slow, paused or narrowly
-limited host fills that window while connections are free, the frontier reads on: the requests of
-hosts with a backlog wait behind it, in memory and then on disk (``Spill``), in order per host.
-"""
+At most ``size`` requests are held in memory (queued, in flight, parked, or final and not yet taken
+by the consumer), so memory does not grow with the input. When one slow, paused or narrowly limited
+host fills that window while connections are free, the frontier reads on: the requests of hosts with
+a backlog wait behind it, in memory and then on disk (``Spill``), in order per host."""
 
 from __future__ import annotations
 
