@@ -89,7 +89,11 @@ def _extensions() -> list[object]:
     try:
         return list(mypycify([f"src/multifetch/{name}" for name in COMPILED], group_name="multifetch",
                              opt_level="3"))
-    except (Exception, SystemExit) as exc:  # mypy's errors, e.g. where the dependencies' types are missing
+    except SystemExit:  # mypy printed its errors (without the dependencies, their types are missing)
+        print("multifetch: not compiled (mypy's errors above; are multifetch's dependencies installed?); "
+              "installing the modules as Python", file=sys.stderr)
+        return []
+    except Exception as exc:
         print(f"multifetch: not compiled ({exc!r}); installing the modules as Python", file=sys.stderr)
         return []
 
