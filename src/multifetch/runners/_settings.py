@@ -65,9 +65,7 @@ class TransportOptions:
         if self.max_body_size is not None:
             size = whole_number(self.max_body_size, "max_body_size", least=0)
             object.__setattr__(self, "max_body_size", size)
-        if isinstance(self.max_redirects, bool) or not isinstance(self.max_redirects, int) or (
-                self.max_redirects < 0):
-            raise SettingError(("max_redirects",), f"must be a whole number ≥ 0, not {self.max_redirects!r}")
+        object.__setattr__(self, "max_redirects", whole_number(self.max_redirects, "max_redirects", least=0))
         if self.limit_rate is not None and (isinstance(self.limit_rate, bool) or not isinstance(
                 self.limit_rate, int) or self.limit_rate < 1):
             raise SettingError(("limit_rate",), f"must be bytes a second ≥ 1, not {self.limit_rate!r}")
