@@ -83,26 +83,36 @@ class _OptionalBuildExt(build_ext):
         self.extensions = []
 
 
+def _not_compiled(why: str) -> list[object]:
+    """Install the modules as Python: say why, and remove compiled ones an earlier in-place build left
+    beside their sources (``make compiled``), which would otherwise still be the ones imported."""
+    print(f"multifetch: not compiled ({why}); installing the modules as Python", file=sys.stderr)
+    src = Path(__file__).parent / "src"
+    for name in COMPILED:
+        module = src / "multifetch" / name
+        for stale in module.parent.glob(f"{module.stem}.*.so"):
+            stale.unlink()
+    for stale in src.glob("multifetch__mypyc.*.so"):
+        stale.unlink()
+    return []
+
+
 def _extensions() -> list[object]:
     if os.environ.get("MULTIFETCH_PURE"):
         return []
     try:
         from mypyc.build import mypycify
     except ImportError:
-        print("multifetch: mypy is not installed; installing the modules as Python", file=sys.stderr)
-        return []
+        return _not_compiled("mypy is not installed")
     try:
         # The dependencies this environment lacks (an optional one, or all of them while pip builds
         # before it installs) are typed Any: compiled code then treats their values as any object.
         paths = [f"src/multifetch/{name}" for name in COMPILED]
         return list(mypycify([*_TOLERANT, *paths], group_name="multifetch", opt_level="3"))
     except SystemExit:  # mypy printed its errors
-        print("multifetch: not compiled (mypy's errors above); installing the modules as Python",
-              file=sys.stderr)
-        return []
+        return _not_compiled("mypy's errors above")
     except Exception as exc:
-        print(f"multifetch: not compiled ({exc!r}); installing the modules as Python", file=sys.stderr)
-        return []
+        return _not_compiled(repr(exc))
 
 
 setup(ext_modules=_extensions(), cmdclass={"build_ext": _OptionalBuildExt})

@@ -28,15 +28,20 @@ def coerce_specs(
 
 
 def coerce_spec(spec: SpecLike | InvalidSpec | NotReady, position: int) -> Request | InvalidSpec | NotReady:
-    if isinstance(spec, Request | InvalidSpec | NotReady):
+    # A string first: nearly every input is one. A tuple, not `A | B | C`, which would build a
+    # union object on every call.
+    if isinstance(spec, str):
+        try:
+            return Request(sendable_url(spec.strip()))
+        except InvalidInput as exc:
+            return InvalidSpec(str(position), spec, str(exc))
+    if isinstance(spec, (Request, InvalidSpec, NotReady)):
         return spec
-    try:
-        if isinstance(spec, str):
-            return Request(url=sendable_url(spec.strip()))
-        if isinstance(spec, Mapping):
+    if isinstance(spec, Mapping):
+        try:
             return request_from_json(dict(spec))
-    except InvalidInput as exc:
-        text = spec if isinstance(spec, str) else str(spec.get("url", ""))
-        spec_id = None if isinstance(spec, str) else spec.get("id")
-        return InvalidSpec(str(spec_id) if spec_id is not None else str(position), text, str(exc))
+        except InvalidInput as exc:
+            spec_id = spec.get("id")
+            return InvalidSpec(str(spec_id) if spec_id is not None else str(position), str(spec.get("url", "")),
+                               str(exc))
     raise UsageError(f"cannot make a request from {type(spec).__name__}: {spec!r:.80}")

@@ -17,7 +17,7 @@ def cell(value: Any) -> str:
     """One CSV cell. Text a spreadsheet would run as a formula gets a leading apostrophe."""
     if value is None:
         return ""
-    if isinstance(value, dict | list):
+    if isinstance(value, (dict, list)):  # a tuple: `dict | list` builds a union object each call
         value = json.dumps(value, separators=(",", ":"))
     elif isinstance(value, bool):
         value = "true" if value else "false"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Final
 
 import pycurl
 
@@ -15,6 +15,12 @@ from ..outputs._bodies import BodyStore, BodyWriter, FileBody
 from ._capture import capture
 from ._curl_redirects import Hop
 from ._decoding import Decoding
+
+# Read once: libcurl's numbers, which compiled code would otherwise look up in pycurl on every use.
+_URL: Final = pycurl.URL
+_WRITEFUNCTION: Final = pycurl.WRITEFUNCTION
+_HEADERFUNCTION: Final = pycurl.HEADERFUNCTION
+_TIMEOUT_MS: Final = pycurl.TIMEOUT_MS
 
 
 class Transfer:
@@ -77,16 +83,16 @@ class Handles:
         saved = self._bodies.writer(job.id)
         raw_headers: list[bytes] = []
         writer = Decoding(saved, raw_headers, self._max_body_size)  # bodies come raw: see _decoding
-        handle.setopt(pycurl.URL, url)
+        handle.setopt(_URL, url)
         if self._capture:
             self.dirty.add(id(handle))
-            handle.setopt(pycurl.WRITEFUNCTION, capture(job, handle, url, writer.write))
+            handle.setopt(_WRITEFUNCTION, capture(job, handle, url, writer.write))
         else:
-            handle.setopt(pycurl.WRITEFUNCTION, writer.write)
-        handle.setopt(pycurl.HEADERFUNCTION, raw_headers.append)
+            handle.setopt(_WRITEFUNCTION, writer.write)
+        handle.setopt(_HEADERFUNCTION, raw_headers.append)
         timeout = job.request.timeout or self._timeouts.total
         remaining = timeout - (time.monotonic() - job.t0) if hop is not None and hop.hops else timeout
-        handle.setopt(pycurl.TIMEOUT_MS, max(1, int(remaining * 1000)))
+        handle.setopt(_TIMEOUT_MS, max(1, int(remaining * 1000)))
         if job.proxy is not None:  # chosen from a proxy pool (_proxies)
             self.dirty.add(id(handle))
             handle.setopt(pycurl.PROXY, job.proxy)

@@ -15,16 +15,20 @@ import os
 import select
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 import pycurl
 
 from ..engine._job import Job
 
+# Read once: libcurl's numbers, which compiled code would otherwise look up in pycurl on every use.
+_POLL_REMOVE: Final = pycurl.POLL_REMOVE
+_SOCKET_TIMEOUT: Final = pycurl.SOCKET_TIMEOUT
+
 PER_MULTI = 64  # transfers a multi handle serves before another one is added
 IDLE_HOSTS = 4096  # hosts whose idle connections are placed (see CurlLoop.idle)
 
-_EPOLL_FOR = {
+_EPOLL_FOR: Final = {
     pycurl.POLL_IN: select.EPOLLIN,
     pycurl.POLL_OUT: select.EPOLLOUT,
     pycurl.POLL_INOUT: select.EPOLLIN | select.EPOLLOUT,
@@ -44,7 +48,7 @@ def _curl_flags(events: int) -> int:
 
 
 # epoll reports few distinct masks; translate each once.
-_FLAGS = {mask: _curl_flags(mask) for mask in range(64)}
+_FLAGS: Final = {mask: _curl_flags(mask) for mask in range(64)}
 
 
 class CurlLoop:
@@ -106,7 +110,7 @@ class CurlLoop:
         # libcurl removes a keep-alive socket after every transfer and adds it back for the next:
         # two epoll_ctl calls a request, a tenth of the CPU at 20,000 req/s. So a removed socket
         # stays registered (events for it are dropped, see dispatch) and a re-added one is modified.
-        if what == pycurl.POLL_REMOVE:
+        if what == _POLL_REMOVE:
             self._owner.pop(fd, None)
             return
         mask = _EPOLL_FOR[what]
@@ -185,7 +189,7 @@ class CurlLoop:
         for index, due in enumerate(dues):
             if due is not None and now >= due:
                 dues[index] = None
-                self.multis[index].socket_action(pycurl.SOCKET_TIMEOUT, 0)
+                self.multis[index].socket_action(_SOCKET_TIMEOUT, 0)
                 ran = True
         return ran
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Final
 
 import pycurl
 
@@ -11,7 +12,18 @@ from ..engine._result import Timings
 from ._curl_errors import error_kind, timeout_phase
 from ._decoding import Decoding, DecodingFailed
 
-HTTP_VERSIONS = {
+# Read once: libcurl's numbers, which compiled code would otherwise look up in pycurl on every use.
+_REDIRECT_COUNT: Final = pycurl.REDIRECT_COUNT
+_EFFECTIVE_URL: Final = pycurl.EFFECTIVE_URL
+_NAMELOOKUP_TIME: Final = pycurl.NAMELOOKUP_TIME
+_CONNECT_TIME: Final = pycurl.CONNECT_TIME
+_APPCONNECT_TIME: Final = pycurl.APPCONNECT_TIME
+_STARTTRANSFER_TIME: Final = pycurl.STARTTRANSFER_TIME
+_TOTAL_TIME: Final = pycurl.TOTAL_TIME
+_RESPONSE_CODE: Final = pycurl.RESPONSE_CODE
+_INFO_HTTP_VERSION: Final = pycurl.INFO_HTTP_VERSION
+
+HTTP_VERSIONS: Final = {
     pycurl.CURL_HTTP_VERSION_1_0: "1.0",
     pycurl.CURL_HTTP_VERSION_1_1: "1.1",
     pycurl.CURL_HTTP_VERSION_2_0: "2",
@@ -34,7 +46,7 @@ def url_info(handle: pycurl.Curl, info: int) -> str | None:
 def effective_url(handle: pycurl.Curl) -> str | None:
     """Where the transfer ended; None for a URL libcurl rejected (asking about it raises)."""
     try:
-        return url_info(handle, pycurl.EFFECTIVE_URL)
+        return url_info(handle, _EFFECTIVE_URL)
     except pycurl.error:
         return None
 
@@ -91,20 +103,20 @@ def read_outcome(job: Job, handle: pycurl.Curl, url: str, writer: Decoding, raw_
     and the HTTP version too (``TransportOptions.answer_details``).
     """
     getinfo = handle.getinfo
-    if code == 0 and not getinfo(pycurl.REDIRECT_COUNT) and reported_as_sent(url):
+    if code == 0 and not getinfo(_REDIRECT_COUNT) and reported_as_sent(url):
         job.final_url = url
     else:
         try:
-            job.final_url = url_info(handle, pycurl.EFFECTIVE_URL)
+            job.final_url = url_info(handle, _EFFECTIVE_URL)
         except pycurl.error:  # a URL libcurl rejected
             job.final_url = None
     if details:
         job.timings = Timings(
-            getinfo(pycurl.NAMELOOKUP_TIME),
-            getinfo(pycurl.CONNECT_TIME),
-            getinfo(pycurl.APPCONNECT_TIME),
-            getinfo(pycurl.STARTTRANSFER_TIME),
-            getinfo(pycurl.TOTAL_TIME),
+            getinfo(_NAMELOOKUP_TIME),
+            getinfo(_CONNECT_TIME),
+            getinfo(_APPCONNECT_TIME),
+            getinfo(_STARTTRANSFER_TIME),
+            getinfo(_TOTAL_TIME),
         )
     if code == 0:
         try:
@@ -113,9 +125,9 @@ def read_outcome(job: Job, handle: pycurl.Curl, url: str, writer: Decoding, raw_
             writer.abort()
             job.fail(*(writer.failure or ("write", f"cannot save body: {exc}")))
         else:
-            job.status = getinfo(pycurl.RESPONSE_CODE)
+            job.status = getinfo(_RESPONSE_CODE)
             if details:
-                job.http_version = HTTP_VERSIONS.get(getinfo(pycurl.INFO_HTTP_VERSION), "")
+                job.http_version = HTTP_VERSIONS.get(getinfo(_INFO_HTTP_VERSION), "")
             job.size = writer.size
             job.raw_headers = raw_headers
     else:

@@ -157,7 +157,9 @@ def content_encodings(raw_headers: list[bytes]) -> list[str]:
     """The Content-Encoding of the last answer among libcurl's header lines (those of redirects,
     interim 1xx answers and a proxy's CONNECT answer come first), in the order applied."""
     head = b"".join(raw_headers)
-    if b"ncoding:" not in head and b"NCODING:" not in head:
+    # bytes.find, not `in`: `in` first tries the operand as an integer, and that failed attempt
+    # formats a TypeError on every call
+    if head.find(b"ncoding:") < 0 and head.find(b"NCODING:") < 0:
         return []  # nearly always: one join and two scans in C, no line split in Python
     start = head.rfind(b"\nHTTP/")
     names: list[str] = []
