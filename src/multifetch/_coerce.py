@@ -42,6 +42,6 @@ def coerce_spec(spec: SpecLike | InvalidSpec | NotReady, position: int) -> Reque
             return request_from_json(dict(spec))
         except InvalidInput as exc:
             spec_id = spec.get("id")
-            return InvalidSpec(str(spec_id) if spec_id is not None else str(position), str(spec.get("url", "")),
-                               str(exc))
+            name = str(spec_id) if spec_id is not None else str(position)
+            return InvalidSpec(name, str(spec.get("url", "")), str(exc))
     raise UsageError(f"cannot make a request from {type(spec).__name__}: {spec!r:.80}")
