@@ -116,15 +116,36 @@ def test_record_timestamps_near_the_remembered_second(second: int, offsets: list
     lambda heads: st.tuples(st.just(heads), st.sampled_from(["", "/", "/x?y", "?q", "#f", ".b/c", ":1/"]))),
     max_size=30))
 def test_origin_of_remembers_only_what_it_may(parts: list[tuple[str, str]]) -> None:
-    """origin_of keeps the last origin to answer the next URL of the same host quickly; the
-    answer must be the one it gives with nothing remembered."""
+    """origin_of keeps the last origin and the origins of the hosts it has seen, to answer the next
+    URL of a known host quickly; the answer must be the one it gives with nothing remembered."""
     from multifetch.inputs import _urls
 
     for head, tail in parts:
         url = head + tail
         cached = _urls.origin_of(url)
+        kept, _urls._origins = _urls._origins, {}
         _urls._last = ("\0", "")
         assert cached == _urls.origin_of(url), url
+        _urls._origins = kept
+
+
+@given(st.lists(st.tuples(
+    st.sampled_from(["http://a.test", "http://A.test", "https://a.test:443", "http://u:p@a.test", "http://a.test:99999",
+                     "http://a b.test", "http://a.test:8080", "ftp://a.test", "http://[::1]", "http://a|b.test", ""]),
+    st.sampled_from(["", "/", "/x?y", "?q", "#f", "/a b", "/\x7f", "/\x00", "/é", ".evil/x", ":1/", "@b.test/"])),
+    max_size=40))
+def test_check_url_remembers_only_what_it_may(parts: list[tuple[str, str]]) -> None:
+    """check_url passes a URL of a host it has passed before with a look at the rest of it alone;
+    its verdict must be the one it gives with nothing remembered."""
+    from multifetch.inputs import _urls
+
+    for head, tail in parts:
+        url = head + tail
+        cached = _urls.check_url(url)
+        kept, _urls._passed = _urls._passed, {}
+        _urls._last_authority = "\0"
+        assert (cached is None) == (_urls.check_url(url) is None), url
+        _urls._passed = kept
 
 
 record_values = st.recursive(

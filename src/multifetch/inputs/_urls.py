@@ -1,7 +1,9 @@
 """URLs as input gives them: whether one can be fetched, its ASCII form, and its origin.
 
 Every input passes ``check_url`` and most of them ``origin_of`` (the key of per-host limits), so
-both remember the last URL's authority: input runs are mostly long stretches of one host.
+both remember the authorities they have seen: the last one (input runs are mostly long stretches of
+one host), then up to ``KNOWN_AUTHORITIES`` of them (a crawl cycles over many hosts; a regex pass
+costs ten times a lookup).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import re
 from urllib.parse import quote
 
 from .._errors import InvalidInput
+
+KNOWN_AUTHORITIES = 4096  # authorities each cache holds; when full, it starts again
 
 _ORIGIN = re.compile(r"[^:/?#]+://[^/?#]*")
 _BAD_CHAR = re.compile(r"[\x00-\x20\x7f]")
@@ -37,6 +41,11 @@ def origin_of(url: str) -> str:
     end = len(prefix)
     if url.startswith(prefix) and (len(url) == end or url[end] in "/?#"):  # the authority ends there
         return origin
+    raw = url[:_authority_end(url)]
+    known = _origins.get(raw)
+    if known is not None:
+        _last = (raw, known)
+        return known
     match = _ORIGIN.match(url)
     if match is None:
         return url.lower()
@@ -46,10 +55,30 @@ def origin_of(url: str) -> str:
         origin = scheme + "://" + authority.rpartition("@")[2]
     origin = origin.lower()
     _last = (raw, origin)  # one tuple: another thread never sees a prefix with a wrong origin
+    _remember(_origins, raw, origin)
     return origin
 
 
+def _authority_end(url: str) -> int:
+    """Where ``scheme://authority`` ends in ``url``: at the first ``/``, ``?`` or ``#`` after ``://``.
+    Only a cache key: a URL without ``://`` gives one no known authority equals."""
+    end = len(url)
+    start = url.find("://") + 3
+    for delimiter in "/?#":
+        found = url.find(delimiter, start, end)
+        if found >= 0:
+            end = found
+    return end
+
+
+def _remember(cache: dict[str, str], key: str, value: str) -> None:
+    if len(cache) >= KNOWN_AUTHORITIES:
+        cache.clear()
+    cache[key] = value
+
+
 _last = ("\0", "")  # (the URL text of the last origin, that origin); the prefix matches no URL
+_origins: dict[str, str] = {}  # the URL text of an authority (up to /?# or the end): its origin
 
 
 _URL_SAFE = "/?#[]@!$&'()*+,;=:%-._~"
@@ -96,14 +125,18 @@ def check_url(url: object) -> str | None:
         if url.startswith(authority) and (len(url) == end or url[end] in "/?#") and (
                 url.isprintable() and " " not in url):
             return None
+        if url[:_authority_end(url)] in _passed and url.isprintable() and " " not in url:
+            return None
         match = _PLAIN_URL.fullmatch(url)
         if match is not None:
             _last_authority = match.group(1)
+            _remember(_passed, _last_authority, "")
             return None
     return _url_problem(url)
 
 
 _last_authority = "\0"  # scheme and authority of the last URL _PLAIN_URL passed; no URL starts so
+_passed: dict[str, str] = {}  # the scheme and authority of URLs _PLAIN_URL passed (values unused)
 
 
 def sendable_url(url: object) -> str:
