@@ -261,3 +261,34 @@ def test_a_sketch_answers_within_one_percent(values: list[float], q: float) -> N
     assert answer == 1e-6 if exact <= 1e-6 else abs(answer - exact) <= 0.01 * exact
     assert (sketch.count, sketch.max) == (len(values), max(values))
     assert math.isclose(sketch.total, sum(values), rel_tol=1e-9, abs_tol=1e-9)
+
+
+header_lines = st.lists(st.one_of(
+    st.sampled_from([b"HTTP/1.1 200 OK\r\n", b"http/2 301\r\n", b"HTTP/1.1 100 Continue\r\n", b"\r\n", b"",
+                     b"ETag: \"a\"\r\n", b"etag:b\r\n", b"ETAG:   \r\n", b"ETag:\r\r\n", b"ETag2: x\r\n", b"X-ETag: y\r\n",
+                     b"Last-Modified: Mon, 01 Jan 2024 00:00:00 GMT\r\n", b"LAST-MODIFIED:z\r\n",
+                     b"Last-Modifiedx: w\r\n", b" folded\r\n", b"Location: http://a.test/\r\n"]),
+    st.binary(max_size=20)), max_size=12)
+
+
+@example([b"X: y\r\n", b"ETag:\r\r\n", b"ETag: \"a\"\r\n"])  # the first ETag counts, though empty
+@given(header_lines)
+def test_validators_are_those_of_the_last_answer(lines: list[bytes]) -> None:
+    """ETag and Last-Modified of the last answer among libcurl's header lines (a redirect's or a
+    1xx's come first): the first of each after the last status line, as the joined header text says."""
+    from multifetch.engine._headers import validators
+
+    def field(blob: bytes, low: bytes, name: bytes, start: int) -> str | None:
+        at = low.find(name, start)
+        if at < 0:
+            return None
+        at += len(name)
+        end = blob.find(b"\n", at)
+        return blob[at:end if end >= 0 else len(blob)].strip().decode("latin-1") or None
+
+    # Each line libcurl hands over ends with its line break: the text they make is their join.
+    lines = [line.replace(b"\n", b"") + b"\r\n" for line in lines]
+    blob = b"\n" + b"".join(lines)
+    low = blob.lower()
+    start = low.rfind(b"\nhttp/") + 1
+    assert validators(lines) == (field(blob, low, b"\netag:", start), field(blob, low, b"\nlast-modified:", start))

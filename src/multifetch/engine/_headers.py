@@ -63,15 +63,29 @@ class Headers(Mapping[str, str]):
 def validators(lines: list[bytes] | None) -> tuple[str | None, str | None]:
     """``(ETag, Last-Modified)`` of the last response among ``lines``, each None when absent.
 
-    Made for every record: one join and one lower-casing, then searches in C, a quarter of the
-    time a line-by-line look takes (a whole ``Headers`` would take more still).
+    Made for every record: a look at each line's first byte, and a closer one at the few that may
+    be one of the two (compiled, a third of the time a join, a lower-casing and searches take; a
+    whole ``Headers`` would take more still).
     """
-    if not lines:
-        return None, None
-    blob = b"".join(lines)
-    low = blob.lower()
-    start = low.rfind(b"\nhttp/") + 1  # the last response's status line (after redirects, 1xx)
-    return _field(blob, low, b"\netag:", start), _field(blob, low, b"\nlast-modified:", start)
+    etag: str | None = None
+    last_modified: str | None = None
+    seen_etag = seen_last_modified = False  # the first of each counts, even when empty
+    for line in lines or ():
+        if not line:
+            continue
+        first = line[0] | 0x20  # an ASCII letter in lower case
+        if first == 0x65:  # e
+            if not seen_etag and line[:5].lower() == b"etag:":
+                seen_etag = True
+                etag = line[5:].strip().decode("latin-1") or None
+        elif first == 0x6C:  # l
+            if not seen_last_modified and line[:14].lower() == b"last-modified:":
+                seen_last_modified = True
+                last_modified = line[14:].strip().decode("latin-1") or None
+        elif first == 0x68 and line[:5].lower() == b"http/":  # h: a status line, so what came before
+            etag = last_modified = None  # was an earlier answer's (a redirect's, a 1xx)
+            seen_etag = seen_last_modified = False
+    return etag, last_modified
 
 
 def validators_since(lines: list[bytes] | None,
@@ -79,12 +93,3 @@ def validators_since(lines: list[bytes] | None,
     """A 304's validators: its own win; those it did not repeat are the previous run's."""
     own = validators(lines)
     return own[0] or previous[0], own[1] or previous[1]
-
-
-def _field(blob: bytes, low: bytes, name: bytes, start: int) -> str | None:
-    at = low.find(name, start)
-    if at < 0:
-        return None
-    at += len(name)
-    end = blob.find(b"\n", at)
-    return blob[at:end if end >= 0 else len(blob)].strip().decode("latin-1") or None
