@@ -741,7 +741,7 @@ def write_results(results: list[dict[str, object]], d: dict, e: dict, f: dict, g
                 *([str(w["note"]), ""] if w.get("note") else []),
                 f"wrk: {w['wrk']:,.0f} req/s" + (f"; bound (connections ÷ delay): {bound:,.0f} req/s" if bound else ""),
                 "", "The last column divides the faster multifetch CLI run (one process or -P 2) by each client."
-                + (f" Every client ran {w['rounds']} times, in turn (all of them, then all again), and keeps its "
+                + (f" Every client ran {w['rounds']} times, in turn (all of them, round after round), and keeps its "
                    "fastest run: on this shared machine another tenant's burst moves one run by up to a fifth."
                    if w.get("rounds", 1) > 1 else "")
                 + (" multifetch's request count lasts about as long as wrk's 8-second run at the bound, so both"
