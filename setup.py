@@ -16,12 +16,14 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
-# The per-request path (input lines, frontier and scheduler, the libcurl loop, outcomes, records,
-# summary). Compiled code differs from Python in three ways these modules avoid: a generator dropped
-# unfinished does not run its ``finally`` (so the run's driver and the input readers stay Python);
-# an interpreted class cannot subclass a compiled one (nor a compiled one a built-in exception); and
-# a call in the bounds of a ``memoryview`` or ``bytearray`` slice runs twice (such calls get a line
-# of their own).
+# The per-request path (input lines, frontier and scheduler, the libcurl loop, name resolution,
+# outcomes, records, summary). Compiled code differs from Python in ways these modules avoid: a
+# generator dropped unfinished does not run its ``finally`` (so the run's driver and the input readers
+# stay Python); two ``except`` clauses naming their exceptions alike in one function fail on the
+# second type; an interpreted class cannot subclass a compiled one (nor a compiled one a built-in
+# exception); a ``Final`` module constant cannot be patched from outside (what tests lower is not
+# ``Final``); and a call in the bounds of a ``memoryview`` or ``bytearray`` slice runs twice (such
+# calls get a line of their own).
 COMPILED = [
     "_coerce.py",
     "cli/_run.py",
@@ -55,9 +57,11 @@ COMPILED = [
     "runners/_record_maker.py",
     "transports/_curl_handles.py",
     "transports/_curl_loop.py",
+    "transports/_curl_names.py",
     "transports/_curl_outcome.py",
     "transports/_curl_redirects.py",
     "transports/_decoding.py",
+    "transports/_resolver.py",
     "transports/curl.py",
 ]
 

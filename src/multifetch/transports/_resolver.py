@@ -34,7 +34,7 @@ RESOLUTION_DELAY: Final = 0.05  # RFC 8305 §3: how long an IPv4 answer waits fo
 _FIRST_THREADS: Final = 2  # threads a family starts with
 _MAX_THREADS: Final = 32  # lookups in progress at once, per family, when lookups wait on the network
 _SLOW_LOOKUP: Final = 0.01  # a lookup in progress this long waits on the network (or is stuck)
-MAX_NAMES: Final = 100_000  # names remembered; past this, settled ones are forgotten (a crawl)
+MAX_NAMES = 100_000  # names remembered; past this, settled ones are forgotten (a crawl; tests lower it)
 
 Clock = Callable[[], float]
 
@@ -90,9 +90,9 @@ class Resolver:
         self,
         *,
         timeout: float,
+        clock: Clock,
         ttl: float = 60.0,
         negative_ttl: float = 30.0,
-        clock: Clock,
         lookup: Callable[[str, int], tuple[str, ...]] | None = None,
     ) -> None:
         self._timeout = timeout
@@ -252,11 +252,11 @@ class Resolver:
         answer: Answer
         try:
             answer = self._lookup(name, family)
-        except socket.gaierror as exc:
-            absent = exc.errno == socket.EAI_NONAME
-            answer = Failure(f"Could not resolve host: {name} ({exc.strerror})", absent)
-        except OSError as exc:
-            answer = Failure(f"Could not resolve host: {name} ({exc})", False)
+        except socket.gaierror as refused:  # names of their own: compiled, one name holds one type
+            absent = refused.errno == socket.EAI_NONAME
+            answer = Failure(f"Could not resolve host: {name} ({refused.strerror})", absent)
+        except OSError as failed:
+            answer = Failure(f"Could not resolve host: {name} ({failed})", False)
         with self._lock:
             if self._closed:
                 return
