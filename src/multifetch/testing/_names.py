@@ -57,8 +57,9 @@ def namespace_problem() -> str | None:
 class PrivateResolver(Service):
     """The resolver files and DNS server that commands run with ``command()`` or ``run()`` see.
 
-    ``hosts`` maps names to the IPv4 addresses written in the namespace's /etc/hosts (IPv4 only, so
-    the system resolver still asks DNS their AAAA question); ``records`` holds names found only by
+    ``hosts`` maps names to the IPv4 addresses written in the namespace's /etc/hosts (IPv4 only: a
+    lookup of the IPv6 family alone asks DNS their AAAA question, one for both families is answered
+    from /etc/hosts); ``records`` holds names found only by
     DNS, with their addresses. The DNS server (``env.dns``) knows both; ``aaaa_delay`` and ``delays``
     are its (see ``DnsServer``). ``resolv_options`` is the ``options`` line of resolv.conf (glibc's
     defaults, written out). The namespace is checked on entry: its resolv.conf must name only the

@@ -1,21 +1,29 @@
-"""Host names resolved beside the event loop: both address families at once, neither waiting long.
+"""Host names resolved beside the event loop: one question first, both families apart if it is slow.
 
 The libcurl bundled with pycurl asks for a name's IPv4 and IPv6 addresses separately and holds
 the transfer until both have answered. A name listed in /etc/hosts with only an IPv4 address
 sends its IPv6 question to the DNS server, and a slow or lost answer there held every new name
 for seconds (measured: 100 names, AAAA answered after 3 s: 203 s for 2,000 requests; 0.06 s
-without the wait). So the engine resolves names itself, the RFC 8305 way: the two families are
-asked at once on two small pools of threads (the system resolver, so /etc/hosts and nsswitch
-apply); an IPv6 answer is used as soon as it comes; an IPv4 answer waits at most the resolution
-delay (50 ms) for its IPv6 sibling. The addresses go to libcurl with ``CURLOPT_RESOLVE``, and
-libcurl's happy eyeballs picks between them when connecting.
+without the wait). So the engine resolves names itself, through the system resolver (so
+/etc/hosts and nsswitch apply), on small pools of threads:
+
+- first one question for both families (``AF_UNSPEC``), as curl and ``getent ahosts`` ask: a name
+  in /etc/hosts is answered from there alone (no DNS question for the family it lacks), and a DNS
+  name costs one lookup that sends its A and AAAA questions together;
+- if that has not answered within the resolution delay (50 ms, RFC 8305), one family is slow: the
+  two families are then asked apart too, and each address that comes is used at once (the delay
+  has passed), so a slow AAAA answer never holds a name whose A answer has come, nor the reverse.
+
+The addresses go to libcurl with ``CURLOPT_RESOLVE``, and libcurl's happy eyeballs picks between
+them when connecting.
 
 Answers are kept for the whole run and refreshed after ``ttl`` seconds while the old addresses
 keep serving (a refresh never holds a transfer); a name that does not resolve is remembered for
 ``negative_ttl`` seconds, so its other requests fail at once instead of asking again.
 
-Threads only call ``getaddrinfo`` and post answers; every decision is taken on the loop's thread,
-which is woken through an ``eventfd``.
+Threads only call ``getaddrinfo`` and post answers (skipping a question for both families that
+waited so long that each was asked apart); every decision is taken on the loop's thread, which is
+woken through an ``eventfd``.
 """
 
 from __future__ import annotations
@@ -30,9 +38,11 @@ import threading
 from collections.abc import Callable
 from typing import Final, NamedTuple
 
-RESOLUTION_DELAY: Final = 0.05  # RFC 8305 §3: how long an IPv4 answer waits for the IPv6 one
-_FIRST_THREADS: Final = 2  # threads a family starts with
-_MAX_THREADS: Final = 32  # lookups in progress at once, per family, when lookups wait on the network
+RESOLUTION_DELAY: Final = 0.05  # RFC 8305 §3: how long one family's answer waits for the other's
+_BOTH: Final = socket.AF_UNSPEC
+_FAMILIES: Final = (socket.AF_INET, socket.AF_INET6)
+_FIRST_THREADS: Final = 2  # threads a pool starts with
+_MAX_THREADS: Final = 32  # lookups in progress at once, per pool, when lookups wait on the network
 _SLOW_LOOKUP: Final = 0.01  # a lookup in progress this long waits on the network (or is stuck)
 MAX_NAMES = 100_000  # names remembered; past this, settled ones are forgotten (a crawl; tests lower it)
 
@@ -53,34 +63,27 @@ Answer = tuple[str, ...] | Failure
 class _Name:
     """What is known about one name. ``None``: that family has not answered yet."""
 
-    __slots__ = ("expires", "failure", "generation", "ipv4", "ipv4_usable_at", "ipv6", "listed", "reason",
+    __slots__ = ("apart", "expires", "failure", "generation", "ipv4", "ipv6", "listed", "reason",
                  "refreshing", "started")
 
     def __init__(self, started: float) -> None:
         self.started = started
         self.ipv4: tuple[str, ...] | None = None
         self.ipv6: tuple[str, ...] | None = None
-        self.ipv4_usable_at = 0.0  # the IPv4 answer's arrival plus the resolution delay
+        self.apart = False  # the families were asked apart (the question for both was slow)
         self.reason = ""  # the first lookup failure's message
         self.failure = ""  # set when the name cannot be used: requests to it fail with this
         self.expires = float("inf")
         self.generation = 0  # renewed whenever the addresses change: libcurl must be told again
-        self.refreshing = 0  # refresh answers still to come
-        self.listed: tuple[str, ...] = ()  # ordered(), kept: every transfer to the name asks for it
+        self.refreshing = False  # a refresh's answer is still to come
+        # ordered(), kept: every transfer to the name asks for it; empty until the name is usable.
+        # Any address is usable as soon as it is known: one that came alone came after the delay.
+        self.listed: tuple[str, ...] = ()
 
     def ordered(self) -> tuple[str, ...]:
         # IPv6 first, as RFC 8305 orders them; libcurl's happy eyeballs tries the other family
         # 200 ms later if the first does not connect.
         return (*(f"[{a}]" for a in self.ipv6 or ()), *(self.ipv4 or ()))
-
-    def usable(self, now: float) -> bool:
-        """An IPv6 answer is used at once; an IPv4 one once IPv6 has answered too, or after the
-        resolution delay."""
-        if self.ipv6:
-            return True
-        if self.ipv4:
-            return self.ipv6 is not None or now >= self.ipv4_usable_at
-        return False
 
 
 class Resolver:
@@ -111,9 +114,9 @@ class Resolver:
         self._lock = threading.Lock()
         self._closed = False
         self._wakeup = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-        self._pools = {family: _Pool(self._ask, clock) for family in (socket.AF_INET, socket.AF_INET6)}
+        self._pools: dict[int, _Pool] = {family: _Pool(self._ask, clock) for family in (_BOTH, *_FAMILIES)}
         self._check_at: float | None = None  # when the pools are next checked for stuck lookups
-        self.lookups = 0  # questions asked (each family counts), for statistics and tests
+        self.lookups = 0  # lookups started (the one for both families counts once), for tests
 
     def fileno(self) -> int:
         """Readable when answers have arrived: watch it and call ``answered()``."""
@@ -128,16 +131,17 @@ class Resolver:
         now = self._clock()
         if entry is None or (entry.failure and now >= entry.expires):
             if len(self._names) >= self._forget_at:
-                self._forget(now)
+                self._forget()
             entry = self._names[name] = _Name(now)
-            self._ask_both(name)
+            self._put(name, _BOTH)
+            self._add_event(now + RESOLUTION_DELAY, name)
             self._add_event(now + self._timeout, name)
             return 0, None
-        if entry.usable(now):
+        if entry.listed:
             if now >= entry.expires and not entry.refreshing:
-                entry.refreshing = 2  # the old addresses keep serving meanwhile
+                entry.refreshing = True  # the old addresses keep serving meanwhile
                 entry.expires = now + self._ttl
-                self._ask_both(name)
+                self._put(name, _BOTH)
             return entry.generation, entry.listed
         if entry.failure:
             return 0, entry.failure
@@ -157,40 +161,46 @@ class Resolver:
             entry = self._names.get(name)
             if entry is None:
                 continue
-            found: tuple[str, ...] = () if isinstance(answer, Failure) else answer
-            if entry.refreshing:
-                entry.refreshing -= 1
-                if not found:
+            failed = isinstance(answer, Failure)
+            if family == _BOTH and entry.refreshing:
+                entry.refreshing = False
+                if failed:
                     continue  # a failed refresh keeps the addresses that worked
-            before = entry.listed
-            if family == socket.AF_INET:
-                entry.ipv4 = found
-                entry.ipv4_usable_at = now + RESOLUTION_DELAY  # the same sum as the event's time
-                if found and entry.ipv6 is None:
-                    self._add_event(entry.ipv4_usable_at, name)
-            else:
-                entry.ipv6 = found
             if isinstance(answer, Failure):
                 entry.reason = entry.reason or answer.message
-                if answer.absent:  # NXDOMAIN: the other family has nothing either
+                if answer.absent:  # NXDOMAIN: neither family has anything
                     entry.ipv4 = () if entry.ipv4 is None else entry.ipv4
                     entry.ipv6 = () if entry.ipv6 is None else entry.ipv6
+                elif family == _BOTH:
+                    self._ask_apart(name, entry)  # (a failure may be one family's: ask each)
+                elif family == socket.AF_INET:
+                    entry.ipv4 = entry.ipv4 or ()  # a family's failure never hides its known addresses
+                else:
+                    entry.ipv6 = entry.ipv6 or ()
+            elif family == _BOTH:  # this answer speaks for both families
+                entry.ipv4 = tuple(a for a in answer if ":" not in a)
+                entry.ipv6 = tuple(a for a in answer if ":" in a)
+            elif family == socket.AF_INET:
+                entry.ipv4 = answer
+            else:
+                entry.ipv6 = answer
             listed = entry.ordered()
-            if listed != before:
+            if listed != entry.listed:
                 entry.listed = listed
                 entry.generation = next(self._generations)
-            if found:
+            if listed:
                 entry.failure = ""
-                entry.expires = now + self._ttl
-            elif entry.ipv4 is not None and entry.ipv6 is not None and not listed:
+                if not failed:
+                    entry.expires = now + self._ttl
+            elif entry.ipv4 is not None and entry.ipv6 is not None:
                 entry.failure = entry.reason or f"Could not resolve host: {name}"
                 entry.expires = now + self._negative_ttl
             changed.append(name)
         return changed
 
-    def _forget(self, now: float) -> None:
+    def _forget(self) -> None:
         """Drop the names whose answers are in (lookups in progress are kept: jobs wait on them)."""
-        self._names = {n: e for n, e in self._names.items() if not (e.failure or e.usable(now))}
+        self._names = {n: e for n, e in self._names.items() if not (e.failure or e.listed)}
         self._forget_at = max(MAX_NAMES, 2 * len(self._names))
 
     def due(self) -> float | None:
@@ -220,12 +230,15 @@ class Resolver:
         while events and events[0][0] <= now:
             _, _, name = heapq.heappop(events)
             entry = self._names.get(name)
-            if entry is None:
+            if entry is None or entry.listed or entry.failure:
                 continue
-            if not entry.usable(now) and not entry.failure and now - entry.started >= self._timeout:
+            # (the sums as the events' times were computed: a difference may round below them)
+            if not entry.apart and now >= entry.started + RESOLUTION_DELAY:
+                self._ask_apart(name, entry)  # the question for both is slow: one family is
+            if now >= entry.started + self._timeout:
                 entry.failure = f"Resolving timed out after {round(self._timeout * 1000)} ms"
                 entry.expires = now + self._negative_ttl
-            names.append(name)
+                names.append(name)
         return names
 
     def close(self) -> None:
@@ -237,10 +250,15 @@ class Resolver:
 
     # -- asking ---------------------------------------------------------------------------------
 
-    def _ask_both(self, name: str) -> None:
-        self._pools[socket.AF_INET].put(name, socket.AF_INET)
-        self._pools[socket.AF_INET6].put(name, socket.AF_INET6)
-        self.lookups += 2
+    def _ask_apart(self, name: str, entry: _Name) -> None:
+        if not entry.apart:
+            entry.apart = True
+            for family in _FAMILIES:
+                self._put(name, family)
+
+    def _put(self, name: str, family: int) -> None:
+        self._pools[family].put(name, family)
+        self.lookups += 1
         if self._check_at is None:
             self._check_at = self._clock() + _SLOW_LOOKUP
 
@@ -249,6 +267,10 @@ class Resolver:
 
     def _ask(self, name: str, family: int) -> None:
         """Runs on a pool thread."""
+        if family == _BOTH:
+            entry = self._names.get(name)  # (reading the loop's state: a stale read only asks twice)
+            if entry is not None and entry.apart and not entry.refreshing:
+                return  # it waited for a thread so long that each family was asked apart meanwhile
         answer: Answer
         try:
             answer = self._lookup(name, family)
@@ -270,10 +292,10 @@ def _getaddrinfo(name: str, family: int) -> tuple[str, ...]:
 
 
 class _Pool:
-    """Daemon threads asking one family's questions: a lookup stuck in a slow DNS server must
-    not hold the process at exit, and the other family's questions never queue behind it.
+    """Daemon threads asking one kind of question (both families, IPv4, IPv6): a lookup stuck in a
+    slow DNS server must not hold the process at exit, and the other kinds never queue behind it.
 
-    A family starts with few threads and gets more only for lookups that wait on the network. A name
+    A pool starts with few threads and gets more only for lookups that wait on the network. A name
     in /etc/hosts (or in a local cache) is answered in about 0.1 ms of CPU, so more threads do not
     answer sooner: they contend with the event loop for the GIL (and they took a lock the loop took
     for each question). Measured, 1,000 names in /etc/hosts: with up to 32 threads a family started
