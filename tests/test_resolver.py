@@ -144,6 +144,36 @@ def test_a_slow_family_leaves_the_other_used_after_the_resolution_delay(clock: C
         resolver.close()
 
 
+def test_the_resolution_delay_counts_from_when_a_thread_takes_the_question(clock: Clock) -> None:
+    """Names queued behind quick lookups (a long /etc/hosts) are not asked apart while they wait
+    their turn: that would only read /etc/hosts twice more for each."""
+    answers: Answers = {(f"{n}.test", V4): ("10.0.0.6",) for n in ("q0", "q1", "q2")}
+    lookups = Lookups(answers)
+    releases = {n: lookups.hold(f"{n}.test", BOTH) for n in ("q0", "q1", "q2")}
+    resolver = Resolver(timeout=10, clock=clock, lookup=lookups)
+    try:
+        asked = clock.now
+        for n in ("q0", "q1", "q2"):
+            resolver.addresses(f"{n}.test")  # two threads take q0 and q1; q2 waits its turn
+        wait_taken(lookups, ("q1.test", BOTH))
+        clock.now = taken = asked + 0.045
+        releases["q0"]()  # q0 answers, its thread takes q2 now
+        wait_taken(lookups, ("q2.test", BOTH))
+        wait_answers(resolver, 1)
+        clock.now = asked + RESOLUTION_DELAY
+        resolver.advance()  # 50 ms since the three were asked: q1 apart, q2 in progress 5 ms only
+        wait_taken(lookups, ("q1.test", V4))
+        assert resolver._names["q1.test"].apart and not resolver._names["q2.test"].apart
+        assert resolver.due() == taken + RESOLUTION_DELAY
+        clock.now = taken + RESOLUTION_DELAY
+        resolver.advance()
+        wait_taken(lookups, ("q2.test", V4))
+    finally:
+        for release in releases.values():
+            release()
+        resolver.close()
+
+
 def test_ipv6_answer_is_used_at_once(clock: Clock) -> None:
     lookups = Lookups({("c.test", V6): ("fd00::3",), ("c.test", V4): ("10.0.0.3",)})
     release = lookups.hold("c.test", V4)

@@ -10,9 +10,12 @@ without the wait). So the engine resolves names itself, through the system resol
 - first one question for both families (``AF_UNSPEC``), as curl and ``getent ahosts`` ask: a name
   in /etc/hosts is answered from there alone (no DNS question for the family it lacks), and a DNS
   name costs one lookup that sends its A and AAAA questions together;
-- if that has not answered within the resolution delay (50 ms, RFC 8305), one family is slow: the
-  two families are then asked apart too, and each address that comes is used at once (the delay
-  has passed), so a slow AAAA answer never holds a name whose A answer has come, nor the reverse.
+- if that has not answered within the resolution delay (50 ms, RFC 8305) of a thread taking it, one
+  family is slow: the two families are then asked apart too, and each address that comes is used
+  at once (the delay has passed), so a slow AAAA answer never holds a name whose A answer has come,
+  nor the reverse. The delay counts from when a thread takes the question, not from when it was
+  queued: a thousand names found in /etc/hosts wait their turn behind each other's quick lookups
+  (asking them apart would only read /etc/hosts twice more), unless every thread is stuck.
 
 The addresses go to libcurl with ``CURLOPT_RESOLVE``, and libcurl's happy eyeballs picks between
 them when connecting.
@@ -21,9 +24,9 @@ Answers are kept for the whole run and refreshed after ``ttl`` seconds while the
 keep serving (a refresh never holds a transfer); a name that does not resolve is remembered for
 ``negative_ttl`` seconds, so its other requests fail at once instead of asking again.
 
-Threads only call ``getaddrinfo`` and post answers (skipping a question for both families that
-waited so long that each was asked apart); every decision is taken on the loop's thread, which is
-woken through an ``eventfd``.
+Threads only call ``getaddrinfo`` and post answers (noting when they take a question for both
+families, and skipping one whose families were asked apart meanwhile); every decision is taken on
+the loop's thread, which is woken through an ``eventfd``.
 """
 
 from __future__ import annotations
@@ -64,13 +67,14 @@ class _Name:
     """What is known about one name. ``None``: that family has not answered yet."""
 
     __slots__ = ("apart", "expires", "failure", "generation", "ipv4", "ipv6", "listed", "reason",
-                 "refreshing", "started")
+                 "refreshing", "started", "taken")
 
     def __init__(self, started: float) -> None:
         self.started = started
         self.ipv4: tuple[str, ...] | None = None
         self.ipv6: tuple[str, ...] | None = None
         self.apart = False  # the families were asked apart (the question for both was slow)
+        self.taken = 0.0  # when a thread took the question for both (written by that thread)
         self.reason = ""  # the first lookup failure's message
         self.failure = ""  # set when the name cannot be used: requests to it fail with this
         self.expires = float("inf")
@@ -218,7 +222,10 @@ class Resolver:
         return any(pool.backlog() for pool in self._pools.values())
 
     def advance(self) -> list[str]:
-        """Resolution delays and lookup timeouts that have passed: the names they concern."""
+        """Resolution delays and lookup timeouts that have passed: the names they concern (and
+        those of answers already posted: a busy loop may reach this before their wake-up, and a
+        name answered must not be judged slow)."""
+        names = self.answered() if self._answers else []
         events = self._events
         now = self._clock()
         if self._check_at is not None and now >= self._check_at:
@@ -226,15 +233,18 @@ class Resolver:
             for pool in self._pools.values():
                 pool.grow(now)
             self._check_at = now + _SLOW_LOOKUP if self._backlog() else None
-        names = []
         while events and events[0][0] <= now:
             _, _, name = heapq.heappop(events)
             entry = self._names.get(name)
             if entry is None or entry.listed or entry.failure:
                 continue
-            # (the sums as the events' times were computed: a difference may round below them)
-            if not entry.apart and now >= entry.started + RESOLUTION_DELAY:
-                self._ask_apart(name, entry)  # the question for both is slow: one family is
+            if not entry.apart:
+                apart_at = self._apart_at(entry, now)
+                if now >= apart_at:
+                    self._ask_apart(name, entry)  # the question for both is slow: one family is
+                else:
+                    self._add_event(apart_at, name)
+            # (the sum as the event's time was computed: a difference may round below it)
             if now >= entry.started + self._timeout:
                 entry.failure = f"Resolving timed out after {round(self._timeout * 1000)} ms"
                 entry.expires = now + self._negative_ttl
@@ -249,6 +259,15 @@ class Resolver:
             pool.close()
 
     # -- asking ---------------------------------------------------------------------------------
+
+    def _apart_at(self, entry: _Name, now: float) -> float:
+        """When the families of a name still unanswered are to be asked apart."""
+        taken = entry.taken
+        if taken:
+            return taken + RESOLUTION_DELAY
+        if self._pools[_BOTH].stuck(now, RESOLUTION_DELAY):
+            return now  # queued behind lookups stuck on the network: it would wait for seconds
+        return now + RESOLUTION_DELAY  # queued behind quick lookups: look again later
 
     def _ask_apart(self, name: str, entry: _Name) -> None:
         if not entry.apart:
@@ -268,9 +287,11 @@ class Resolver:
     def _ask(self, name: str, family: int) -> None:
         """Runs on a pool thread."""
         if family == _BOTH:
-            entry = self._names.get(name)  # (reading the loop's state: a stale read only asks twice)
-            if entry is not None and entry.apart and not entry.refreshing:
-                return  # it waited for a thread so long that each family was asked apart meanwhile
+            entry = self._names.get(name)  # (the loop's state: a stale read only asks twice)
+            if entry is not None:
+                if entry.apart and not entry.refreshing:
+                    return  # it waited for a thread so long that each family was asked apart meanwhile
+                entry.taken = self._clock()
         answer: Answer
         try:
             answer = self._lookup(name, family)
@@ -320,6 +341,11 @@ class _Pool:
     def backlog(self) -> bool:
         """Questions wait and the pool may still grow: grow() has something to check."""
         return not self._queue.empty() and self.threads < _MAX_THREADS
+
+    def stuck(self, now: float, after: float) -> bool:
+        """Every thread has been on its lookup for ``after`` seconds at least (not only quick ones
+        slowed by the loop holding the GIL): a question queued now may wait for seconds."""
+        return bool(self.threads) and all(since and now - since >= after for since in self._busy_since)
 
     def grow(self, now: float) -> None:
         """While questions wait: keep ``_FIRST_THREADS`` threads for quick lookups beside the ones
