@@ -174,6 +174,25 @@ def test_the_resolution_delay_counts_from_when_a_thread_takes_the_question(clock
         resolver.close()
 
 
+def test_an_answer_posted_before_the_delay_is_taken_before_judging_the_name_slow(clock: Clock) -> None:
+    """The loop may be busy past the delay while the answer waits for it (its wake-up unread):
+    the name is answered, not slow, and is not asked apart."""
+    lookups = Lookups({("f.test", V4): ("10.0.0.7",)})
+    resolver = Resolver(timeout=10, clock=clock, lookup=lookups)
+    try:
+        resolver.addresses("f.test")
+        poller = select.poll()
+        poller.register(resolver.fileno(), select.POLLIN)
+        assert poller.poll(5000), "no answer within 5 s"  # posted, not taken
+        clock.now += RESOLUTION_DELAY
+        assert resolver.advance() == ["f.test"]
+        assert resolver.addresses("f.test")[1] == ("10.0.0.7",)
+        time.sleep(0.05)  # (a lookup asked apart would show by now)
+        assert lookups.asked == [("f.test", BOTH)]
+    finally:
+        resolver.close()
+
+
 def test_ipv6_answer_is_used_at_once(clock: Clock) -> None:
     lookups = Lookups({("c.test", V6): ("fd00::3",), ("c.test", V4): ("10.0.0.3",)})
     release = lookups.hold("c.test", V4)
