@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 from multifetch.outputs._sinks import RECORD_FIELDS
@@ -118,6 +120,28 @@ def test_version_is_quick_to_answer() -> None:
     proc = mf("--version")
     assert proc.returncode == 0
     assert proc.stdout.decode().startswith("multifetch, version ")
+
+
+def test_a_plain_run_imports_only_what_it_uses(tmp_path: Path) -> None:
+    """Start-up is paid by every run: what only some runs need (spilling to disk, cluster part
+    folders, the HTML report) is imported when a run needs it."""
+    src = tmp_path / "urls.txt"
+    src.write_text("http://127.0.0.1:1/refused\n")
+    only_some = ["glob", "pickle", "sqlite3", "multifetch.cli._fetch_parts", "multifetch.report._aggregate",
+                 "multifetch.report._html", "multifetch.runners._cluster_input"]
+    code = (
+        "import sys\n"
+        "from multifetch.cli.main import main\n"
+        f"sys.argv = ['multifetch', 'fetch', {str(src)!r}, '-o', {str(tmp_path / 'out.jsonl')!r}, '-q']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print(sorted(m for m in {only_some!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr[-2000:]
+    assert jsonl(tmp_path / "out.jsonl")[0]["error"]["kind"] == "connect"
 
 
 def test_help_has_examples() -> None:

@@ -14,11 +14,11 @@ from ..engine._policy import Limits, RetryPolicy, Timeouts
 from ..engine._ratelimit import parse_bytes_rate
 from ..observe._metrics import TOP_HOSTS
 from ..outputs._bodies import check_folder
+from ..outputs._parts import is_part_output
 from ..outputs._warc import check_archive
 from ..runners._settings import Settings, TransportOptions
 from ..transports._proxies import read_proxy_file
 from ._exit import Exit
-from ._fetch_parts import is_part_output, run_parts
 from ._options import parse_duration, parse_header, parse_host_limit, parse_size, request_body
 from ._run import FetchJob, _fields, chosen_fields, run_fetch
 
@@ -226,11 +226,17 @@ def fetch(inputs: tuple[str, ...], **options: Any) -> None:
     job.split_hosts = options["split_hosts"]
     job.part_size = options["part_size"]
     if job.cluster is not None and is_part_output(job.output, job.fmt):
-        status = run_parts(job, _fields(job))  # the workers read the inputs and write the records
+        status = _run_parts(job)  # the workers read the inputs and write the records
     else:
         status = run_fetch(job)
     if status != Exit.OK:
         raise SystemExit(int(status))
+
+
+def _run_parts(job: FetchJob) -> Exit:
+    from ._fetch_parts import run_parts  # a cluster's inputs and plans: imported by its runs only
+
+    return run_parts(job, _fields(job))
 
 
 def _writes_parts(options: dict[str, Any]) -> bool:

@@ -6,14 +6,13 @@ its manifest, progress and the summary from the parts' summaries, signals, exit 
 
 from __future__ import annotations
 
-import os
 import time
 from typing import TYPE_CHECKING, Any, cast
 
 from .._errors import UsageError
 from ..inputs._sources import RequestDefaults
 from ..observe._figures import JobProgress
-from ..outputs._parts import MANIFEST, PartFolder, is_url
+from ..outputs._parts import PartFolder
 from ..outputs._resume import ResumeMismatch, _identity
 from ..runners._cluster_input import InputFile, list_inputs
 from ..runners._cluster_plan import LanePlan, parse_split_host
@@ -25,23 +24,6 @@ if TYPE_CHECKING:
     from ..runners._cluster_parts import PartsRun
     from ..runners._run import Run
     from ._run import FetchJob
-
-
-def is_part_output(output: str | None, fmt: str | None = None) -> bool:
-    """Whether ``-o`` names a part folder (with ``--cluster``): a path ending in ``/``, an fsspec
-    URL, or a part folder of an earlier run; an existing folder too, unless it is a Parquet output
-    (it holds that output's marker file, or it is asked for as Parquet without the ``/``: a
-    ``NAME.parquet`` folder the driver writes, as without ``--cluster``)."""
-    if output is None or output == "-":
-        return False
-    if is_url(output):
-        return True
-    if os.path.exists(os.path.join(output, "_multifetch.json")):
-        return False
-    if output.endswith("/") or os.path.exists(os.path.join(output, MANIFEST)):
-        return True
-    parquet = fmt == "parquet" or output.lower().endswith(".parquet")
-    return os.path.isdir(output) and not parquet
 
 
 def part_format(output: str, fmt: str | None) -> str:

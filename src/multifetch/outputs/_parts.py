@@ -206,6 +206,23 @@ class PartFolder:
                                          indent=1).encode())
 
 
+def is_part_output(output: str | None, fmt: str | None = None) -> bool:
+    """Whether ``-o`` names a part folder (with ``--cluster``): a path ending in ``/``, an fsspec
+    URL, or a part folder of an earlier run; an existing folder too, unless it is a Parquet output
+    (it holds that output's marker file, or it is asked for as Parquet without the ``/``: a
+    ``NAME.parquet`` folder the driver writes, as without ``--cluster``)."""
+    if output is None or output == "-":
+        return False
+    if is_url(output):
+        return True
+    if os.path.exists(os.path.join(output, "_multifetch.json")):
+        return False
+    if output.endswith("/") or os.path.exists(os.path.join(output, MANIFEST)):
+        return True
+    parquet = fmt == "parquet" or output.lower().endswith(".parquet")
+    return os.path.isdir(output) and not parquet
+
+
 def is_part_folder(path: str) -> bool:
     """Whether ``path`` is a part folder (a folder with a manifest)."""
     if not is_url(path) and not os.path.isdir(path):
