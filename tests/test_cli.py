@@ -123,11 +123,11 @@ def test_version_is_quick_to_answer() -> None:
 
 
 def test_a_plain_run_imports_only_what_it_uses(tmp_path: Path) -> None:
-    """Start-up is paid by every run: what only some runs need (spilling to disk, cluster part
-    folders, the HTML report) is imported when a run needs it."""
+    """Start-up is paid by every run: what only some runs need (cluster part folders, the HTML
+    report, SQLite) is imported when a run needs it."""
     src = tmp_path / "urls.txt"
     src.write_text("http://127.0.0.1:1/refused\n")
-    only_some = ["glob", "pickle", "sqlite3", "multifetch.cli._fetch_parts", "multifetch.report._aggregate",
+    only_some = ["glob", "sqlite3", "multifetch.cli._fetch_parts", "multifetch.report._aggregate",
                  "multifetch.report._html", "multifetch.runners._cluster_input"]
     code = (
         "import sys\n"

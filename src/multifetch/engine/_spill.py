@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
+import tempfile
 from typing import Any
 
 from ..inputs._spec import Request
@@ -43,8 +45,6 @@ class Spill:
         """Keep ``item`` on disk; False when it cannot (it stays in memory)."""
         if self.broken:
             return False
-        import pickle  # (with sqlite3 and tempfile, on the first spill: most runs never spill)
-
         try:
             data = pickle.dumps(item, pickle.HIGHEST_PROTOCOL)
         except Exception:  # a meta value of the caller's that pickle refuses
@@ -102,8 +102,6 @@ class Spill:
         else:
             del self.counts[host]
         self.total -= len(rows)
-        import pickle
-
         return [pickle.loads(data) for _, data in rows]
 
     def close(self) -> None:
@@ -114,8 +112,7 @@ class Spill:
 
     def _open(self) -> Any:  # raises OSError or sqlite3.Error
         if self._db is None:
-            import sqlite3  # only runs that spill need these
-            import tempfile
+            import sqlite3  # only runs that spill need it
 
             fd, path = tempfile.mkstemp(prefix="multifetch-frontier-", suffix=".db", dir=self._folder)
             os.close(fd)
