@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import zlib
 from collections.abc import Iterator
 from io import BytesIO
@@ -45,8 +46,6 @@ class Exchange:
     __slots__ = ("body", "complete", "events", "final_url", "ip", "url")
 
     def __init__(self, url: str) -> None:
-        import tempfile  # here: only runs that archive pay for it (and shutil) at start-up
-
         self.url = url
         self.final_url: str | None = None
         self.events: list[tuple[int, bytes]] = []

@@ -120,7 +120,6 @@ class Resolver:
         self._wakeup = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self._pools: dict[int, _Pool] = {family: _Pool(self._ask, clock) for family in (_BOTH, *_FAMILIES)}
         self._check_at: float | None = None  # when the pools are next checked for stuck lookups
-        self.lookups = 0  # lookups started (the one for both families counts once), for tests
 
     def fileno(self) -> int:
         """Readable when answers have arrived: watch it and call ``answered()``."""
@@ -277,7 +276,6 @@ class Resolver:
 
     def _put(self, name: str, family: int) -> None:
         self._pools[family].put(name, family)
-        self.lookups += 1
         if self._check_at is None:
             self._check_at = self._clock() + _SLOW_LOOKUP
 
