@@ -33,6 +33,7 @@ COMPILED = [
     "engine/_hosts.py",
     "engine/_idle_hosts.py",
     "engine/_job.py",
+    "engine/_latency.py",
     "engine/_ledger.py",
     "engine/_outcomes.py",
     "engine/_ratelimit.py",

@@ -44,6 +44,16 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         yield int(url.rsplit(":", 1)[1])
 
 
+@pytest.fixture(scope="module")
+def counted_web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
+    """nginx as ``web``, logging each request's connection; yields its port and its log."""
+    root = tmp_path_factory.mktemp("nginx-counted")
+    (root / "www").mkdir()
+    (root / "www" / "1k").write_bytes(b"x" * 1024)
+    with Nginx(root, worker_connections=4096, access_log=True) as url:
+        yield int(url.rsplit(":", 1)[1]), root / "access.log"
+
+
 def url_file(folder: Path, names: list[str], port: int, n: int) -> Path:
     src = folder / "urls.txt"
     src.write_text("".join(f"http://{names[i % len(names)]}:{port}/1k?i={i}\n" for i in range(n)))
@@ -178,6 +188,28 @@ def test_names_keep_their_addresses_across_new_shares(web: int) -> None:
     # Each name by multifetch's resolver only: once alone when its AAAA is late, and once more with
     # the AAAA for the names whose lookup of both families began (at most 32 at once, 3 s each).
     assert len(names) <= asked <= len(names) + 2 * 32, asked
+
+
+# ---- connections ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("args", "per_host"), [((), 1.75), (("-P", "2"), 2.5)], ids=["one-process", "processes"])
+def test_many_names_reuse_their_connections(counted_web: tuple[int, Path], args: tuple[str, ...],
+                                            per_host: float) -> None:
+    """300 names, 10 requests each in turn, 64 connections, 4 a host: a host's requests mostly
+    share its connections. Idle plain connections stay open for their host's next turn, and a
+    host's first answer (which waited for its name and its connection) does not make it look slow
+    enough to take more. Before, ~600 connections in one process and ~950 in two."""
+    port, log = counted_web
+    names = host_names(300)
+    seen = log.stat().st_size if log.exists() else 0
+    with PrivateResolver(loopback(names), aaaa_delay=AAAA_DELAY) as env:
+        src = url_file(env.folder, names, port, 3000)
+        records, wall = cli(env, src, "-c", "64", "--per-host", "4", "--deadline", "10", *args)
+    assert_no_stall(records, wall, 3000, wall_max=10)
+    with log.open("rb") as lines:
+        lines.seek(seen)
+        connections = {line.split()[0] for line in lines}
+    assert len(connections) <= per_host * len(names), f"{len(connections)} connections for {len(names)} hosts"
 
 
 @pytest.mark.parametrize(("count", "n", "args"), [

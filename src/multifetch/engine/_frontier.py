@@ -18,6 +18,7 @@ from ._hosts import Host
 from ._idle_hosts import forget_idle
 from ._input import Input, NotReady
 from ._job import Job, invalid_job
+from ._latency import Latency
 from ._ledger import Ledger
 from ._policy import Limits
 from ._spill import Spill
@@ -82,7 +83,7 @@ class Frontier:
         # hosts not started yet, in the order seen; in ``ready`` once started (``in_ready`` is set)
         self.fresh: deque[Host] = deque()
         self.displaced: deque[Host] = deque()  # warm hosts whose connection went to one before them
-        self.latency = 0.0  # a slow moving average of every attempt's seconds
+        self.latency = Latency()
         self.spill = Spill(spill_folder)
         self.robots: RobotsGate | None = None  # set when robots.txt is obeyed (``_robots``)
         # After looks past the backlogs that found nothing, the next one waits longer.
@@ -280,8 +281,7 @@ class Frontier:
         connections (a slow host, typically) asks for another (``wanting``): the next connection
         another host frees goes to it, up to its limit.
         """
-        host.latency = seconds if host.latency == 0.0 else 0.75 * host.latency + 0.25 * seconds
-        self.latency = seconds if self.latency == 0.0 else 0.999 * self.latency + 0.001 * seconds
+        self.latency.note(host, seconds)
         self.mark_ready(host)
         if not host.queue:
             return
@@ -294,7 +294,7 @@ class Frontier:
         connections = host.active + 1
         if connections < host.effective_limit and not host.wanting:
             left = len(host.queue) + len(host.tail) + self.spill.counts.get(host.name, 0)
-            run_left = self._ledger.pending * self.latency / self._limits.concurrency
+            run_left = self._ledger.pending * self.latency.typical / self._limits.concurrency
             if left * host.latency / connections > run_left:
                 host.wanting = True
                 self.wanting.append(host)

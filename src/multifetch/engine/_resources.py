@@ -31,3 +31,11 @@ def fit_concurrency(requested: int) -> tuple[int, str | None]:
         f"concurrency lowered from {requested} to {allowed}: the open-files limit is {soft} "
         f"(raise it with `ulimit -n`)"
     )
+
+
+def spare_fds(concurrency: int) -> int:
+    """File descriptors left over once ``concurrency`` transfers have theirs (negative if none)."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY:
+        return 1 << 20
+    return soft - _RESERVED - _FDS_PER_TRANSFER * concurrency

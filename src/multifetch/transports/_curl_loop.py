@@ -20,6 +20,7 @@ from typing import Any, Final
 import pycurl
 
 from ..engine._job import Job
+from ..engine._resources import spare_fds
 
 # Read once: libcurl's numbers, which compiled code would otherwise look up in pycurl on every use.
 _POLL_REMOVE: Final = pycurl.POLL_REMOVE
@@ -27,6 +28,7 @@ _SOCKET_TIMEOUT: Final = pycurl.SOCKET_TIMEOUT
 
 PER_MULTI = 64  # transfers a multi handle serves before another one is added
 IDLE_HOSTS = 4096  # hosts whose idle connections are placed (see CurlLoop.idle)
+IDLE_PLAIN = 4096  # idle plain-HTTP connections kept open at most (see CurlLoop.__init__)
 
 _EPOLL_FOR: Final = {
     pycurl.POLL_IN: select.EPOLLIN,
@@ -70,16 +72,19 @@ class CurlLoop:
         # per socket_action at 5,000 connections). A multi per 64 transfers keeps that walk short
         # (at 5,000 connections, 200 ms answers: 10 % less CPU than 256 a multi).
         count = max(1, math.ceil(concurrency / PER_MULTI))
-        # Connections a multi keeps open, idle ones included: a quarter as many again as its
-        # transfers. A connection a transfer frees serves its host's next request at once (the
-        # scheduler sees to it), so those idle longer are mostly of hosts done or waiting, and
-        # each costs ~165 KB (OpenSSL's context and buffers). Measured over 2,000 HTTPS hosts at
-        # 256 transfers, 40,000 requests: libcurl's default, four times the transfers, kept
-        # ~1,100 open, 255 MB; half as many again, 384 open, 147 MB and 4,400 connections
-        # opened; a quarter, 320, 136 MB and 4,700; as many as the transfers, 126 MB but 13,900
-        # connections opened and 60 % more CPU.
+        # Connections a multi keeps open, idle ones included. An idle connection is mostly of a
+        # host that waits for its turn or is done: one to reuse saves a connect, and over TLS a
+        # handshake, but over TLS each costs ~165 KB (OpenSSL's context and buffers). Measured over
+        # 2,000 HTTPS hosts at 256 transfers, 40,000 requests: libcurl's default, four times the
+        # transfers, kept ~1,100 open, 255 MB; half as many again, 384 open, 147 MB and 4,400
+        # connections opened; a quarter, 320, 136 MB and 4,700; as many as the transfers, 126 MB
+        # but 13,900 connections opened and 60 % more CPU. So a quarter as many again as the
+        # transfers once a host is HTTPS (``keep_fewer``). A plain connection costs ~2 KB and a
+        # file descriptor: up to ``IDLE_PLAIN`` are kept, within the open-files limit.
         per_multi = min(PER_MULTI, max(1, concurrency))
-        kept = per_multi + per_multi // 4
+        self._kept_tls = per_multi + per_multi // 4
+        kept = per_multi + max(per_multi // 4, min(IDLE_PLAIN, spare_fds(concurrency)) // count)
+        self._kept = kept
         self.multis: list[pycurl.CurlMulti] = []
         self._dues: list[float | None] = [None] * count
         for index in range(count):
@@ -96,6 +101,14 @@ class CurlLoop:
         # their host's idle connections are: host -> multis, one entry per connection returned
         # (the transport adds them as transfers end).
         self.idle: dict[str, list[pycurl.CurlMulti]] = {}
+
+    def keep_fewer(self) -> None:
+        """A host is HTTPS: keep only as many idle connections as TLS's memory allows (libcurl
+        closes the oldest idle ones as transfers end)."""
+        if self._kept != self._kept_tls:
+            self._kept = self._kept_tls
+            for multi in self.multis:
+                multi.setopt(pycurl.M_MAXCONNECTS, self._kept_tls)
 
     def watch(self, fd: int, callback: Callable[[int, int], Any]) -> None:
         """Call ``callback(fd, flags)`` when ``fd`` is readable."""

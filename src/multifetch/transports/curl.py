@@ -165,6 +165,8 @@ class CurlTransport:
 
     def expect(self, origin: str) -> None:
         """A request to ``origin`` is coming: start looking its name up now."""
+        if origin.startswith("https:"):
+            self._loop.keep_fewer()
         if self._names is not None:
             self._names.expect(origin)
         self._hosts_in_share += 1
