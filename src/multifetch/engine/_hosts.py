@@ -78,7 +78,7 @@ class Host:
         self.active = 0
         self.in_ready = False
         self.repeated = False  # a second request of it was read (``Frontier``: the window grows)
-        self.latency = 0.0  # a moving average of its attempts' seconds (``Frontier.freed``)
+        self.latency = 0.0  # a moving average of its attempts' seconds (``Latency.note``)
         self.wanting = False  # in ``Frontier.wanting``
         self.wake_at = 0.0  # when its timer (a pause's end, a token) fires, if one is set
         self.streak = 0  # requests started on connections its own transfers freed, since its last turn

@@ -14,8 +14,9 @@ class Latency:
     A host's first answer also waited for its name's lookup and its connection, and the later it
     came at the start of a run, the longer (names queue for the resolver, connections for the
     loop). So first answers are averaged apart, and a host's first counts as it compares with
-    theirs, scaled to the answers on open connections. Judged as it was, it made hundreds of hosts
-    look slow at the start of a run over 1,000 names, each then taking connections it did not need.
+    theirs, scaled to the answers on open connections. Judged against every answer, mostly later
+    ones on open connections, it made hundreds of hosts look slow at the start of a run over 1,000
+    names, each then taking connections it did not need.
     """
 
     __slots__ = ("_first", "_firsts", "_later", "_open")
