@@ -192,9 +192,9 @@ def test_names_keep_their_addresses_across_new_shares(web: int) -> None:
 
 # ---- connections ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("args", "per_host"), [((), 1.75), (("-P", "2"), 2.5)], ids=["one-process", "processes"])
+@pytest.mark.parametrize(("args", "per_name"), [((), 1.75), (("-P", "2"), 2.5)], ids=["one-process", "processes"])
 def test_many_names_reuse_their_connections(counted_web: tuple[int, Path], args: tuple[str, ...],
-                                            per_host: float) -> None:
+                                            per_name: float) -> None:
     """300 names, 10 requests each in turn, 64 connections, 4 a host: a host's requests mostly
     share its connections. Idle plain connections stay open for their host's next turn, and a
     host's first answer (which waited for its name and its connection) does not make it look slow
@@ -209,7 +209,7 @@ def test_many_names_reuse_their_connections(counted_web: tuple[int, Path], args:
     with log.open("rb") as lines:
         lines.seek(seen)
         connections = {line.split()[0] for line in lines}
-    assert len(connections) <= per_host * len(names), f"{len(connections)} connections for {len(names)} hosts"
+    assert len(connections) <= per_name * len(names), f"{len(connections)} connections for {len(names)} hosts"
 
 
 @pytest.mark.parametrize(("count", "n", "args"), [
