@@ -360,3 +360,34 @@ def test_client_certificate_through_the_api(nginx_client_cert: LoggedServer, ca_
                      client_cert=(client_cert["cert"], client_cert["key"]))
     assert outcomes(results) == {200: 4}
     assert {r.text.split()[0] for r in results} == {"SUCCESS"}
+
+
+def test_a_plain_url_redirected_to_https_keeps_few_idle_connections(target: TargetServer, tls_target: TargetServer,
+                                                                      ca_file: str, tmp_path: Path) -> None:
+    """Idle plain connections are kept by the thousand (~2 KB each), TLS ones by the handful
+    (~165 KB each): an http:// input that redirects to HTTPS opens a TLS connection, so the
+    transport keeps the TLS budget from then on, as it does for an https:// input."""
+    from urllib.parse import quote
+
+    from multifetch.engine._job import Job
+    from multifetch.engine._policy import Timeouts
+    from multifetch.inputs._spec import Request
+    from multifetch.outputs._bodies import BodyStore
+    from multifetch.transports.curl import CurlTransport
+
+    transport = CurlTransport(timeouts=Timeouts(), bodies=BodyStore("memory", concurrency=256),
+                              concurrency=256, cafile=ca_file)
+    try:
+        loop = transport._loop
+        assert loop._kept > loop._kept_tls  # plain HTTP so far
+        url = f"{target.url}/redirect-to?url={quote(tls_target.url + '/bytes/10')}"
+        transport.expect(target.url)
+        transport.start(Job(Request(url), "0", target.url, 0))
+        done: list[Job] = []
+        deadline = time.monotonic() + 10
+        while not done and time.monotonic() < deadline:
+            done = transport.poll(0.1)
+        assert done and done[0].status == 200 and done[0].final_url.startswith("https:")
+        assert loop._kept == loop._kept_tls
+    finally:
+        transport.close()

@@ -280,8 +280,12 @@ class CurlTransport:
                 idle.append(multi)
         self.active -= 1
         job.elapsed = time.monotonic() - job.t0
-        read_outcome(job, handle, transfer.url, writer, raw_headers, code, message,
+        url = transfer.url
+        read_outcome(job, handle, url, writer, raw_headers, code, message,
                      proxied=self._proxied, denied=self._denied, details=self._details)
+        final = job.final_url
+        if final is not url and final is not None and final.startswith("https:"):
+            self._loop.keep_fewer()  # redirected to HTTPS: its TLS connection idles here too
         self._free.append(handle)
         return job
 
